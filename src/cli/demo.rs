@@ -1,0 +1,78 @@
+//! `omslake demo`: ingest the bundled sample exports into a fresh store and answer every
+//! documented search, printing the search, its SQL and its rows.
+
+use std::path::PathBuf;
+
+use omslake::ingest::{self, IngestOptions, SourceStatus};
+use omslake::query::Engine;
+use omslake::store::log::SourceEntry;
+use omslake::store::Store;
+
+use super::{sql_cmd, CmdResult, Failure, OutputArgs, EXIT_USAGE};
+use omslake::query::output::Format;
+
+/// The project's sample folder: `./data` when run from the project, else the build's copy.
+fn default_data() -> PathBuf {
+    let local = PathBuf::from("data");
+    if local.join("searches.txt").exists() {
+        local
+    } else {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data")
+    }
+}
+
+pub async fn run(store: Option<PathBuf>, data: Option<PathBuf>) -> CmdResult {
+    let data = data.unwrap_or_else(default_data);
+    let read = |name: &str| {
+        std::fs::read_to_string(data.join(name))
+            .map_err(|e| Failure::new(EXIT_USAGE, format!("cannot read {}: {e}", data.join(name).display())))
+    };
+    let searches = read("searches.txt")?;
+    let sqls = read("searches.sql")?;
+    let searches: Vec<&str> = searches.lines().filter(|l| !l.trim().is_empty()).collect();
+    let sqls: Vec<&str> = sqls.lines().filter(|l| !l.starts_with("--") && !l.trim().is_empty()).collect();
+    if searches.len() != sqls.len() {
+        return Err(Failure::new(EXIT_USAGE, "data/searches.txt and data/searches.sql differ in length"));
+    }
+    let store_dir = match store {
+        Some(s) => s,
+        None => {
+            let dir = std::env::temp_dir().join(format!("omslake-demo-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            dir
+        }
+    };
+    let store = Store::open(&store_dir);
+    let mut tx = store.begin("ingest", None, &mut || eprintln!("omslake: waiting for the writer lock"))?;
+    let inputs: Vec<PathBuf> = std::fs::read_dir(&data)
+        .map_err(|e| Failure::new(EXIT_USAGE, format!("cannot read {}: {e}", data.display())))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("searches")))
+        .collect();
+    let summary = ingest::run(&inputs, &IngestOptions::default(), &mut tx).map_err(|e| Failure::new(EXIT_USAGE, e))?;
+    let sources = summary
+        .sources
+        .iter()
+        .filter(|s| s.status == SourceStatus::Ingested)
+        .map(|s| SourceEntry { name: s.name.clone(), sha256: s.sha256.clone(), bytes: s.bytes })
+        .collect();
+    tx.commit(sources, Vec::new())?;
+    println!("# omslake demo: store {}", store_dir.display());
+    println!(
+        "# ingested {} sample files from {}: {} records accepted, {} rejected\n",
+        summary.sources.len(),
+        data.display(),
+        summary.total_accepted(),
+        summary.total_rejected()
+    );
+    let engine = Engine::open(&store)?;
+    let out = OutputArgs { format: Format::Table, output: None, max_rows: 10 };
+    for (i, (search, sql)) in searches.iter().zip(&sqls).enumerate() {
+        println!("## {}. {search}", i + 1);
+        println!("SQL: {sql}");
+        sql_cmd::execute(&engine, sql, &out).await?;
+        println!();
+    }
+    Ok(0)
+}

@@ -1,0 +1,48 @@
+//! `omslake tables` and `omslake schema`: what the store and the schemas hold, from the log.
+
+use std::path::Path;
+
+use omslake::schema::Catalog;
+use omslake::store::Store;
+
+use super::{CmdResult, Failure, EXIT_USAGE};
+
+pub fn tables(store_dir: &Path) -> CmdResult {
+    let snapshot = Store::open(store_dir).snapshot()?;
+    println!("{:<18} {:>12} {:>6} {:>14}  {:<27} {:<27}", "table", "rows", "files", "bytes", "first TimeGenerated", "last TimeGenerated");
+    for t in Catalog::builtin().tables() {
+        let files = snapshot.table_files(&t.name);
+        let rows: u64 = files.iter().map(|f| f.rows).sum();
+        let bytes: u64 = files.iter().map(|f| f.bytes).sum();
+        let fmt = |m: Option<i64>| {
+            m.and_then(chrono::DateTime::from_timestamp_micros)
+                .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+                .unwrap_or_else(|| "-".into())
+        };
+        let min = files.iter().map(|f| f.min_time).min();
+        let max = files.iter().map(|f| f.max_time).max();
+        println!("{:<18} {:>12} {:>6} {:>14}  {:<27} {:<27}", t.name, rows, files.len(), bytes, fmt(min), fmt(max));
+    }
+    Ok(0)
+}
+
+pub fn schema(table: &str) -> CmdResult {
+    let catalog = Catalog::builtin();
+    let Some(t) = catalog.get_ignore_case(table) else {
+        let names: Vec<&str> = catalog.tables().iter().map(|t| t.name.as_str()).collect();
+        return Err(Failure::new(EXIT_USAGE, format!("unknown table {table:?}; tables are: {}", names.join(", "))));
+    };
+    println!("{}: {}", t.name, t.description);
+    println!("{:<36} {:<9} {:<26} {:<8} description", "column", "type", "arrow type", "nullable");
+    for c in &t.columns {
+        println!(
+            "{:<36} {:<9} {:<26} {:<8} {}",
+            c.name,
+            c.ty.name(),
+            c.ty.arrow_type().to_string(),
+            if c.nullable { "yes" } else { "no" },
+            c.description
+        );
+    }
+    Ok(0)
+}

@@ -1,0 +1,159 @@
+//! Commands. Results go to stdout, progress and warnings to stderr; every failure is one line
+//! on stderr and a non-zero exit (2 usage or I/O, 3 committed with rejects, 4 aborted by
+//! `--max-errors`, 1 anything else).
+
+mod demo;
+mod ingest_cmd;
+mod info;
+mod sql_cmd;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use omslake::generate::Layout;
+use omslake::query::output::Format;
+
+#[derive(Parser)]
+#[command(name = "omslake", version, about = "Embedded columnar store for Log Analytics (OMS) and Office 365 JSON exports")]
+pub struct Cli {
+    /// Store folder [default: $OMSLAKE_STORE, else ./omslake-store]
+    #[arg(long, global = true, value_name = "DIR")]
+    store: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Ingest JSON exports (files, folders, .gz, or '-' for stdin) into the store
+    Ingest {
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Store every record in this table, whatever its Type field says
+        #[arg(long)]
+        table: Option<String>,
+        /// Abort with nothing committed once more than N records are rejected
+        #[arg(long, value_name = "N")]
+        max_errors: Option<u64>,
+        /// Give up after this many seconds if another writer holds the store
+        #[arg(long, value_name = "SECONDS")]
+        lock_timeout: Option<f64>,
+    },
+    /// List tables with row count, files, bytes and time range
+    Tables,
+    /// Show a table's columns, types and descriptions
+    Schema { table: String },
+    /// Run a read-only SQL query
+    Sql {
+        query: String,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Generate deterministic sample exports
+    Generate {
+        /// Size: 1 is about 50 MB of JSON
+        #[arg(long, default_value_t = 1.0)]
+        scale: f64,
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        #[arg(long, value_enum, default_value = "ndjson")]
+        layout: Layout,
+    },
+    /// Ingest the bundled sample exports and answer the documented searches
+    Demo {
+        /// Folder of sample exports [default: the project's data/]
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+    },
+}
+
+#[derive(clap::Args)]
+struct OutputArgs {
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+    /// Write results to FILE (Parquet when it ends in .parquet)
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Rows the table format shows before it truncates
+    #[arg(long, default_value_t = 100)]
+    max_rows: usize,
+}
+
+pub const EXIT_FAILURE: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+pub const EXIT_REJECTS: i32 = 3;
+pub const EXIT_ABORTED: i32 = 4;
+
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_USAGE } else { 0 };
+        }
+    };
+    let explicit_store = cli.store.clone().or_else(|| std::env::var_os("OMSLAKE_STORE").map(PathBuf::from));
+    let store = explicit_store.clone().unwrap_or_else(|| PathBuf::from("omslake-store"));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let result = match cli.command {
+        Command::Ingest { paths, table, max_errors, lock_timeout } => {
+            ingest_cmd::run(&store, &paths, table, max_errors, lock_timeout)
+        }
+        Command::Tables => info::tables(&store),
+        Command::Schema { table } => info::schema(&table),
+        Command::Sql { query, out } => runtime.block_on(sql_cmd::run(&store, &query, &out)),
+        Command::Generate { scale, out, layout } => generate(scale, &out, layout),
+        Command::Demo { data } => runtime.block_on(demo::run(explicit_store, data)),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("omslake: {}", e.message);
+            e.code
+        }
+    }
+}
+
+/// A failed command: the one line to print and the exit code.
+pub struct Failure {
+    pub message: String,
+    pub code: i32,
+}
+
+impl Failure {
+    pub fn new(code: i32, message: impl std::fmt::Display) -> Failure {
+        Failure { message: message.to_string(), code }
+    }
+}
+
+impl From<omslake::query::QueryError> for Failure {
+    fn from(e: omslake::query::QueryError) -> Failure {
+        let code = match e {
+            omslake::query::QueryError::Store(_) | omslake::query::QueryError::Output { .. } => EXIT_USAGE,
+            _ => EXIT_FAILURE,
+        };
+        Failure::new(code, e)
+    }
+}
+
+impl From<omslake::store::StoreError> for Failure {
+    fn from(e: omslake::store::StoreError) -> Failure {
+        Failure::new(EXIT_USAGE, e)
+    }
+}
+
+pub type CmdResult = Result<i32, Failure>;
+
+fn generate(scale: f64, out: &std::path::Path, layout: Layout) -> CmdResult {
+    if !(scale > 0.0 && scale <= 1000.0) {
+        return Err(Failure::new(EXIT_USAGE, format!("--scale must be in (0, 1000], got {scale}")));
+    }
+    let files = omslake::generate::write(scale, layout, out)
+        .map_err(|e| Failure::new(EXIT_USAGE, format!("writing {}: {e}", out.display())))?;
+    let bytes: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+    eprintln!("wrote {} files, {} bytes, to {}", files.len(), bytes, out.display());
+    Ok(0)
+}

@@ -1,0 +1,41 @@
+//! `omslake sql`: one read-only query over the latest commit.
+
+use std::io::Write;
+use std::path::Path;
+
+use omslake::query::{output, Engine, QueryError};
+use omslake::store::Store;
+
+use super::{CmdResult, Failure, OutputArgs, EXIT_USAGE};
+
+pub async fn run(store_dir: &Path, sql: &str, out: &OutputArgs) -> CmdResult {
+    let engine = Engine::open(&Store::open(store_dir))?;
+    execute(&engine, sql, out).await?;
+    Ok(0)
+}
+
+/// Run `sql` and write its rows where `out` says.
+pub async fn execute(engine: &Engine, sql: &str, out: &OutputArgs) -> Result<u64, Failure> {
+    let df = engine.sql(sql).await?;
+    let stream = df.execute_stream().await.map_err(QueryError::from)?;
+    match &out.output {
+        Some(path) if path.extension().is_some_and(|e| e == "parquet") => {
+            Ok(output::write_parquet(stream, path).await?)
+        }
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .map_err(|e| Failure::new(EXIT_USAGE, format!("cannot create {}: {e}", path.display())))?;
+            let mut w = std::io::BufWriter::new(file);
+            let rows = output::write(stream, out.format, &mut w, out.max_rows).await?;
+            w.flush().map_err(|e| Failure::new(EXIT_USAGE, format!("writing {}: {e}", path.display())))?;
+            Ok(rows)
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut w = std::io::BufWriter::new(stdout.lock());
+            let rows = output::write(stream, out.format, &mut w, out.max_rows).await?;
+            let _ = w.flush();
+            Ok(rows)
+        }
+    }
+}

@@ -1,0 +1,376 @@
+//! Input shapes (spec §2): detected from content, each turned into a stream of records.
+//!
+//! Records borrow from the source bytes: keys and values are slices of the input (no
+//! `serde_json::Value` tree), so decoding allocates little beyond one field list a record.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::coerce::InValue;
+
+/// Where a record sits in its source, for the rejects file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Location {
+    /// 1-based line of an NDJSON record.
+    Line(u64),
+    /// 0-based index of a record inside an array or envelope.
+    Record(u64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    Empty,
+    Ndjson,
+    Array,
+    QueryApi,
+    LegacySearchApi,
+    RecordsEnvelope,
+}
+
+impl Shape {
+    pub fn name(self) -> &'static str {
+        match self {
+            Shape::Empty => "empty",
+            Shape::Ndjson => "ndjson",
+            Shape::Array => "json-array",
+            Shape::QueryApi => "log-analytics-query-api",
+            Shape::LegacySearchApi => "oms-search-api",
+            Shape::RecordsEnvelope => "records-envelope",
+        }
+    }
+}
+
+/// A record's fields in input order.
+pub type Fields<'a> = Vec<(Cow<'a, str>, InValue<'a>)>;
+
+/// One item of a source: a parsed record, or a piece of input that is not one.
+pub struct Item<'a> {
+    pub location: Location,
+    /// The record's text as it appears in the input (for the rejects file).
+    pub raw: &'a str,
+    pub fields: Result<Fields<'a>, String>,
+}
+
+/// Detect the shape of `bytes` and call `f` for every record in it.
+pub fn for_each_record<'a>(bytes: &'a [u8], mut f: impl FnMut(Item<'a>)) -> Shape {
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    let start = bytes.iter().position(|b| !b.is_ascii_whitespace());
+    let Some(start) = start else { return Shape::Empty };
+    if bytes[start] == b'{' {
+        if let Some(shape) = try_envelope(bytes, &mut f) {
+            return shape;
+        }
+    }
+    if bytes[start] == b'[' {
+        return match std::str::from_utf8(bytes) {
+            Ok(text) => {
+                stream_array(text, 0, &mut f, |raw| record_fields(raw));
+                Shape::Array
+            }
+            Err(e) => {
+                f(whole_file_error(bytes, format!("invalid UTF-8 at byte {}", e.valid_up_to())));
+                Shape::Array
+            }
+        };
+    }
+    ndjson(bytes, &mut f);
+    Shape::Ndjson
+}
+
+fn whole_file_error(bytes: &[u8], reason: String) -> Item<'_> {
+    let raw = std::str::from_utf8(&bytes[..bytes.len().min(256)]).unwrap_or("");
+    Item { location: Location::Record(0), raw, fields: Err(reason) }
+}
+
+fn ndjson<'a>(bytes: &'a [u8], f: &mut impl FnMut(Item<'a>)) {
+    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        let location = Location::Line(i as u64 + 1);
+        match std::str::from_utf8(line) {
+            Ok(text) => f(Item { location, raw: text, fields: record_fields(text) }),
+            Err(e) => f(Item {
+                location,
+                raw: std::str::from_utf8(&line[..e.valid_up_to()]).unwrap_or(""),
+                fields: Err(format!("invalid UTF-8 at byte {}", e.valid_up_to())),
+            }),
+        }
+    }
+}
+
+/// The keys an envelope may have; anything else makes the object an ordinary record.
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow, default)]
+    tables: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    value: Option<&'a RawValue>,
+    #[serde(borrow, default, rename = "__metadata")]
+    metadata: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    records: Option<&'a RawValue>,
+}
+
+/// A file that is one JSON object: an envelope (query API, legacy search API, `records`) or a
+/// single (possibly pretty-printed) record. Returns `None` for NDJSON.
+fn try_envelope<'a>(bytes: &'a [u8], f: &mut impl FnMut(Item<'a>)) -> Option<Shape> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<&RawValue>();
+    let first = stream.next()?.ok()?;
+    let whole = text[stream.byte_offset()..].trim().is_empty();
+    let env: Envelope = serde_json::from_str(first.get()).ok()?;
+    let is_array = |v: Option<&RawValue>| v.is_some_and(|v| v.get().starts_with('['));
+    if whole && is_array(env.tables) {
+        query_api(text, env.tables.unwrap(), f);
+        return Some(Shape::QueryApi);
+    }
+    if whole && is_array(env.value) && env.metadata.is_some() {
+        let v = env.value.unwrap();
+        stream_array(text, offset(text, v.get()), f, record_fields);
+        return Some(Shape::LegacySearchApi);
+    }
+    if whole && is_array(env.records) {
+        let v = env.records.unwrap();
+        stream_array(text, offset(text, v.get()), f, record_fields);
+        return Some(Shape::RecordsEnvelope);
+    }
+    if whole && first.get().contains('\n') {
+        // One pretty-printed record: not NDJSON, but a file of exactly one record.
+        f(Item { location: Location::Record(0), raw: first.get(), fields: record_fields(first.get()) });
+        return Some(Shape::Array);
+    }
+    None
+}
+
+fn offset(text: &str, inner: &str) -> usize {
+    inner.as_ptr() as usize - text.as_ptr() as usize
+}
+
+/// Walk the JSON array starting at `text[at..]`, one element at a time, so that a broken
+/// element late in the file still lets the earlier ones through (and the break is reported).
+fn stream_array<'a>(
+    text: &'a str,
+    at: usize,
+    f: &mut impl FnMut(Item<'a>),
+    parse: impl Fn(&'a str) -> Result<Fields<'a>, String>,
+) {
+    struct Elements<'f, F, P> {
+        f: &'f mut F,
+        parse: P,
+        count: u64,
+    }
+    impl<'de, F: FnMut(Item<'de>), P: Fn(&'de str) -> Result<Fields<'de>, String>> Visitor<'de>
+        for Elements<'_, F, P>
+    {
+        type Value = ();
+        fn expecting(&self, fm: &mut fmt::Formatter) -> fmt::Result {
+            fm.write_str("a JSON array of records")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+            while let Some(raw) = seq.next_element::<&'de RawValue>()? {
+                let item = Item {
+                    location: Location::Record(self.count),
+                    raw: raw.get(),
+                    fields: (self.parse)(raw.get()),
+                };
+                (self.f)(item);
+                self.count += 1;
+            }
+            Ok(())
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(&text[at..]);
+    let result = (&mut de).deserialize_seq(Elements { f: &mut *f, parse, count: 0 });
+    if let Err(e) = result {
+        let line = text[..at].matches('\n').count() + e.line();
+        let rest = &text[at..];
+        f(Item {
+            location: Location::Line(line as u64),
+            raw: &rest[..floor_char_boundary(rest, 256)],
+            fields: Err(format!(
+                "malformed JSON at line {line} column {}: {e}; the rest of the array could not be read",
+                e.column()
+            )),
+        });
+    }
+}
+
+fn floor_char_boundary(s: &str, max: usize) -> usize {
+    let mut i = max.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// A record object's fields, keys and values borrowed from the input.
+pub fn record_fields(text: &str) -> Result<Fields<'_>, String> {
+    struct RecordVisitor;
+    impl<'de> Visitor<'de> for RecordVisitor {
+        type Value = Fields<'de>;
+        fn expecting(&self, fm: &mut fmt::Formatter) -> fmt::Result {
+            fm.write_str("a JSON object (one record)")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
+            let mut fields: Fields<'de> = Vec::with_capacity(map.size_hint().unwrap_or(32));
+            while let Some(key) = map.next_key::<Key<'de>>()? {
+                let value: &'de RawValue = map.next_value()?;
+                if fields.iter().any(|(k, _)| *k == key.0) {
+                    return Err(de::Error::custom(format_args!("duplicate key {:?}", key.0)));
+                }
+                fields.push((key.0, InValue::Raw(value)));
+            }
+            Ok(fields)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    let fields = de.deserialize_map(RecordVisitor).map_err(describe)?;
+    de.end().map_err(describe)?;
+    Ok(fields)
+}
+
+fn describe(e: serde_json::Error) -> String {
+    if e.is_syntax() || e.is_eof() {
+        format!("malformed JSON at column {}: {e}", e.column())
+    } else {
+        e.to_string()
+    }
+}
+
+/// An object key, borrowed unless it holds escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, fm: &mut fmt::Formatter) -> fmt::Result {
+                fm.write_str("a string key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+#[derive(Deserialize)]
+struct QueryTable<'a> {
+    #[serde(default)]
+    columns: Vec<QueryColumn>,
+    #[serde(borrow, default)]
+    rows: Vec<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct QueryColumn {
+    name: String,
+}
+
+/// Log Analytics query API response: rows are positional, mapped to names by `columns`.
+fn query_api<'a>(text: &'a str, tables: &'a RawValue, f: &mut impl FnMut(Item<'a>)) {
+    let parsed: Result<Vec<QueryTable<'a>>, _> = serde_json::from_str(tables.get());
+    let tables = match parsed {
+        Ok(t) => t,
+        Err(e) => {
+            f(Item {
+                location: Location::Record(0),
+                raw: &text[..floor_char_boundary(text, 256)],
+                fields: Err(format!("query API response: bad \"tables\": {e}")),
+            });
+            return;
+        }
+    };
+    let mut index = 0u64;
+    for table in &tables {
+        for row in &table.rows {
+            let fields = match serde_json::from_str::<Vec<&'a RawValue>>(row.get()) {
+                Err(e) => Err(format!("query API row is not an array: {e}")),
+                Ok(values) if values.len() != table.columns.len() => Err(format!(
+                    "query API row has {} values for {} columns",
+                    values.len(),
+                    table.columns.len()
+                )),
+                Ok(values) => Ok(table
+                    .columns
+                    .iter()
+                    .zip(values)
+                    .map(|(c, v)| (Cow::Owned(c.name.clone()), InValue::Raw(v)))
+                    .collect()),
+            };
+            f(Item { location: Location::Record(index), raw: row.get(), fields });
+            index += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(input: &str) -> (Shape, Vec<(Location, Result<Vec<String>, String>)>) {
+        let mut out = Vec::new();
+        let shape = for_each_record(input.as_bytes(), |item| {
+            out.push((item.location, item.fields.map(|f| f.into_iter().map(|(k, _)| k.into_owned()).collect())));
+        });
+        (shape, out)
+    }
+
+    #[test]
+    fn detects_every_shape() {
+        assert_eq!(collect("{\"a\":1}\n{\"b\":2}\n").0, Shape::Ndjson);
+        assert_eq!(collect("{\"a\":1}").0, Shape::Ndjson);
+        assert_eq!(collect("[{\"a\":1},{\"b\":2}]").0, Shape::Array);
+        assert_eq!(collect("{\"records\":[{\"a\":1}]}").0, Shape::RecordsEnvelope);
+        assert_eq!(collect("{\"__metadata\":{},\"value\":[{\"a\":1}]}").0, Shape::LegacySearchApi);
+        let (shape, items) = collect(r#"{"tables":[{"name":"PrimaryResult","columns":[{"name":"x","type":"int"},{"name":"y","type":"string"}],"rows":[[1,"a"],[2,"b"]]}]}"#);
+        assert_eq!(shape, Shape::QueryApi);
+        assert_eq!(items[1].1.as_ref().unwrap(), &vec!["x".to_string(), "y".to_string()]);
+        assert_eq!(collect("  \n ").0, Shape::Empty);
+        assert_eq!(collect("{\n  \"a\": 1\n}\n").1.len(), 1);
+    }
+
+    #[test]
+    fn malformed_lines_are_items_with_line_numbers() {
+        let (_, items) = collect("{\"a\":1}\n{\"a\":\n\n{\"b\":2}\n[1]\n");
+        assert_eq!(items.len(), 4);
+        assert_eq!(items[1].0, Location::Line(2));
+        assert!(items[1].1.is_err());
+        assert_eq!(items[2].0, Location::Line(4));
+        assert!(items[2].1.is_ok());
+        assert!(items[3].1.as_ref().unwrap_err().contains("JSON object"));
+    }
+
+    #[test]
+    fn broken_array_keeps_earlier_elements() {
+        let (_, items) = collect("[{\"a\":1},\n{\"b\":2},\n{\"c\": ]");
+        assert_eq!(items.len(), 3);
+        assert!(items[0].1.is_ok() && items[1].1.is_ok());
+        assert_eq!(items[2].0, Location::Line(3));
+        assert!(items[2].1.as_ref().unwrap_err().contains("malformed JSON"));
+    }
+
+    #[test]
+    fn duplicate_keys_and_escaped_keys() {
+        assert!(record_fields("{\"a\":1,\"a\":2}").unwrap_err().contains("duplicate key"));
+        let f = record_fields("{\"a\\u0062\":1}").unwrap();
+        assert_eq!(f[0].0, "ab");
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let deep = format!("{{\"a\":{}{}}}", "[".repeat(10_000), "]".repeat(10_000));
+        assert!(record_fields(&deep).is_err());
+    }
+}

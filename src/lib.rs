@@ -1,0 +1,9 @@
+//! omslake: an embedded columnar log store for Azure Log Analytics (OMS) and Office 365 JSON
+//! exports. Data flows one way: `schema` → `ingest` → `store` → `query`, with `search`
+//! translating the legacy OMS language to SQL from the schemas alone.
+
+pub mod generate;
+pub mod ingest;
+pub mod schema;
+pub mod store;
+pub mod query;

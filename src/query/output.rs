@@ -1,0 +1,143 @@
+//! Result formats: table, csv, tsv, json, ndjson on a writer, or a Parquet file.
+
+use std::fs::File;
+use std::io::Write;
+
+use arrow::record_batch::RecordBatch;
+use datafusion::physical_plan::SendableRecordBatchStream;
+use futures::StreamExt;
+use parquet::arrow::ArrowWriter;
+
+use super::QueryError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Csv,
+    Tsv,
+    Json,
+    Ndjson,
+}
+
+const TIMESTAMP_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.fZ";
+
+fn out_err(e: impl std::fmt::Display) -> QueryError {
+    QueryError::Output { path: "output".into(), error: e.to_string() }
+}
+
+/// Stream results to `out` in `format`; returns the number of rows. The table format shows at
+/// most `max_table_rows` and says how many it left out.
+pub async fn write(
+    mut stream: SendableRecordBatchStream,
+    format: Format,
+    out: &mut dyn Write,
+    max_table_rows: usize,
+) -> Result<u64, QueryError> {
+    let schema = stream.schema();
+    let mut rows = 0u64;
+    match format {
+        Format::Table => {
+            let mut shown: Vec<RecordBatch> = Vec::new();
+            let mut kept = 0usize;
+            while let Some(batch) = stream.next().await {
+                let batch = batch?;
+                rows += batch.num_rows() as u64;
+                if kept < max_table_rows {
+                    let take = (max_table_rows - kept).min(batch.num_rows());
+                    shown.push(batch.slice(0, take));
+                    kept += take;
+                }
+            }
+            if shown.is_empty() {
+                shown.push(RecordBatch::new_empty(schema.clone()));
+            }
+            let text = arrow::util::pretty::pretty_format_batches(&shown).map_err(out_err)?;
+            writeln!(out, "{text}").map_err(out_err)?;
+            if rows > kept as u64 {
+                writeln!(
+                    out,
+                    "{rows} rows; {} not shown (use --format csv or --output FILE to get all)",
+                    rows - kept as u64
+                )
+                .map_err(out_err)?;
+            } else {
+                writeln!(out, "{rows} row{}", if rows == 1 { "" } else { "s" }).map_err(out_err)?;
+            }
+        }
+        Format::Csv | Format::Tsv => {
+            let mut w = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .with_delimiter(if format == Format::Tsv { b'\t' } else { b',' })
+                .with_timestamp_tz_format(TIMESTAMP_FORMAT.to_string())
+                .with_timestamp_format(TIMESTAMP_FORMAT.to_string())
+                .build(out);
+            let mut wrote = false;
+            while let Some(batch) = stream.next().await {
+                let batch = batch?;
+                rows += batch.num_rows() as u64;
+                w.write(&batch).map_err(out_err)?;
+                wrote = true;
+            }
+            if !wrote {
+                w.write(&RecordBatch::new_empty(schema.clone())).map_err(out_err)?;
+            }
+        }
+        Format::Ndjson => {
+            let mut w = arrow::json::WriterBuilder::new()
+                .with_explicit_nulls(true)
+                .build::<_, arrow::json::writer::LineDelimited>(out);
+            while let Some(batch) = stream.next().await {
+                let batch = batch?;
+                rows += batch.num_rows() as u64;
+                w.write(&batch).map_err(out_err)?;
+            }
+            w.finish().map_err(out_err)?;
+        }
+        Format::Json => {
+            let mut w = arrow::json::WriterBuilder::new()
+                .with_explicit_nulls(true)
+                .build::<_, arrow::json::writer::JsonArray>(&mut *out);
+            while let Some(batch) = stream.next().await {
+                let batch = batch?;
+                rows += batch.num_rows() as u64;
+                w.write(&batch).map_err(out_err)?;
+            }
+            w.finish().map_err(out_err)?;
+            drop(w);
+            if rows == 0 {
+                write!(out, "[]").map_err(out_err)?;
+            }
+            writeln!(out).map_err(out_err)?;
+        }
+    }
+    Ok(rows)
+}
+
+/// Stream results into a Parquet file (zstd), written to a temporary name then renamed so a
+/// failed query leaves no partial file.
+pub async fn write_parquet(mut stream: SendableRecordBatchStream, path: &std::path::Path) -> Result<u64, QueryError> {
+    let perr = |e: &dyn std::fmt::Display| QueryError::Output { path: path.display().to_string(), error: e.to_string() };
+    let tmp = path.with_extension("parquet.partial");
+    let file = File::create(&tmp).map_err(|e| perr(&e))?;
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
+        .build();
+    let mut writer = ArrowWriter::try_new(file, stream.schema(), Some(props)).map_err(|e| perr(&e))?;
+    let mut rows = 0u64;
+    let result: Result<(), QueryError> = async {
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            rows += batch.num_rows() as u64;
+            writer.write(&batch).map_err(|e| perr(&e))?;
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    writer.close().map_err(|e| perr(&e))?;
+    std::fs::rename(&tmp, path).map_err(|e| perr(&e))?;
+    Ok(rows)
+}

@@ -1,0 +1,196 @@
+//! A table as a snapshot sees it: the committed files named by the log, never a folder listing.
+//! Time filters on `TimeGenerated` drop whole files (and so day partitions) before any is
+//! opened, using the min/max the log keeps for each file.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::{Result, ScalarValue};
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::logical_expr::{col, BinaryExpr, Expr, Operator, TableProviderFilterPushDown, TableType};
+use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::physical_plan::ExecutionPlan;
+
+use crate::ingest::coerce::parse_datetime;
+use crate::schema::TIME_COLUMN;
+use crate::store::DataFile;
+
+#[derive(Debug)]
+pub struct SnapshotTable {
+    schema: SchemaRef,
+    root: PathBuf,
+    files: Vec<DataFile>,
+}
+
+impl SnapshotTable {
+    pub fn new(schema: SchemaRef, root: PathBuf, files: Vec<DataFile>) -> SnapshotTable {
+        SnapshotTable { schema, root, files }
+    }
+}
+
+#[async_trait]
+impl TableProvider for SnapshotTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
+        // Inexact: we prune files (and Parquet prunes row groups), DataFusion still filters rows.
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let mut bounds = TimeBounds::default();
+        for f in filters {
+            bounds.narrow(f);
+        }
+        let files: Vec<&DataFile> = self.files.iter().filter(|f| bounds.overlaps(f.min_time, f.max_time)).collect();
+        if files.is_empty() {
+            let schema = match projection {
+                Some(p) => Arc::new(self.schema.project(p)?),
+                None => self.schema.clone(),
+            };
+            return Ok(Arc::new(EmptyExec::new(schema)));
+        }
+        let urls = files
+            .iter()
+            .map(|f| ListingTableUrl::parse(self.root.join(&f.path).to_string_lossy()))
+            .collect::<Result<Vec<_>>>()?;
+        let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+            .with_file_extension(".parquet")
+            .with_file_sort_order(vec![vec![col(TIME_COLUMN).sort(true, false)]]);
+        let config = ListingTableConfig::new_with_multi_paths(urls)
+            .with_listing_options(options)
+            .with_schema(self.schema.clone());
+        ListingTable::try_new(config)?.scan(state, projection, filters, limit).await
+    }
+}
+
+/// Inclusive `TimeGenerated` bounds (microseconds) implied by a scan's filters.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TimeBounds {
+    pub lo: Option<i64>,
+    pub hi: Option<i64>,
+}
+
+impl TimeBounds {
+    pub fn overlaps(&self, min: i64, max: i64) -> bool {
+        self.lo.is_none_or(|lo| max >= lo) && self.hi.is_none_or(|hi| min <= hi)
+    }
+
+    fn lower(&mut self, v: i64) {
+        self.lo = Some(self.lo.map_or(v, |lo| lo.max(v)));
+    }
+
+    fn upper(&mut self, v: i64) {
+        self.hi = Some(self.hi.map_or(v, |hi| hi.min(v)));
+    }
+
+    /// Narrow by one filter; filters it does not understand leave the bounds as they are.
+    pub fn narrow(&mut self, expr: &Expr) {
+        match expr {
+            Expr::BinaryExpr(BinaryExpr { left, op: Operator::And, right }) => {
+                self.narrow(left);
+                self.narrow(right);
+            }
+            Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
+                let (op, lit) = match (is_time(left), is_time(right)) {
+                    (true, false) => (*op, literal_micros(right)),
+                    (false, true) => match op.swap() {
+                        Some(op) => (op, literal_micros(left)),
+                        None => return,
+                    },
+                    _ => return,
+                };
+                let Some((floor, ceil)) = lit else { return };
+                match op {
+                    Operator::Gt => self.lower(floor.saturating_add(1)),
+                    Operator::GtEq => self.lower(floor),
+                    Operator::Lt => self.upper(ceil.saturating_sub(1)),
+                    Operator::LtEq => self.upper(ceil),
+                    Operator::Eq => {
+                        self.lower(floor);
+                        self.upper(ceil);
+                    }
+                    _ => {}
+                }
+            }
+            Expr::Between(b) if !b.negated && is_time(&b.expr) => {
+                if let Some((floor, _)) = literal_micros(&b.low) {
+                    self.lower(floor);
+                }
+                if let Some((_, ceil)) = literal_micros(&b.high) {
+                    self.upper(ceil);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn is_time(e: &Expr) -> bool {
+    match e {
+        Expr::Column(c) => c.name == TIME_COLUMN,
+        Expr::Cast(c) => is_time(&c.expr),
+        _ => false,
+    }
+}
+
+/// A literal as microseconds, rounded down and up (a nanosecond literal may fall between).
+fn literal_micros(e: &Expr) -> Option<(i64, i64)> {
+    let Expr::Literal(v, _) = e else { return None };
+    let exact = |m: i64| Some((m, m));
+    match v {
+        ScalarValue::TimestampMicrosecond(Some(m), _) => exact(*m),
+        ScalarValue::TimestampMillisecond(Some(m), _) => exact(m.checked_mul(1_000)?),
+        ScalarValue::TimestampSecond(Some(s), _) => exact(s.checked_mul(1_000_000)?),
+        ScalarValue::TimestampNanosecond(Some(n), _) => Some((n.div_euclid(1000), (n + 999).div_euclid(1000))),
+        ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => {
+            parse_datetime(s).ok().map(|m| (m, m))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::logical_expr::lit;
+
+    fn ts(s: &str) -> Expr {
+        lit(ScalarValue::TimestampMicrosecond(Some(parse_datetime(s).unwrap()), Some("UTC".into())))
+    }
+
+    #[test]
+    fn bounds_from_comparisons_and_between() {
+        let day = 86_400_000_000i64;
+        let mut b = TimeBounds::default();
+        b.narrow(&col("TimeGenerated").gt_eq(ts("1970-01-02T00:00:00Z")));
+        b.narrow(&ts("1970-01-03T00:00:00Z").gt(col("TimeGenerated")));
+        assert_eq!((b.lo, b.hi), (Some(day), Some(2 * day - 1)));
+        assert!(b.overlaps(0, day));
+        assert!(!b.overlaps(0, day - 1));
+        assert!(!b.overlaps(2 * day, 3 * day));
+        let mut b = TimeBounds::default();
+        b.narrow(&col("TimeGenerated").between(ts("1970-01-02T00:00:00Z"), ts("1970-01-02T00:00:00Z")));
+        assert_eq!((b.lo, b.hi), (Some(day), Some(day)));
+        let mut b = TimeBounds::default();
+        b.narrow(&col("Computer").gt(lit("x")));
+        b.narrow(&col("TimeGenerated").not_eq(ts("1970-01-02T00:00:00Z")));
+        assert_eq!((b.lo, b.hi), (None, None));
+    }
+}
