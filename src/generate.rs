@@ -62,7 +62,11 @@ const DAYS: i64 = 14;
 /// `TimeGenerated` text with 7 fraction digits, as Log Analytics writes it.
 fn time_text(rng: &mut Rng, secs: i64) -> String {
     let dt = chrono::DateTime::from_timestamp(secs, 0).expect("in range");
-    format!("{}.{:07}Z", dt.format("%Y-%m-%dT%H:%M:%S"), rng.below(10_000_000))
+    format!(
+        "{}.{:07}Z",
+        dt.format("%Y-%m-%dT%H:%M:%S"),
+        rng.below(10_000_000)
+    )
 }
 
 struct Computer {
@@ -89,7 +93,11 @@ fn fleet(rng: &mut Rng, scale: f64) -> Vec<Computer> {
             } else {
                 format!("SRV{:04}.contoso.com", i)
             };
-            let os_name = if linux { *rng.pick(&["Ubuntu", "Ubuntu", "RedHat", "CentOS"]) } else { "Windows" };
+            let os_name = if linux {
+                *rng.pick(&["Ubuntu", "Ubuntu", "RedHat", "CentOS"])
+            } else {
+                "Windows"
+            };
             let skew = rng.unit().powi(3);
             Computer {
                 name,
@@ -97,8 +105,18 @@ fn fleet(rng: &mut Rng, scale: f64) -> Vec<Computer> {
                 os_name,
                 id: rng.guid(),
                 vm: rng.guid().to_uppercase(),
-                setting: *rng.pick(&["Scheduled installation", "Notify before installation", "Manual", "Manual", "Disabled"]),
-                wsus: *rng.pick(&["http://wsus01.contoso.com:8530", "http://wsus02.contoso.com:8530", ""]),
+                setting: *rng.pick(&[
+                    "Scheduled installation",
+                    "Notify before installation",
+                    "Manual",
+                    "Manual",
+                    "Disabled",
+                ]),
+                wsus: *rng.pick(&[
+                    "http://wsus01.contoso.com:8530",
+                    "http://wsus02.contoso.com:8530",
+                    "",
+                ]),
                 missing: 3 + (skew * 60.0) as usize,
             }
         })
@@ -106,16 +124,33 @@ fn fleet(rng: &mut Rng, scale: f64) -> Vec<Computer> {
 }
 
 const WIN_CLASSES: [&str; 8] = [
-    "Critical Updates", "Security Updates", "Update Rollups", "Definition Updates", "Updates",
-    "Feature Packs", "Service Packs", "Tools",
+    "Critical Updates",
+    "Security Updates",
+    "Update Rollups",
+    "Definition Updates",
+    "Updates",
+    "Feature Packs",
+    "Service Packs",
+    "Tools",
 ];
 const LINUX_CLASSES: [&str; 3] = ["Critical Updates", "Security Updates", "Other Updates"];
 const SEVERITY: [&str; 4] = ["Critical", "Important", "Moderate", "Low"];
-const PACKAGES: [&str; 10] = ["openssl", "libc6", "bash", "sudo", "curl", "systemd", "openssh-server", "tzdata", "python3.10", "linux-image-generic"];
+const PACKAGES: [&str; 10] = [
+    "openssl",
+    "libc6",
+    "bash",
+    "sudo",
+    "curl",
+    "systemd",
+    "openssh-server",
+    "tzdata",
+    "python3.10",
+    "linux-image-generic",
+];
 
 struct Catalogue {
     windows: Vec<(String, String, String, &'static str, &'static str)>, // id, kb, title, class, severity
-    linux: Vec<(String, &'static str, String, &'static str)>,           // id, package, version, class
+    linux: Vec<(String, &'static str, String, &'static str)>, // id, package, version, class
 }
 
 fn catalogue(rng: &mut Rng) -> Catalogue {
@@ -136,7 +171,12 @@ fn catalogue(rng: &mut Rng) -> Catalogue {
     let linux = (0..120)
         .map(|i| {
             let pkg = PACKAGES[i % PACKAGES.len()];
-            (rng.guid(), pkg, format!("{}.{}.{}-0ubuntu{}", 1 + i % 3, i % 10, i % 7, i % 4), *rng.pick(&LINUX_CLASSES))
+            (
+                rng.guid(),
+                pkg,
+                format!("{}.{}.{}-0ubuntu{}", 1 + i % 3, i % 10, i % 7, i % 4),
+                *rng.pick(&LINUX_CLASSES),
+            )
         })
         .collect();
     Catalogue { windows, linux }
@@ -175,10 +215,29 @@ pub fn records(scale: f64) -> Generated {
                 r.insert("SourceComputerId".into(), json!(c.id));
                 r.insert("VMUUID".into(), json!(c.vm));
                 r.insert("ManagementGroupName".into(), json!(mg));
-                r.insert("ComputerEnvironment".into(), json!(if rng.chance(0.5) { "Azure" } else { "Non-Azure" }));
-                r.insert("OSType".into(), json!(if c.linux { "Linux" } else { "Windows" }));
+                r.insert(
+                    "ComputerEnvironment".into(),
+                    json!(if rng.chance(0.5) {
+                        "Azure"
+                    } else {
+                        "Non-Azure"
+                    }),
+                );
+                r.insert(
+                    "OSType".into(),
+                    json!(if c.linux { "Linux" } else { "Windows" }),
+                );
                 r.insert("OSName".into(), json!(c.os_name));
-                r.insert("UpdateState".into(), json!(if needed { "Needed" } else if c.linux && rng.chance(0.5) { "Not needed" } else { "Installed" }));
+                r.insert(
+                    "UpdateState".into(),
+                    json!(if needed {
+                        "Needed"
+                    } else if c.linux && rng.chance(0.5) {
+                        "Not needed"
+                    } else {
+                        "Installed"
+                    }),
+                );
                 r.insert("Optional".into(), json!(rng.chance(0.1)));
                 let approved = rng.chance(0.85);
                 if rng.chance(0.9) {
@@ -193,11 +252,15 @@ pub fn records(scale: f64) -> Generated {
                     r.insert("ProductVersion".into(), json!(ver));
                     r.insert("ProductArch".into(), json!("x86_64"));
                     r.insert("Title".into(), json!(format!("{pkg} {ver}")));
-                    r.insert("PackageSeverity".into(), json!(*rng.pick(&["High", "Medium", "Low", "Unknown"])));
+                    r.insert(
+                        "PackageSeverity".into(),
+                        json!(*rng.pick(&["High", "Medium", "Low", "Unknown"])),
+                    );
                     r.insert("BulletinID".into(), json!(format!("USN-{}-1", 5000 + k)));
                     r.insert("OSVersion".into(), json!("22.04"));
                 } else {
-                    let (id, kb, title, cl, sev) = &cat.windows[(k * 13 + c.name.len() * 3) % cat.windows.len()];
+                    let (id, kb, title, cl, sev) =
+                        &cat.windows[(k * 13 + c.name.len() * 3) % cat.windows.len()];
                     class = *cl;
                     r.insert("UpdateID".into(), json!(id));
                     r.insert("KBID".into(), json!(kb));
@@ -205,11 +268,20 @@ pub fn records(scale: f64) -> Generated {
                     r.insert("Product".into(), json!("Windows Server 2016"));
                     r.insert("MSRCSeverity".into(), json!(sev));
                     r.insert("UpdateSeverity".into(), json!(sev));
-                    r.insert("MSRCBulletinID".into(), json!(format!("MS{}-{:03}", 16 + k % 4, k)));
+                    r.insert(
+                        "MSRCBulletinID".into(),
+                        json!(format!("MS{}-{:03}", 16 + k % 4, k)),
+                    );
                     r.insert("ApprovalSource".into(), json!("Microsoft Update"));
-                    r.insert("RebootBehavior".into(), json!(*rng.pick(&["canrequestreboot", "neverreboots"])));
+                    r.insert(
+                        "RebootBehavior".into(),
+                        json!(*rng.pick(&["canrequestreboot", "neverreboots"])),
+                    );
                     r.insert("InstallTimeAvailable".into(), json!(true));
-                    r.insert("InstallTimePredictionSeconds".into(), json!(30.0 + rng.below(600) as f64));
+                    r.insert(
+                        "InstallTimePredictionSeconds".into(),
+                        json!(30.0 + rng.below(600) as f64),
+                    );
                     r.insert("OSVersion".into(), json!("10.0.14393"));
                     r.insert("RevisionNumber".into(), json!(format!("{}", 200 + k % 5)));
                 }
@@ -247,19 +319,42 @@ pub fn records(scale: f64) -> Generated {
     }
 
     let mut runs = Vec::new();
-    let run_names = ["DeploymentName", "Patch Tuesday – Servers", "Linux weekly", "O'Brien's hotfix run"];
+    let run_names = [
+        "DeploymentName",
+        "Patch Tuesday – Servers",
+        "Linux weekly",
+        "O'Brien's hotfix run",
+    ];
     for (ri, run) in run_names.iter().enumerate() {
         let corr = rng.guid();
         let secs0 = START_SECS + (ri as i64 * 3 + 1) * 86_400;
         for c in computers.iter().filter(|c| (ri == 2) == c.linux || ri == 0) {
             for k in 0..(4 + c.missing / 6) {
-                let status = *rng.pick(&["Succeeded", "Succeeded", "Succeeded", "Failed", "InstallFailed", "NotStarted", "MaintenanceWindowExceeded"]);
+                let status = *rng.pick(&[
+                    "Succeeded",
+                    "Succeeded",
+                    "Succeeded",
+                    "Failed",
+                    "InstallFailed",
+                    "NotStarted",
+                    "MaintenanceWindowExceeded",
+                ]);
                 let (title, product, kb, uid) = if c.linux {
                     let (id, pkg, ver, _) = &cat.linux[(k * 5) % cat.linux.len()];
-                    (format!("{pkg} {ver}"), pkg.to_string(), Value::Null, id.clone())
+                    (
+                        format!("{pkg} {ver}"),
+                        pkg.to_string(),
+                        Value::Null,
+                        id.clone(),
+                    )
                 } else {
                     let (id, kb, title, _, _) = &cat.windows[(k * 11) % cat.windows.len()];
-                    (title.clone(), "Windows Server 2016".to_string(), json!(kb), id.clone())
+                    (
+                        title.clone(),
+                        "Windows Server 2016".to_string(),
+                        json!(kb),
+                        id.clone(),
+                    )
                 };
                 let at = secs0 + rng.below(7200) as i64;
                 let tg = time_text(&mut rng, at);
@@ -278,11 +373,23 @@ pub fn records(scale: f64) -> Generated {
     }
 
     let mut events = Vec::new();
-    let sources = ["Service Control Manager", "Microsoft-Windows-WindowsUpdateClient", "MSSQLSERVER", "Application Error", "Microsoft-Windows-Kernel-Power"];
+    let sources = [
+        "Service Control Manager",
+        "Microsoft-Windows-WindowsUpdateClient",
+        "MSSQLSERVER",
+        "Application Error",
+        "Microsoft-Windows-Kernel-Power",
+    ];
     for c in computers.iter().filter(|c| !c.linux) {
         let n = 20 + c.missing;
         for _ in 0..n {
-            let (level, name) = *rng.pick(&[(1, "Error"), (2, "Warning"), (4, "Information"), (4, "Information"), (4, "Information")]);
+            let (level, name) = *rng.pick(&[
+                (1, "Error"),
+                (2, "Warning"),
+                (4, "Information"),
+                (4, "Information"),
+                (4, "Information"),
+            ]);
             let src = *rng.pick(&sources);
             let id = *rng.pick(&[7036, 7031, 19, 20, 1000, 41, 17137]);
             let msg = match id {
@@ -304,13 +411,27 @@ pub fn records(scale: f64) -> Generated {
         }
     }
 
-    let users: Vec<String> = ["admin", "josé.müller", "zoë.o'brien", "li.wei", "anna.k", "svc-backup", "d\"quote"]
-        .iter()
-        .cycle()
-        .take(((40.0 * scale).round() as usize).max(7))
-        .enumerate()
-        .map(|(i, u)| if i < 7 { format!("{u}@contoso.com") } else { format!("{u}{i}@contoso.com") })
-        .collect();
+    let users: Vec<String> = [
+        "admin",
+        "josé.müller",
+        "zoë.o'brien",
+        "li.wei",
+        "anna.k",
+        "svc-backup",
+        "d\"quote",
+    ]
+    .iter()
+    .cycle()
+    .take(((40.0 * scale).round() as usize).max(7))
+    .enumerate()
+    .map(|(i, u)| {
+        if i < 7 {
+            format!("{u}@contoso.com")
+        } else {
+            format!("{u}{i}@contoso.com")
+        }
+    })
+    .collect();
     let mut office = Vec::new();
     let mut o365 = Vec::new();
     let n_office = ((6000.0 * scale) as usize).max(60);
@@ -324,12 +445,21 @@ pub fn records(scale: f64) -> Generated {
             ("SharePoint", "SharePointSharingOperation", 14, "SharingSet"),
             ("OneDrive", "SharePointFileOperation", 6, "FileDownloaded"),
             ("MicrosoftTeams", "MicrosoftTeams", 25, "MemberAdded"),
-            ("AzureActiveDirectory", "AzureActiveDirectoryStsLogon", 15, "UserLoggedIn"),
+            (
+                "AzureActiveDirectory",
+                "AzureActiveDirectoryStsLogon",
+                15,
+                "UserLoggedIn",
+            ),
         ]);
         let id = rng.guid();
         let ip = format!("203.0.113.{}", rng.below(255));
         let status = *rng.pick(&["Succeeded", "Succeeded", "Failed", "True"]);
-        let file = format!("Q{} plan – {}'s \"draft\".docx", 1 + i % 4, user.split('@').next().unwrap_or_default());
+        let file = format!(
+            "Q{} plan – {}'s \"draft\".docx",
+            1 + i % 4,
+            user.split('@').next().unwrap_or_default()
+        );
         // Every third record is exported raw from the Management Activity API.
         if i % 3 == 0 {
             let mut r = json!({
@@ -339,7 +469,9 @@ pub fn records(scale: f64) -> Generated {
                 "Workload": workload, "UserId": user, "ClientIP": ip, "Scope": 0,
             });
             if workload == "SharePoint" || workload == "OneDrive" {
-                r["ObjectId"] = json!(format!("https://contoso.sharepoint.com/sites/finance/Shared Documents/{file}"));
+                r["ObjectId"] = json!(format!(
+                    "https://contoso.sharepoint.com/sites/finance/Shared Documents/{file}"
+                ));
                 r["SiteUrl"] = json!("https://contoso.sharepoint.com/sites/finance/");
                 r["ItemType"] = json!(1);
                 r["EventSource"] = json!(0);
@@ -362,14 +494,17 @@ pub fn records(scale: f64) -> Generated {
                 "UserKey": format!("1003BFFD{:08X}", i),
             });
             if workload == "SharePoint" || workload == "OneDrive" {
-                r["OfficeObjectId"] = json!(format!("https://contoso.sharepoint.com/sites/finance/Shared Documents/{file}"));
+                r["OfficeObjectId"] = json!(format!(
+                    "https://contoso.sharepoint.com/sites/finance/Shared Documents/{file}"
+                ));
                 r["Site_Url"] = json!("https://contoso.sharepoint.com/sites/finance/");
                 r["SourceFileName"] = json!(file);
                 r["ItemType"] = json!("File");
                 r["IsManagedDevice"] = json!(if rng.chance(0.5) { "False" } else { "True" });
             }
             if workload == "Exchange" {
-                r["Parameters"] = json!(format!("[{{\"Name\":\"Identity\",\"Value\":\"{user}\"}}]"));
+                r["Parameters"] =
+                    json!(format!("[{{\"Name\":\"Identity\",\"Value\":\"{user}\"}}]"));
                 r["ExternalAccess"] = json!("False");
             }
             if workload == "MicrosoftTeams" {
@@ -399,7 +534,10 @@ pub fn write(scale: f64, layout: Layout, out: &Path) -> std::io::Result<Vec<Path
     let mut create = |name: &str| -> std::io::Result<(PathBuf, BufWriter<File>)> {
         let p = out.join(name);
         files.push(p.clone());
-        Ok((p, BufWriter::with_capacity(1 << 20, File::create(out.join(name))?)))
+        Ok((
+            p,
+            BufWriter::with_capacity(1 << 20, File::create(out.join(name))?),
+        ))
     };
     match layout {
         Layout::Ndjson => {
@@ -427,7 +565,9 @@ pub fn write(scale: f64, layout: Layout, out: &Path) -> std::io::Result<Vec<Path
                                 if let Some(b) = r.get("Optional").and_then(Value::as_bool) {
                                     r["Optional"] = json!(if b { "True" } else { "False" });
                                 }
-                                if let Some(p) = r.as_object_mut().and_then(|o| o.remove("PublishedDate")) {
+                                if let Some(p) =
+                                    r.as_object_mut().and_then(|o| o.remove("PublishedDate"))
+                                {
                                     r["PublishDate"] = p;
                                 }
                             }
@@ -442,7 +582,11 @@ pub fn write(scale: f64, layout: Layout, out: &Path) -> std::io::Result<Vec<Path
                             .iter()
                             .map(|r| {
                                 let mut r = r.clone();
-                                for k in ["CriticalUpdatesMissing", "TotalUpdatesMissing", "_BilledSize"] {
+                                for k in [
+                                    "CriticalUpdatesMissing",
+                                    "TotalUpdatesMissing",
+                                    "_BilledSize",
+                                ] {
                                     if let Some(v) = r.get(k).cloned() {
                                         r[k] = json!(v.to_string());
                                     }
@@ -468,13 +612,15 @@ pub fn write(scale: f64, layout: Layout, out: &Path) -> std::io::Result<Vec<Path
                                 r["id"] = json!(format!("{}", i));
                                 r["MG"] = json!("00000000-0000-0000-0000-000000000001");
                                 r["TimeCollected"] = r["TimeGenerated"].clone();
-                                r["__metadata"] = json!({"Type": "Event", "TimeGenerated": r["TimeGenerated"]});
+                                r["__metadata"] =
+                                    json!({"Type": "Event", "TimeGenerated": r["TimeGenerated"]});
                                 r
                             })
                             .collect();
                         let doc = json!({"id": "subscriptions/x/search/1", "__metadata": {"resultType": "raw", "total": value.len(), "top": value.len(), "Status": "Successful"}, "value": value});
                         let (_, w) = create("Event-search-api.json.gz")?;
-                        let mut gz = flate2::write::GzEncoder::new(w, flate2::Compression::default());
+                        let mut gz =
+                            flate2::write::GzEncoder::new(w, flate2::Compression::default());
                         serde_json::to_writer(&mut gz, &doc)?;
                         gz.finish()?.flush()?;
                     }
@@ -503,14 +649,23 @@ fn query_api(rows: &[Value]) -> Value {
             }
         }
     }
-    let table = crate::schema::Catalog::builtin().get("UpdateRunProgress").expect("built-in");
+    let table = crate::schema::Catalog::builtin()
+        .get("UpdateRunProgress")
+        .expect("built-in");
     let columns: Vec<Value> = names
         .iter()
         .map(|n| json!({"name": n, "type": table.column(n).map_or("string", |c| c.ty.name())}))
         .collect();
     let data: Vec<Value> = rows
         .iter()
-        .map(|r| Value::Array(names.iter().map(|n| r.get(n).cloned().unwrap_or(Value::Null)).collect()))
+        .map(|r| {
+            Value::Array(
+                names
+                    .iter()
+                    .map(|n| r.get(n).cloned().unwrap_or(Value::Null))
+                    .collect(),
+            )
+        })
         .collect();
     json!({"tables": [{"name": "PrimaryResult", "columns": columns, "rows": data}]})
 }

@@ -4,6 +4,6 @@
 
 pub mod generate;
 pub mod ingest;
+pub mod query;
 pub mod schema;
 pub mod store;
-pub mod query;

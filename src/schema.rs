@@ -20,9 +20,18 @@ pub const TABLE_NAMES: [&str; 5] = [
 
 const SCHEMA_FILES: [(&str, &str); 5] = [
     ("Update", include_str!("../schemas/Update.json")),
-    ("UpdateSummary", include_str!("../schemas/UpdateSummary.json")),
-    ("UpdateRunProgress", include_str!("../schemas/UpdateRunProgress.json")),
-    ("OfficeActivity", include_str!("../schemas/OfficeActivity.json")),
+    (
+        "UpdateSummary",
+        include_str!("../schemas/UpdateSummary.json"),
+    ),
+    (
+        "UpdateRunProgress",
+        include_str!("../schemas/UpdateRunProgress.json"),
+    ),
+    (
+        "OfficeActivity",
+        include_str!("../schemas/OfficeActivity.json"),
+    ),
     ("Event", include_str!("../schemas/Event.json")),
 ];
 
@@ -166,15 +175,18 @@ impl TableSchema {
     }
 
     pub fn time_index(&self) -> usize {
-        self.column_index(TIME_COLUMN).expect("every table has TimeGenerated")
+        self.column_index(TIME_COLUMN)
+            .expect("every table has TimeGenerated")
     }
 
     pub fn extra_index(&self) -> usize {
-        self.column_index(EXTRA_COLUMN).expect("every table has _extra")
+        self.column_index(EXTRA_COLUMN)
+            .expect("every table has _extra")
     }
 
     pub fn type_index(&self) -> usize {
-        self.column_index(TYPE_COLUMN).expect("every table has Type")
+        self.column_index(TYPE_COLUMN)
+            .expect("every table has Type")
     }
 
     /// Natural-key alternatives as column positions.
@@ -227,8 +239,11 @@ impl Catalog {
 
     /// Table by name ignoring case (`Type=update` works as in the legacy language).
     pub fn get_ignore_case(&self, name: &str) -> Option<&TableSchema> {
-        self.get(name)
-            .or_else(|| self.tables.iter().find(|t| t.name.eq_ignore_ascii_case(name)))
+        self.get(name).or_else(|| {
+            self.tables
+                .iter()
+                .find(|t| t.name.eq_ignore_ascii_case(name))
+        })
     }
 
     pub fn position(&self, name: &str) -> Option<usize> {
@@ -247,7 +262,13 @@ mod tests {
         for t in catalog.tables() {
             let schema = t.arrow_schema();
             // Standard columns every table must carry (spec §1).
-            for name in ["TimeGenerated", "Type", "_extra", "TenantId", "SourceSystem"] {
+            for name in [
+                "TimeGenerated",
+                "Type",
+                "_extra",
+                "TenantId",
+                "SourceSystem",
+            ] {
                 assert!(t.column(name).is_some(), "{} lacks {name}", t.name);
             }
             let time = schema.field_with_name("TimeGenerated").unwrap();
@@ -261,8 +282,18 @@ mod tests {
             assert_eq!(t.column("_extra").unwrap().ty, ColumnType::Dynamic);
             let mut seen = std::collections::HashSet::new();
             for c in &t.columns {
-                assert!(seen.insert(c.name.as_str()), "{}: duplicate {}", t.name, c.name);
-                assert!(!c.description.is_empty(), "{}.{} lacks a description", t.name, c.name);
+                assert!(
+                    seen.insert(c.name.as_str()),
+                    "{}: duplicate {}",
+                    t.name,
+                    c.name
+                );
+                assert!(
+                    !c.description.is_empty(),
+                    "{}.{} lacks a description",
+                    t.name,
+                    c.name
+                );
                 if c.ty == ColumnType::Datetime {
                     assert!(matches!(
                         c.ty.arrow_type(),
@@ -278,20 +309,41 @@ mod tests {
     fn casing_and_legacy_columns_are_kept() {
         let c = Catalog::builtin();
         assert!(c.get("Update").unwrap().column("UpdateID").is_some());
-        assert!(c.get("UpdateRunProgress").unwrap().column("UpdateId").is_some());
+        assert!(c
+            .get("UpdateRunProgress")
+            .unwrap()
+            .column("UpdateId")
+            .is_some());
         assert!(c.get("Update").unwrap().column("OSVersion").is_some());
-        assert!(c.get("UpdateSummary").unwrap().column("OsVersion").is_some());
+        assert!(c
+            .get("UpdateSummary")
+            .unwrap()
+            .column("OsVersion")
+            .is_some());
         assert!(c.get("UpdateSummary").unwrap().column("OSType").is_none());
         let update = c.get("Update").unwrap();
-        assert_eq!(update.column("UpdateSeverity").unwrap().ty, ColumnType::String);
+        assert_eq!(
+            update.column("UpdateSeverity").unwrap().ty,
+            ColumnType::String
+        );
         assert_eq!(
             update.input_index("PublishDate"),
             update.column_index("PublishedDate")
         );
-        let types: Vec<_> = c.get("Event").unwrap().columns.iter().map(|c| c.ty).collect();
+        let types: Vec<_> = c
+            .get("Event")
+            .unwrap()
+            .columns
+            .iter()
+            .map(|c| c.ty)
+            .collect();
         assert!(types.contains(&ColumnType::Int));
         assert_eq!(
-            c.get("OfficeActivity").unwrap().column("CrossMailboxOperations").unwrap().ty,
+            c.get("OfficeActivity")
+                .unwrap()
+                .column("CrossMailboxOperations")
+                .unwrap()
+                .ty,
             ColumnType::Bool
         );
     }

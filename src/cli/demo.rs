@@ -24,15 +24,25 @@ fn default_data() -> PathBuf {
 pub async fn run(store: Option<PathBuf>, data: Option<PathBuf>) -> CmdResult {
     let data = data.unwrap_or_else(default_data);
     let read = |name: &str| {
-        std::fs::read_to_string(data.join(name))
-            .map_err(|e| Failure::new(EXIT_USAGE, format!("cannot read {}: {e}", data.join(name).display())))
+        std::fs::read_to_string(data.join(name)).map_err(|e| {
+            Failure::new(
+                EXIT_USAGE,
+                format!("cannot read {}: {e}", data.join(name).display()),
+            )
+        })
     };
     let searches = read("searches.txt")?;
     let sqls = read("searches.sql")?;
     let searches: Vec<&str> = searches.lines().filter(|l| !l.trim().is_empty()).collect();
-    let sqls: Vec<&str> = sqls.lines().filter(|l| !l.starts_with("--") && !l.trim().is_empty()).collect();
+    let sqls: Vec<&str> = sqls
+        .lines()
+        .filter(|l| !l.starts_with("--") && !l.trim().is_empty())
+        .collect();
     if searches.len() != sqls.len() {
-        return Err(Failure::new(EXIT_USAGE, "data/searches.txt and data/searches.sql differ in length"));
+        return Err(Failure::new(
+            EXIT_USAGE,
+            "data/searches.txt and data/searches.sql differ in length",
+        ));
     }
     let store_dir = match store {
         Some(s) => s,
@@ -43,31 +53,36 @@ pub async fn run(store: Option<PathBuf>, data: Option<PathBuf>) -> CmdResult {
         }
     };
     let store = Store::open(&store_dir);
-    let mut tx = store.begin("ingest", None, &mut || eprintln!("omslake: waiting for the writer lock"))?;
-    let inputs: Vec<PathBuf> = std::fs::read_dir(&data)
-        .map_err(|e| Failure::new(EXIT_USAGE, format!("cannot read {}: {e}", data.display())))?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("searches")))
-        .collect();
-    let summary = ingest::run(&inputs, &IngestOptions::default(), &mut tx).map_err(|e| Failure::new(EXIT_USAGE, e))?;
+    let mut tx = store.begin("ingest", None, &mut || {
+        eprintln!("omslake: waiting for the writer lock")
+    })?;
+    let summary = ingest::run(&[data.join("exports")], &IngestOptions::default(), &mut tx)
+        .map_err(|e| Failure::new(EXIT_USAGE, e))?;
     let sources = summary
         .sources
         .iter()
         .filter(|s| s.status == SourceStatus::Ingested)
-        .map(|s| SourceEntry { name: s.name.clone(), sha256: s.sha256.clone(), bytes: s.bytes })
+        .map(|s| SourceEntry {
+            name: s.name.clone(),
+            sha256: s.sha256.clone(),
+            bytes: s.bytes,
+        })
         .collect();
     tx.commit(sources, Vec::new())?;
     println!("# omslake demo: store {}", store_dir.display());
     println!(
         "# ingested {} sample files from {}: {} records accepted, {} rejected\n",
         summary.sources.len(),
-        data.display(),
+        data.join("exports").display(),
         summary.total_accepted(),
         summary.total_rejected()
     );
     let engine = Engine::open(&store)?;
-    let out = OutputArgs { format: Format::Table, output: None, max_rows: 10 };
+    let out = OutputArgs {
+        format: Format::Table,
+        output: None,
+        max_rows: 10,
+    };
     for (i, (search, sql)) in searches.iter().zip(&sqls).enumerate() {
         println!("## {}. {search}", i + 1);
         println!("SQL: {sql}");

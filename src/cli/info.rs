@@ -9,7 +9,10 @@ use super::{CmdResult, Failure, EXIT_USAGE};
 
 pub fn tables(store_dir: &Path) -> CmdResult {
     let snapshot = Store::open(store_dir).snapshot()?;
-    println!("{:<18} {:>12} {:>6} {:>14}  {:<27} {:<27}", "table", "rows", "files", "bytes", "first TimeGenerated", "last TimeGenerated");
+    println!(
+        "{:<18} {:>12} {:>6} {:>14}  {:<27} {:<27}",
+        "table", "rows", "files", "bytes", "first TimeGenerated", "last TimeGenerated"
+    );
     for t in Catalog::builtin().tables() {
         let files = snapshot.table_files(&t.name);
         let rows: u64 = files.iter().map(|f| f.rows).sum();
@@ -21,7 +24,15 @@ pub fn tables(store_dir: &Path) -> CmdResult {
         };
         let min = files.iter().map(|f| f.min_time).min();
         let max = files.iter().map(|f| f.max_time).max();
-        println!("{:<18} {:>12} {:>6} {:>14}  {:<27} {:<27}", t.name, rows, files.len(), bytes, fmt(min), fmt(max));
+        println!(
+            "{:<18} {:>12} {:>6} {:>14}  {:<27} {:<27}",
+            t.name,
+            rows,
+            files.len(),
+            bytes,
+            fmt(min),
+            fmt(max)
+        );
     }
     Ok(0)
 }
@@ -30,10 +41,16 @@ pub fn schema(table: &str) -> CmdResult {
     let catalog = Catalog::builtin();
     let Some(t) = catalog.get_ignore_case(table) else {
         let names: Vec<&str> = catalog.tables().iter().map(|t| t.name.as_str()).collect();
-        return Err(Failure::new(EXIT_USAGE, format!("unknown table {table:?}; tables are: {}", names.join(", "))));
+        return Err(Failure::new(
+            EXIT_USAGE,
+            format!("unknown table {table:?}; tables are: {}", names.join(", ")),
+        ));
     };
     println!("{}: {}", t.name, t.description);
-    println!("{:<36} {:<9} {:<26} {:<8} description", "column", "type", "arrow type", "nullable");
+    println!(
+        "{:<36} {:<9} {:<26} {:<8} description",
+        "column", "type", "arrow type", "nullable"
+    );
     for c in &t.columns {
         println!(
             "{:<36} {:<9} {:<26} {:<8} {}",

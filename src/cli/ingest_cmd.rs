@@ -20,12 +20,22 @@ pub fn run(
     let store = Store::open(store_dir);
     let timeout = lock_timeout.map(Duration::from_secs_f64);
     let mut tx = store.begin("ingest", timeout, &mut || {
-        eprintln!("omslake: waiting for another writer to finish with {}", store_dir.display())
+        eprintln!(
+            "omslake: waiting for another writer to finish with {}",
+            store_dir.display()
+        )
     })?;
     if tx.cleaned_leftovers > 0 {
-        eprintln!("omslake: removed {} files left by an interrupted writer", tx.cleaned_leftovers);
+        eprintln!(
+            "omslake: removed {} files left by an interrupted writer",
+            tx.cleaned_leftovers
+        );
     }
-    let options = IngestOptions { table, max_errors, ..IngestOptions::default() };
+    let options = IngestOptions {
+        table,
+        max_errors,
+        ..IngestOptions::default()
+    };
     let summary = ingest::run(paths, &options, &mut tx).map_err(|e| Failure::new(EXIT_USAGE, e))?;
     if summary.aborted {
         tx.discard();
@@ -42,22 +52,47 @@ pub fn run(
         .sources
         .iter()
         .filter(|s| s.status == SourceStatus::Ingested)
-        .map(|s| SourceEntry { name: s.name.clone(), sha256: s.sha256.clone(), bytes: s.bytes })
+        .map(|s| SourceEntry {
+            name: s.name.clone(),
+            sha256: s.sha256.clone(),
+            bytes: s.bytes,
+        })
         .collect();
     let commit = tx.commit(sources, Vec::new())?;
-    print_summary(&summary, commit.as_ref().map(|c| c.version), started.elapsed());
-    print_rejects(&summary, commit.as_ref().and_then(|c| c.rejects.as_deref()).map(|r| store_dir.join(r)));
-    Ok(if summary.total_rejected() > 0 { EXIT_REJECTS } else { 0 })
+    print_summary(
+        &summary,
+        commit.as_ref().map(|c| c.version),
+        started.elapsed(),
+    );
+    print_rejects(
+        &summary,
+        commit
+            .as_ref()
+            .and_then(|c| c.rejects.as_deref())
+            .map(|r| store_dir.join(r)),
+    );
+    Ok(if summary.total_rejected() > 0 {
+        EXIT_REJECTS
+    } else {
+        0
+    })
 }
 
 fn print_summary(summary: &Summary, version: Option<u64>, elapsed: Duration) {
     for s in &summary.sources {
         match s.status {
             SourceStatus::AlreadyIngested => {
-                eprintln!("{}: already ingested (same content, sha256 {}…), skipped", s.name, &s.sha256[..12])
+                eprintln!(
+                    "{}: already ingested (same content, sha256 {}…), skipped",
+                    s.name,
+                    &s.sha256[..12]
+                )
             }
             SourceStatus::RepeatedInThisRun => {
-                eprintln!("{}: same content as an earlier input of this run, skipped", s.name)
+                eprintln!(
+                    "{}: same content as an earlier input of this run, skipped",
+                    s.name
+                )
             }
             SourceStatus::Ingested => eprintln!(
                 "{}: {} ({} bytes): {} accepted, {} rejected",
@@ -69,7 +104,12 @@ fn print_summary(summary: &Summary, version: Option<u64>, elapsed: Duration) {
             ),
         }
     }
-    let bytes: u64 = summary.sources.iter().filter(|s| s.status == SourceStatus::Ingested).map(|s| s.decoded_bytes).sum();
+    let bytes: u64 = summary
+        .sources
+        .iter()
+        .filter(|s| s.status == SourceStatus::Ingested)
+        .map(|s| s.decoded_bytes)
+        .sum();
     let secs = elapsed.as_secs_f64().max(1e-6);
     match version {
         Some(v) => eprintln!(
@@ -82,7 +122,11 @@ fn print_summary(summary: &Summary, version: Option<u64>, elapsed: Duration) {
         ),
         None => eprintln!("nothing new to commit"),
     }
-    let mut tables: Vec<&String> = summary.accepted.keys().chain(summary.rejected.keys()).collect();
+    let mut tables: Vec<&String> = summary
+        .accepted
+        .keys()
+        .chain(summary.rejected.keys())
+        .collect();
     tables.sort();
     tables.dedup();
     for t in tables {
@@ -99,7 +143,11 @@ fn print_rejects(summary: &Summary, file: Option<PathBuf>) {
         return;
     }
     match file {
-        Some(f) => eprintln!("first rejects (all {} are in {}):", summary.total_rejected(), f.display()),
+        Some(f) => eprintln!(
+            "first rejects (all {} are in {}):",
+            summary.total_rejected(),
+            f.display()
+        ),
         None => eprintln!("first rejects:"),
     }
     for r in &summary.first_rejects {

@@ -3,8 +3,8 @@
 //! `--max-errors`, 1 anything else).
 
 mod demo;
-mod ingest_cmd;
 mod info;
+mod ingest_cmd;
 mod sql_cmd;
 
 use std::path::PathBuf;
@@ -14,7 +14,11 @@ use omslake::generate::Layout;
 use omslake::query::output::Format;
 
 #[derive(Parser)]
-#[command(name = "omslake", version, about = "Embedded columnar store for Log Analytics (OMS) and Office 365 JSON exports")]
+#[command(
+    name = "omslake",
+    version,
+    about = "Embedded columnar store for Log Analytics (OMS) and Office 365 JSON exports"
+)]
 pub struct Cli {
     /// Store folder [default: $OMSLAKE_STORE, else ./omslake-store]
     #[arg(long, global = true, value_name = "DIR")]
@@ -61,7 +65,7 @@ enum Command {
     },
     /// Ingest the bundled sample exports and answer the documented searches
     Demo {
-        /// Folder of sample exports [default: the project's data/]
+        /// Sample folder: exports/ plus searches.txt and searches.sql [default: the project's data/]
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
     },
@@ -92,16 +96,24 @@ pub fn main() -> i32 {
             return if e.use_stderr() { EXIT_USAGE } else { 0 };
         }
     };
-    let explicit_store = cli.store.clone().or_else(|| std::env::var_os("OMSLAKE_STORE").map(PathBuf::from));
-    let store = explicit_store.clone().unwrap_or_else(|| PathBuf::from("omslake-store"));
+    let explicit_store = cli
+        .store
+        .clone()
+        .or_else(|| std::env::var_os("OMSLAKE_STORE").map(PathBuf::from));
+    let store = explicit_store
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("omslake-store"));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
     let result = match cli.command {
-        Command::Ingest { paths, table, max_errors, lock_timeout } => {
-            ingest_cmd::run(&store, &paths, table, max_errors, lock_timeout)
-        }
+        Command::Ingest {
+            paths,
+            table,
+            max_errors,
+            lock_timeout,
+        } => ingest_cmd::run(&store, &paths, table, max_errors, lock_timeout),
         Command::Tables => info::tables(&store),
         Command::Schema { table } => info::schema(&table),
         Command::Sql { query, out } => runtime.block_on(sql_cmd::run(&store, &query, &out)),
@@ -125,14 +137,19 @@ pub struct Failure {
 
 impl Failure {
     pub fn new(code: i32, message: impl std::fmt::Display) -> Failure {
-        Failure { message: message.to_string(), code }
+        Failure {
+            message: message.to_string(),
+            code,
+        }
     }
 }
 
 impl From<omslake::query::QueryError> for Failure {
     fn from(e: omslake::query::QueryError) -> Failure {
         let code = match e {
-            omslake::query::QueryError::Store(_) | omslake::query::QueryError::Output { .. } => EXIT_USAGE,
+            omslake::query::QueryError::Store(_) | omslake::query::QueryError::Output { .. } => {
+                EXIT_USAGE
+            }
             _ => EXIT_FAILURE,
         };
         Failure::new(code, e)
@@ -149,11 +166,23 @@ pub type CmdResult = Result<i32, Failure>;
 
 fn generate(scale: f64, out: &std::path::Path, layout: Layout) -> CmdResult {
     if !(scale > 0.0 && scale <= 1000.0) {
-        return Err(Failure::new(EXIT_USAGE, format!("--scale must be in (0, 1000], got {scale}")));
+        return Err(Failure::new(
+            EXIT_USAGE,
+            format!("--scale must be in (0, 1000], got {scale}"),
+        ));
     }
     let files = omslake::generate::write(scale, layout, out)
         .map_err(|e| Failure::new(EXIT_USAGE, format!("writing {}: {e}", out.display())))?;
-    let bytes: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
-    eprintln!("wrote {} files, {} bytes, to {}", files.len(), bytes, out.display());
+    let bytes: u64 = files
+        .iter()
+        .filter_map(|f| std::fs::metadata(f).ok())
+        .map(|m| m.len())
+        .sum();
+    eprintln!(
+        "wrote {} files, {} bytes, to {}",
+        files.len(),
+        bytes,
+        out.display()
+    );
     Ok(0)
 }

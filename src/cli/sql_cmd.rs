@@ -23,11 +23,14 @@ pub async fn execute(engine: &Engine, sql: &str, out: &OutputArgs) -> Result<u64
             Ok(output::write_parquet(stream, path).await?)
         }
         Some(path) => {
-            let file = std::fs::File::create(path)
-                .map_err(|e| Failure::new(EXIT_USAGE, format!("cannot create {}: {e}", path.display())))?;
+            let file = std::fs::File::create(path).map_err(|e| {
+                Failure::new(EXIT_USAGE, format!("cannot create {}: {e}", path.display()))
+            })?;
             let mut w = std::io::BufWriter::new(file);
             let rows = output::write(stream, out.format, &mut w, out.max_rows).await?;
-            w.flush().map_err(|e| Failure::new(EXIT_USAGE, format!("writing {}: {e}", path.display())))?;
+            w.flush().map_err(|e| {
+                Failure::new(EXIT_USAGE, format!("writing {}: {e}", path.display()))
+            })?;
             Ok(rows)
         }
         None => {

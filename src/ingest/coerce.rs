@@ -80,7 +80,11 @@ pub fn coerce<'a>(value: &InValue<'a>, ty: ColumnType) -> Result<Cell<'a>, Strin
                 _ => Err(format!(
                     "expected {}, found a JSON {}",
                     ty.name(),
-                    if text.starts_with('{') { "object" } else { "array" }
+                    if text.starts_with('{') {
+                        "object"
+                    } else {
+                        "array"
+                    }
                 )),
             },
         },
@@ -253,7 +257,11 @@ pub fn parse_datetime(t: &str) -> Result<i64, String> {
     if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
         return Err(err());
     }
-    let (year, month, day) = (num(0, 4).ok_or_else(err)?, num(5, 2).ok_or_else(err)?, num(8, 2).ok_or_else(err)?);
+    let (year, month, day) = (
+        num(0, 4).ok_or_else(err)?,
+        num(5, 2).ok_or_else(err)?,
+        num(8, 2).ok_or_else(err)?,
+    );
     let date = chrono::NaiveDate::from_ymd_opt(year as i32, month, day).ok_or_else(err)?;
     let days = i64::from(chrono::Datelike::num_days_from_ce(&date)) - 719_163;
     let mut pos = 10;
@@ -332,8 +340,19 @@ mod tests {
 
     #[test]
     fn bools_from_every_export_spelling() {
-        for (input, want) in [("true", true), ("\"True\"", true), ("\"false\"", false), ("1", true), ("0", false), ("\"FALSE\"", false)] {
-            assert_eq!(coerce(&raw(input), ColumnType::Bool), Ok(Cell::Bool(want)), "{input}");
+        for (input, want) in [
+            ("true", true),
+            ("\"True\"", true),
+            ("\"false\"", false),
+            ("1", true),
+            ("0", false),
+            ("\"FALSE\"", false),
+        ] {
+            assert_eq!(
+                coerce(&raw(input), ColumnType::Bool),
+                Ok(Cell::Bool(want)),
+                "{input}"
+            );
         }
         assert_eq!(coerce(&raw("\"\""), ColumnType::Bool), Ok(Cell::Null));
         assert!(coerce(&raw("\"yes\""), ColumnType::Bool).is_err());
@@ -350,9 +369,17 @@ mod tests {
             coerce(&raw("9223372036854775807"), ColumnType::Long),
             Ok(Cell::I64(i64::MAX))
         );
-        assert_eq!(coerce(&raw("\"0.5\""), ColumnType::Real), Ok(Cell::F64(0.5)));
-        assert!(matches!(coerce(&raw("\"NaN\""), ColumnType::Real), Ok(Cell::F64(v)) if v.is_nan()));
-        assert_eq!(coerce(&raw("\"-Infinity\""), ColumnType::Real), Ok(Cell::F64(f64::NEG_INFINITY)));
+        assert_eq!(
+            coerce(&raw("\"0.5\""), ColumnType::Real),
+            Ok(Cell::F64(0.5))
+        );
+        assert!(
+            matches!(coerce(&raw("\"NaN\""), ColumnType::Real), Ok(Cell::F64(v)) if v.is_nan())
+        );
+        assert_eq!(
+            coerce(&raw("\"-Infinity\""), ColumnType::Real),
+            Ok(Cell::F64(f64::NEG_INFINITY))
+        );
         assert!(coerce(&raw("\"inf\""), ColumnType::Real).is_err());
         assert!(coerce(&raw("1e999"), ColumnType::Real).is_err());
     }
@@ -361,14 +388,30 @@ mod tests {
     fn datetimes_with_any_precision_and_designator() {
         let base = parse_datetime("2023-02-09T09:39:11Z").unwrap();
         assert_eq!(base, 1_675_935_551_000_000);
-        assert_eq!(parse_datetime("2023-02-09T09:39:11.3765261Z").unwrap(), base + 376_526);
-        assert_eq!(parse_datetime("2023-02-09T09:39:11.18Z").unwrap(), base + 180_000);
+        assert_eq!(
+            parse_datetime("2023-02-09T09:39:11.3765261Z").unwrap(),
+            base + 376_526
+        );
+        assert_eq!(
+            parse_datetime("2023-02-09T09:39:11.18Z").unwrap(),
+            base + 180_000
+        );
         assert_eq!(parse_datetime("2023-02-09T09:39:11").unwrap(), base);
         assert_eq!(parse_datetime("2023-02-09 10:39:11+01:00").unwrap(), base);
         assert_eq!(parse_datetime("2023-02-09T04:39:11-0500").unwrap(), base);
-        assert_eq!(parse_datetime("2023-02-09").unwrap(), base - (9 * 3600 + 39 * 60 + 11) * 1_000_000);
+        assert_eq!(
+            parse_datetime("2023-02-09").unwrap(),
+            base - (9 * 3600 + 39 * 60 + 11) * 1_000_000
+        );
         assert_eq!(parse_datetime("1969-12-31T23:59:59.5Z").unwrap(), -500_000);
-        for bad in ["2023-02-30T00:00:00Z", "2023-02-09T25:00:00Z", "02/09/2023", "2023-02-09T09:39:11.Z", "2023-02-09T09:39:11ZZ", "2023-02-09T09"] {
+        for bad in [
+            "2023-02-30T00:00:00Z",
+            "2023-02-09T25:00:00Z",
+            "02/09/2023",
+            "2023-02-09T09:39:11.Z",
+            "2023-02-09T09:39:11ZZ",
+            "2023-02-09T09",
+        ] {
             assert!(parse_datetime(bad).is_err(), "{bad}");
         }
     }
@@ -381,14 +424,26 @@ mod tests {
         assert_eq!(cell, Cell::Str(r#"{"a":[1,2],"b":"x y"}"#.into()));
         let cell = coerce(&raw(r#""plain""#), ColumnType::Dynamic).unwrap();
         assert_eq!(cell, Cell::Str(r#""plain""#.into()));
-        assert_eq!(coerce(&raw("7"), ColumnType::Dynamic).unwrap(), Cell::Str("7".into()));
+        assert_eq!(
+            coerce(&raw("7"), ColumnType::Dynamic).unwrap(),
+            Cell::Str("7".into())
+        );
     }
 
     #[test]
     fn strings_keep_text_and_serialise_nested_values() {
-        assert_eq!(coerce(&raw(r#""it's \"q\"""#), ColumnType::String).unwrap(), Cell::Str(r#"it's "q""#.into()));
-        assert_eq!(coerce(&raw("4012212"), ColumnType::String).unwrap(), Cell::Str("4012212".into()));
-        assert_eq!(coerce(&raw(r#"[ {"Name":"a"} ]"#), ColumnType::String).unwrap(), Cell::Str(r#"[{"Name":"a"}]"#.into()));
+        assert_eq!(
+            coerce(&raw(r#""it's \"q\"""#), ColumnType::String).unwrap(),
+            Cell::Str(r#"it's "q""#.into())
+        );
+        assert_eq!(
+            coerce(&raw("4012212"), ColumnType::String).unwrap(),
+            Cell::Str("4012212".into())
+        );
+        assert_eq!(
+            coerce(&raw(r#"[ {"Name":"a"} ]"#), ColumnType::String).unwrap(),
+            Cell::Str(r#"[{"Name":"a"}]"#.into())
+        );
         assert!(coerce(&raw(r#"{"a":1}"#), ColumnType::Int).is_err());
     }
 }

@@ -39,7 +39,9 @@ impl Builder {
             ColumnType::Int => Builder::I32(Int32Builder::new()),
             ColumnType::Long => Builder::I64(Int64Builder::new()),
             ColumnType::Real => Builder::F64(Float64Builder::new()),
-            ColumnType::Datetime => Builder::Ts(TimestampMicrosecondBuilder::new().with_timezone("UTC")),
+            ColumnType::Datetime => {
+                Builder::Ts(TimestampMicrosecondBuilder::new().with_timezone("UTC"))
+            }
         }
     }
 
@@ -115,7 +117,11 @@ impl TableDecoder {
             if key == TYPE_COLUMN {
                 continue; // routing has used it; the table name is written below
             }
-            match self.schema.input_index(key).filter(|&i| i != self.extra && i != self.type_col) {
+            match self
+                .schema
+                .input_index(key)
+                .filter(|&i| i != self.extra && i != self.type_col)
+            {
                 Some(i) => {
                     let column = &self.schema.columns[i];
                     let cell = coerce(value, column.ty).map_err(|reason| RecordError {
@@ -125,7 +131,10 @@ impl TableDecoder {
                     if cells[i] != Cell::Null && cell != Cell::Null {
                         return Err(RecordError {
                             column: Some(column.name.clone()),
-                            reason: format!("{} given twice (under {key:?} and another name)", column.name),
+                            reason: format!(
+                                "{} given twice (under {key:?} and another name)",
+                                column.name
+                            ),
                         });
                     }
                     cells[i] = cell;
@@ -168,7 +177,9 @@ fn append_extra(out: &mut String, key: &str, value: &InValue<'_>) {
     out.push(':');
     match value {
         InValue::Raw(raw) => out.push_str(&minify(raw.get())),
-        InValue::Text(t) => out.push_str(&serde_json::to_string(t.as_ref()).expect("strings serialise")),
+        InValue::Text(t) => {
+            out.push_str(&serde_json::to_string(t.as_ref()).expect("strings serialise"))
+        }
     }
 }
 
@@ -209,10 +220,24 @@ mod tests {
         assert_eq!(errs[1].reason, "missing TimeGenerated");
         let s = batch.schema();
         let col = |n: &str| batch.column(s.index_of(n).unwrap()).clone();
-        assert_eq!(col("CriticalUpdatesMissing").as_primitive::<Int32Type>().value(0), 3);
+        assert_eq!(
+            col("CriticalUpdatesMissing")
+                .as_primitive::<Int32Type>()
+                .value(0),
+            3
+        );
         assert!(col("RestartPending").as_boolean().value(0));
-        assert_eq!(col("TimeGenerated").as_primitive::<TimestampMicrosecondType>().value(0) % 1_000_000, 123_456);
-        assert_eq!(col("_extra").as_string::<i32>().value(0), r#"{"MG":"x","id":7}"#);
+        assert_eq!(
+            col("TimeGenerated")
+                .as_primitive::<TimestampMicrosecondType>()
+                .value(0)
+                % 1_000_000,
+            123_456
+        );
+        assert_eq!(
+            col("_extra").as_string::<i32>().value(0),
+            r#"{"MG":"x","id":7}"#
+        );
         assert_eq!(col("Type").as_string::<i32>().value(0), "UpdateSummary");
         assert!(col("WSUSServer").is_null(0));
     }
@@ -227,7 +252,9 @@ mod tests {
             ],
         );
         assert_eq!(batch.num_rows(), 1);
-        assert!(!batch.column(batch.schema().index_of("PublishedDate").unwrap()).is_null(0));
+        assert!(!batch
+            .column(batch.schema().index_of("PublishedDate").unwrap())
+            .is_null(0));
         assert_eq!(errs.len(), 1);
     }
 }

@@ -33,7 +33,10 @@ pub enum IngestError {
 
 impl IngestError {
     pub fn io(path: &Path, error: std::io::Error) -> IngestError {
-        IngestError::Io { path: path.display().to_string(), error }
+        IngestError::Io {
+            path: path.display().to_string(),
+            error,
+        }
     }
 }
 
@@ -66,7 +69,11 @@ impl Reject {
 pub trait Sink {
     /// True when a source with this content hash is already committed.
     fn is_ingested(&self, sha256: &str) -> bool;
-    fn write_batch(&mut self, table: &'static TableSchema, batch: RecordBatch) -> Result<(), IngestError>;
+    fn write_batch(
+        &mut self,
+        table: &'static TableSchema,
+        batch: RecordBatch,
+    ) -> Result<(), IngestError>;
     fn reject(&mut self, reject: &Reject) -> Result<(), IngestError>;
 }
 
@@ -82,7 +89,11 @@ pub struct IngestOptions {
 
 impl Default for IngestOptions {
     fn default() -> Self {
-        IngestOptions { table: None, max_errors: None, batch_rows: 128 * 1024 }
+        IngestOptions {
+            table: None,
+            max_errors: None,
+            batch_rows: 128 * 1024,
+        }
     }
 }
 
@@ -128,10 +139,18 @@ const FIRST_REJECTS: usize = 5;
 const MAX_RAW: usize = 64 * 1024;
 
 /// Ingest `paths` into `sink`.
-pub fn run(paths: &[PathBuf], options: &IngestOptions, sink: &mut dyn Sink) -> Result<Summary, IngestError> {
+pub fn run(
+    paths: &[PathBuf],
+    options: &IngestOptions,
+    sink: &mut dyn Sink,
+) -> Result<Summary, IngestError> {
     let catalog = Catalog::builtin();
     let forced = match &options.table {
-        Some(t) => Some(catalog.get_ignore_case(t).ok_or_else(|| IngestError::UnknownTable(t.clone()))?),
+        Some(t) => Some(
+            catalog
+                .get_ignore_case(t)
+                .ok_or_else(|| IngestError::UnknownTable(t.clone()))?,
+        ),
         None => None,
     };
     let sources = source::expand(paths)?;
@@ -197,13 +216,23 @@ impl Run<'_> {
                 return;
             }
             let outcome = match item.fields {
-                Err(reason) => Err((None, RecordError { column: None, reason })),
+                Err(reason) => Err((
+                    None,
+                    RecordError {
+                        column: None,
+                        reason,
+                    },
+                )),
                 Ok(fields) => self.route(fields, &mut cells),
             };
             match outcome {
                 Ok(table) => {
                     report.accepted += 1;
-                    *self.summary.accepted.entry(self.decoders[table].schema().name.clone()).or_default() += 1;
+                    *self
+                        .summary
+                        .accepted
+                        .entry(self.decoders[table].schema().name.clone())
+                        .or_default() += 1;
                     let d = &mut self.decoders[table];
                     if d.buffered_rows() >= self.options.batch_rows {
                         if let Err(e) = sink.write_batch(d.schema(), d.flush()) {
@@ -215,8 +244,14 @@ impl Run<'_> {
                     report.rejected += 1;
                     let reject = Reject {
                         source: name.to_string(),
-                        line: match item.location { Location::Line(l) => Some(l), _ => None },
-                        record: match item.location { Location::Record(r) => Some(r), _ => None },
+                        line: match item.location {
+                            Location::Line(l) => Some(l),
+                            _ => None,
+                        },
+                        record: match item.location {
+                            Location::Record(r) => Some(r),
+                            _ => None,
+                        },
                         table: table.map(|t| self.decoders[t].schema().name.clone()),
                         column: err.column,
                         reason: err.reason,
@@ -254,28 +289,57 @@ impl Run<'_> {
         let o365 = o365::is_o365_record(&fields);
         let table = match self.forced {
             Some(t) => t,
-            None => match fields.iter().find(|(k, _)| k == TYPE_COLUMN).map(|(_, v)| v) {
+            None => match fields
+                .iter()
+                .find(|(k, _)| k == TYPE_COLUMN)
+                .map(|(_, v)| v)
+            {
                 Some(v) => {
                     let name = match v {
-                        InValue::Raw(raw) if raw.get().starts_with('"') => coerce::unescape(raw.get()).ok(),
+                        InValue::Raw(raw) if raw.get().starts_with('"') => {
+                            coerce::unescape(raw.get()).ok()
+                        }
                         InValue::Text(t) => Some(t.clone()),
                         _ => None,
                     };
                     let Some(name) = name else {
-                        return Err((None, RecordError { column: Some(TYPE_COLUMN.into()), reason: "Type is not a string".into() }));
+                        return Err((
+                            None,
+                            RecordError {
+                                column: Some(TYPE_COLUMN.into()),
+                                reason: "Type is not a string".into(),
+                            },
+                        ));
                     };
                     catalog.get_ignore_case(&name).ok_or_else(|| {
-                        (None, RecordError { column: Some(TYPE_COLUMN.into()), reason: format!("unknown table {name:?} in Type") })
+                        (
+                            None,
+                            RecordError {
+                                column: Some(TYPE_COLUMN.into()),
+                                reason: format!("unknown table {name:?} in Type"),
+                            },
+                        )
                     })?
                 }
                 None if o365 => catalog.get("OfficeActivity").expect("built-in table"),
                 None => {
-                    return Err((None, RecordError { column: None, reason: "record has no Type field (use --table to name its table)".into() }));
+                    return Err((
+                        None,
+                        RecordError {
+                            column: None,
+                            reason: "record has no Type field (use --table to name its table)"
+                                .into(),
+                        },
+                    ));
                 }
             },
         };
         let index = catalog.position(&table.name).expect("catalog table");
-        let fields = if o365 && table.name == "OfficeActivity" { o365::map_record(fields) } else { fields };
+        let fields = if o365 && table.name == "OfficeActivity" {
+            o365::map_record(fields)
+        } else {
+            fields
+        };
         self.decoders[index]
             .push(&fields, cells)
             .map(|()| index)

@@ -39,7 +39,10 @@ fn rename(key: &str) -> Option<&'static str> {
 /// Map a raw API record to OfficeActivity input fields.
 pub fn map_record<'a>(fields: Fields<'a>) -> Fields<'a> {
     let mut out: Fields<'a> = Vec::with_capacity(fields.len() + 2);
-    out.push((Cow::Borrowed("SourceSystem"), InValue::Text(Cow::Borrowed("OfficeActivityManager"))));
+    out.push((
+        Cow::Borrowed("SourceSystem"),
+        InValue::Text(Cow::Borrowed("OfficeActivityManager")),
+    ));
     for (key, value) in fields {
         let value = match (key.as_ref(), &value) {
             ("RecordType", InValue::Raw(raw)) => enum_name(raw, record_type_name),
@@ -72,10 +75,19 @@ fn enum_name<'a>(raw: &'a RawValue, names: fn(i64) -> Option<&'static str>) -> I
 
 fn user_type_name(code: i64) -> Option<&'static str> {
     const NAMES: [&str; 9] = [
-        "Regular", "Reserved", "Admin", "DcAdmin", "System", "Application", "ServicePrincipal",
-        "CustomPolicy", "SystemPolicy",
+        "Regular",
+        "Reserved",
+        "Admin",
+        "DcAdmin",
+        "System",
+        "Application",
+        "ServicePrincipal",
+        "CustomPolicy",
+        "SystemPolicy",
     ];
-    usize::try_from(code).ok().and_then(|i| NAMES.get(i).copied())
+    usize::try_from(code)
+        .ok()
+        .and_then(|i| NAMES.get(i).copied())
 }
 
 fn item_type_name(code: i64) -> Option<&'static str> {
@@ -248,10 +260,12 @@ mod tests {
         let fields = record_fields(text).unwrap();
         assert!(is_o365_record(&fields));
         let mapped = map_record(fields);
-        let get = |k: &str| mapped.iter().find(|(n, _)| n == k).map(|(_, v)| match v {
-            InValue::Text(t) => t.to_string(),
-            InValue::Raw(r) => r.get().to_string(),
-        });
+        let get = |k: &str| {
+            mapped.iter().find(|(n, _)| n == k).map(|(_, v)| match v {
+                InValue::Text(t) => t.to_string(),
+                InValue::Raw(r) => r.get().to_string(),
+            })
+        };
         assert_eq!(get("RecordType").unwrap(), "AzureActiveDirectory");
         assert_eq!(get("UserType").unwrap(), "Regular");
         assert_eq!(get("OfficeId").unwrap(), "\"b567\"");

@@ -59,7 +59,9 @@ pub struct Item<'a> {
 pub fn for_each_record<'a>(bytes: &'a [u8], mut f: impl FnMut(Item<'a>)) -> Shape {
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     let start = bytes.iter().position(|b| !b.is_ascii_whitespace());
-    let Some(start) = start else { return Shape::Empty };
+    let Some(start) = start else {
+        return Shape::Empty;
+    };
     if bytes[start] == b'{' {
         if let Some(shape) = try_envelope(bytes, &mut f) {
             return shape;
@@ -72,7 +74,10 @@ pub fn for_each_record<'a>(bytes: &'a [u8], mut f: impl FnMut(Item<'a>)) -> Shap
                 Shape::Array
             }
             Err(e) => {
-                f(whole_file_error(bytes, format!("invalid UTF-8 at byte {}", e.valid_up_to())));
+                f(whole_file_error(
+                    bytes,
+                    format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+                ));
                 Shape::Array
             }
         };
@@ -83,7 +88,11 @@ pub fn for_each_record<'a>(bytes: &'a [u8], mut f: impl FnMut(Item<'a>)) -> Shap
 
 fn whole_file_error(bytes: &[u8], reason: String) -> Item<'_> {
     let raw = std::str::from_utf8(&bytes[..bytes.len().min(256)]).unwrap_or("");
-    Item { location: Location::Record(0), raw, fields: Err(reason) }
+    Item {
+        location: Location::Record(0),
+        raw,
+        fields: Err(reason),
+    }
 }
 
 fn ndjson<'a>(bytes: &'a [u8], f: &mut impl FnMut(Item<'a>)) {
@@ -94,7 +103,11 @@ fn ndjson<'a>(bytes: &'a [u8], f: &mut impl FnMut(Item<'a>)) {
         }
         let location = Location::Line(i as u64 + 1);
         match std::str::from_utf8(line) {
-            Ok(text) => f(Item { location, raw: text, fields: record_fields(text) }),
+            Ok(text) => f(Item {
+                location,
+                raw: text,
+                fields: record_fields(text),
+            }),
             Err(e) => f(Item {
                 location,
                 raw: std::str::from_utf8(&line[..e.valid_up_to()]).unwrap_or(""),
@@ -142,7 +155,11 @@ fn try_envelope<'a>(bytes: &'a [u8], f: &mut impl FnMut(Item<'a>)) -> Option<Sha
     }
     if whole && first.get().contains('\n') {
         // One pretty-printed record: not NDJSON, but a file of exactly one record.
-        f(Item { location: Location::Record(0), raw: first.get(), fields: record_fields(first.get()) });
+        f(Item {
+            location: Location::Record(0),
+            raw: first.get(),
+            fields: record_fields(first.get()),
+        });
         return Some(Shape::Array);
     }
     None
@@ -186,7 +203,11 @@ fn stream_array<'a>(
         }
     }
     let mut de = serde_json::Deserializer::from_str(&text[at..]);
-    let result = (&mut de).deserialize_seq(Elements { f: &mut *f, parse, count: 0 });
+    let result = (&mut de).deserialize_seq(Elements {
+        f: &mut *f,
+        parse,
+        count: 0,
+    });
     if let Err(e) = result {
         let line = text[..at].matches('\n').count() + e.line();
         let rest = &text[at..];
@@ -221,6 +242,12 @@ pub fn record_fields(text: &str) -> Result<Fields<'_>, String> {
             let mut fields: Fields<'de> = Vec::with_capacity(map.size_hint().unwrap_or(32));
             while let Some(key) = map.next_key::<Key<'de>>()? {
                 let value: &'de RawValue = map.next_value()?;
+                if nesting_depth(value.get()) > MAX_DEPTH {
+                    return Err(de::Error::custom(format_args!(
+                        "{:?} is nested deeper than {MAX_DEPTH} levels",
+                        key.0
+                    )));
+                }
                 if fields.iter().any(|(k, _)| *k == key.0) {
                     return Err(de::Error::custom(format_args!("duplicate key {:?}", key.0)));
                 }
@@ -233,6 +260,40 @@ pub fn record_fields(text: &str) -> Result<Fields<'_>, String> {
     let fields = de.deserialize_map(RecordVisitor).map_err(describe)?;
     de.end().map_err(describe)?;
     Ok(fields)
+}
+
+/// Deepest nesting a stored value may have (serde_json's own limit for parsed values).
+const MAX_DEPTH: usize = 128;
+
+/// Nesting depth of valid JSON text (raw values are skipped by serde without a depth limit).
+fn nesting_depth(json: &str) -> usize {
+    let b = json.as_bytes();
+    if !matches!(b.first(), Some(b'{') | Some(b'[')) {
+        return 0;
+    }
+    let (mut depth, mut max, mut in_str, mut esc) = (0usize, 0usize, false, false);
+    for &c in b {
+        if in_str {
+            if esc {
+                esc = false;
+            } else if c == b'\\' {
+                esc = true;
+            } else if c == b'"' {
+                in_str = false;
+            }
+            continue;
+        }
+        match c {
+            b'"' => in_str = true,
+            b'{' | b'[' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
 }
 
 fn describe(e: serde_json::Error) -> String {
@@ -309,7 +370,11 @@ fn query_api<'a>(text: &'a str, tables: &'a RawValue, f: &mut impl FnMut(Item<'a
                     .map(|(c, v)| (Cow::Owned(c.name.clone()), InValue::Raw(v)))
                     .collect()),
             };
-            f(Item { location: Location::Record(index), raw: row.get(), fields });
+            f(Item {
+                location: Location::Record(index),
+                raw: row.get(),
+                fields,
+            });
             index += 1;
         }
     }
@@ -322,7 +387,11 @@ mod tests {
     fn collect(input: &str) -> (Shape, Vec<(Location, Result<Vec<String>, String>)>) {
         let mut out = Vec::new();
         let shape = for_each_record(input.as_bytes(), |item| {
-            out.push((item.location, item.fields.map(|f| f.into_iter().map(|(k, _)| k.into_owned()).collect())));
+            out.push((
+                item.location,
+                item.fields
+                    .map(|f| f.into_iter().map(|(k, _)| k.into_owned()).collect()),
+            ));
         });
         (shape, out)
     }
@@ -332,11 +401,22 @@ mod tests {
         assert_eq!(collect("{\"a\":1}\n{\"b\":2}\n").0, Shape::Ndjson);
         assert_eq!(collect("{\"a\":1}").0, Shape::Ndjson);
         assert_eq!(collect("[{\"a\":1},{\"b\":2}]").0, Shape::Array);
-        assert_eq!(collect("{\"records\":[{\"a\":1}]}").0, Shape::RecordsEnvelope);
-        assert_eq!(collect("{\"__metadata\":{},\"value\":[{\"a\":1}]}").0, Shape::LegacySearchApi);
-        let (shape, items) = collect(r#"{"tables":[{"name":"PrimaryResult","columns":[{"name":"x","type":"int"},{"name":"y","type":"string"}],"rows":[[1,"a"],[2,"b"]]}]}"#);
+        assert_eq!(
+            collect("{\"records\":[{\"a\":1}]}").0,
+            Shape::RecordsEnvelope
+        );
+        assert_eq!(
+            collect("{\"__metadata\":{},\"value\":[{\"a\":1}]}").0,
+            Shape::LegacySearchApi
+        );
+        let (shape, items) = collect(
+            r#"{"tables":[{"name":"PrimaryResult","columns":[{"name":"x","type":"int"},{"name":"y","type":"string"}],"rows":[[1,"a"],[2,"b"]]}]}"#,
+        );
         assert_eq!(shape, Shape::QueryApi);
-        assert_eq!(items[1].1.as_ref().unwrap(), &vec!["x".to_string(), "y".to_string()]);
+        assert_eq!(
+            items[1].1.as_ref().unwrap(),
+            &vec!["x".to_string(), "y".to_string()]
+        );
         assert_eq!(collect("  \n ").0, Shape::Empty);
         assert_eq!(collect("{\n  \"a\": 1\n}\n").1.len(), 1);
     }
@@ -363,7 +443,9 @@ mod tests {
 
     #[test]
     fn duplicate_keys_and_escaped_keys() {
-        assert!(record_fields("{\"a\":1,\"a\":2}").unwrap_err().contains("duplicate key"));
+        assert!(record_fields("{\"a\":1,\"a\":2}")
+            .unwrap_err()
+            .contains("duplicate key"));
         let f = record_fields("{\"a\\u0062\":1}").unwrap();
         assert_eq!(f[0].0, "ab");
     }

@@ -19,7 +19,10 @@ pub struct SourceRef {
 
 impl SourceRef {
     pub fn stdin() -> SourceRef {
-        SourceRef { name: "-".into(), path: None }
+        SourceRef {
+            name: "-".into(),
+            path: None,
+        }
     }
 }
 
@@ -43,7 +46,10 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<SourceRef>, IngestError> {
 }
 
 fn file_ref(p: &Path) -> SourceRef {
-    SourceRef { name: p.display().to_string(), path: Some(p.to_path_buf()) }
+    SourceRef {
+        name: p.display().to_string(),
+        path: Some(p.to_path_buf()),
+    }
 }
 
 fn walk(dir: &Path, out: &mut Vec<SourceRef>) -> Result<(), IngestError> {
@@ -119,12 +125,19 @@ pub fn open(src: &SourceRef) -> Result<OpenedSource, IngestError> {
         let mut out = Vec::new();
         flate2::read::MultiGzDecoder::new(&raw[..])
             .read_to_end(&mut out)
-            .map_err(|e| IngestError::Gzip { source_name: src.name.clone(), error: e.to_string() })?;
+            .map_err(|e| IngestError::Gzip {
+                source_name: src.name.clone(),
+                error: e.to_string(),
+            })?;
         SourceBytes::Owned(out)
     } else {
         raw
     };
-    Ok(OpenedSource { sha256, stored_bytes, bytes })
+    Ok(OpenedSource {
+        sha256,
+        stored_bytes,
+        bytes,
+    })
 }
 
 fn hex(bytes: &[u8]) -> String {

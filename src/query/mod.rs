@@ -42,9 +42,13 @@ impl Engine {
     /// An engine over the store's latest commit. Tables without data exist with zero rows.
     pub fn open(store: &Store) -> Result<Engine, QueryError> {
         let snapshot = store.snapshot()?;
-        let config = SessionConfig::new()
+        let mut config = SessionConfig::new()
             .with_information_schema(false)
             .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()));
+        // File statistics at planning time would open every footer, and DataFusion 55 reads a
+        // Float64 column whose min == max (Parquet leaves NaN out of min/max) as a constant,
+        // returning wrong values for NaN rows. Row-group pruning at scan time still applies.
+        config.options_mut().execution.collect_statistics = false;
         let ctx = SessionContext::new_with_config(config);
         for t in Catalog::builtin().tables() {
             let files = snapshot.table_files(&t.name).to_vec();
@@ -66,7 +70,11 @@ impl Engine {
             .with_allow_statements(false);
         self.ctx.sql_with_options(sql, options).await.map_err(|e| {
             let root = tidy(&e);
-            let refused = ["DDL not supported", "DML not supported", "Statement not supported"];
+            let refused = [
+                "DDL not supported",
+                "DML not supported",
+                "Statement not supported",
+            ];
             match refused.iter().find(|p| root.contains(*p)) {
                 Some(_) => QueryError::ReadOnly(root.replace("Error during planning: ", "")),
                 None => QueryError::DataFusion(e),

@@ -22,7 +22,10 @@ pub enum Format {
 const TIMESTAMP_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.fZ";
 
 fn out_err(e: impl std::fmt::Display) -> QueryError {
-    QueryError::Output { path: "output".into(), error: e.to_string() }
+    QueryError::Output {
+        path: "output".into(),
+        error: e.to_string(),
+    }
 }
 
 /// Stream results to `out` in `format`; returns the number of rows. The table format shows at
@@ -79,7 +82,8 @@ pub async fn write(
                 wrote = true;
             }
             if !wrote {
-                w.write(&RecordBatch::new_empty(schema.clone())).map_err(out_err)?;
+                w.write(&RecordBatch::new_empty(schema.clone()))
+                    .map_err(out_err)?;
             }
         }
         Format::Ndjson => {
@@ -104,9 +108,6 @@ pub async fn write(
             }
             w.finish().map_err(out_err)?;
             drop(w);
-            if rows == 0 {
-                write!(out, "[]").map_err(out_err)?;
-            }
             writeln!(out).map_err(out_err)?;
         }
     }
@@ -115,14 +116,21 @@ pub async fn write(
 
 /// Stream results into a Parquet file (zstd), written to a temporary name then renamed so a
 /// failed query leaves no partial file.
-pub async fn write_parquet(mut stream: SendableRecordBatchStream, path: &std::path::Path) -> Result<u64, QueryError> {
-    let perr = |e: &dyn std::fmt::Display| QueryError::Output { path: path.display().to_string(), error: e.to_string() };
+pub async fn write_parquet(
+    mut stream: SendableRecordBatchStream,
+    path: &std::path::Path,
+) -> Result<u64, QueryError> {
+    let perr = |e: &dyn std::fmt::Display| QueryError::Output {
+        path: path.display().to_string(),
+        error: e.to_string(),
+    };
     let tmp = path.with_extension("parquet.partial");
     let file = File::create(&tmp).map_err(|e| perr(&e))?;
     let props = parquet::file::properties::WriterProperties::builder()
         .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
         .build();
-    let mut writer = ArrowWriter::try_new(file, stream.schema(), Some(props)).map_err(|e| perr(&e))?;
+    let mut writer =
+        ArrowWriter::try_new(file, stream.schema(), Some(props)).map_err(|e| perr(&e))?;
     let mut rows = 0u64;
     let result: Result<(), QueryError> = async {
         while let Some(batch) = stream.next().await {

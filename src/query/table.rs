@@ -10,8 +10,12 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::{Result, ScalarValue};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
-use datafusion::logical_expr::{col, BinaryExpr, Expr, Operator, TableProviderFilterPushDown, TableType};
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::logical_expr::{
+    ident, BinaryExpr, Expr, Operator, TableProviderFilterPushDown, TableType,
+};
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::ExecutionPlan;
 
@@ -28,7 +32,11 @@ pub struct SnapshotTable {
 
 impl SnapshotTable {
     pub fn new(schema: SchemaRef, root: PathBuf, files: Vec<DataFile>) -> SnapshotTable {
-        SnapshotTable { schema, root, files }
+        SnapshotTable {
+            schema,
+            root,
+            files,
+        }
     }
 }
 
@@ -42,7 +50,10 @@ impl TableProvider for SnapshotTable {
         TableType::Base
     }
 
-    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
         // Inexact: we prune files (and Parquet prunes row groups), DataFusion still filters rows.
         Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
     }
@@ -58,7 +69,11 @@ impl TableProvider for SnapshotTable {
         for f in filters {
             bounds.narrow(f);
         }
-        let files: Vec<&DataFile> = self.files.iter().filter(|f| bounds.overlaps(f.min_time, f.max_time)).collect();
+        let files: Vec<&DataFile> = self
+            .files
+            .iter()
+            .filter(|f| bounds.overlaps(f.min_time, f.max_time))
+            .collect();
         if files.is_empty() {
             let schema = match projection {
                 Some(p) => Arc::new(self.schema.project(p)?),
@@ -72,11 +87,13 @@ impl TableProvider for SnapshotTable {
             .collect::<Result<Vec<_>>>()?;
         let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
             .with_file_extension(".parquet")
-            .with_file_sort_order(vec![vec![col(TIME_COLUMN).sort(true, false)]]);
+            .with_file_sort_order(vec![vec![ident(TIME_COLUMN).sort(true, false)]]);
         let config = ListingTableConfig::new_with_multi_paths(urls)
             .with_listing_options(options)
             .with_schema(self.schema.clone());
-        ListingTable::try_new(config)?.scan(state, projection, filters, limit).await
+        ListingTable::try_new(config)?
+            .scan(state, projection, filters, limit)
+            .await
     }
 }
 
@@ -103,7 +120,11 @@ impl TimeBounds {
     /// Narrow by one filter; filters it does not understand leave the bounds as they are.
     pub fn narrow(&mut self, expr: &Expr) {
         match expr {
-            Expr::BinaryExpr(BinaryExpr { left, op: Operator::And, right }) => {
+            Expr::BinaryExpr(BinaryExpr {
+                left,
+                op: Operator::And,
+                right,
+            }) => {
                 self.narrow(left);
                 self.narrow(right);
             }
@@ -158,10 +179,12 @@ fn literal_micros(e: &Expr) -> Option<(i64, i64)> {
         ScalarValue::TimestampMicrosecond(Some(m), _) => exact(*m),
         ScalarValue::TimestampMillisecond(Some(m), _) => exact(m.checked_mul(1_000)?),
         ScalarValue::TimestampSecond(Some(s), _) => exact(s.checked_mul(1_000_000)?),
-        ScalarValue::TimestampNanosecond(Some(n), _) => Some((n.div_euclid(1000), (n + 999).div_euclid(1000))),
-        ScalarValue::Utf8(Some(s)) | ScalarValue::LargeUtf8(Some(s)) | ScalarValue::Utf8View(Some(s)) => {
-            parse_datetime(s).ok().map(|m| (m, m))
+        ScalarValue::TimestampNanosecond(Some(n), _) => {
+            Some((n.div_euclid(1000), (n + 999).div_euclid(1000)))
         }
+        ScalarValue::Utf8(Some(s))
+        | ScalarValue::LargeUtf8(Some(s))
+        | ScalarValue::Utf8View(Some(s)) => parse_datetime(s).ok().map(|m| (m, m)),
         _ => None,
     }
 }
@@ -171,8 +194,15 @@ mod tests {
     use super::*;
     use datafusion::logical_expr::lit;
 
+    fn col(name: &str) -> Expr {
+        ident(name)
+    }
+
     fn ts(s: &str) -> Expr {
-        lit(ScalarValue::TimestampMicrosecond(Some(parse_datetime(s).unwrap()), Some("UTC".into())))
+        lit(ScalarValue::TimestampMicrosecond(
+            Some(parse_datetime(s).unwrap()),
+            Some("UTC".into()),
+        ))
     }
 
     #[test]
@@ -186,7 +216,9 @@ mod tests {
         assert!(!b.overlaps(0, day - 1));
         assert!(!b.overlaps(2 * day, 3 * day));
         let mut b = TimeBounds::default();
-        b.narrow(&col("TimeGenerated").between(ts("1970-01-02T00:00:00Z"), ts("1970-01-02T00:00:00Z")));
+        b.narrow(
+            &col("TimeGenerated").between(ts("1970-01-02T00:00:00Z"), ts("1970-01-02T00:00:00Z")),
+        );
         assert_eq!((b.lo, b.hi), (Some(day), Some(day)));
         let mut b = TimeBounds::default();
         b.narrow(&col("Computer").gt(lit("x")));

@@ -14,7 +14,11 @@ pub struct WriterLock {
 impl WriterLock {
     /// Take the lock, waiting up to `timeout` (forever when `None`); `on_wait` is called once
     /// if another writer holds it, so the caller can say why it is waiting.
-    pub fn acquire(root: &Path, timeout: Option<Duration>, on_wait: &mut dyn FnMut()) -> Result<WriterLock, StoreError> {
+    pub fn acquire(
+        root: &Path,
+        timeout: Option<Duration>,
+        on_wait: &mut dyn FnMut(),
+    ) -> Result<WriterLock, StoreError> {
         let path = root.join("_lock");
         let file = OpenOptions::new()
             .create(true)

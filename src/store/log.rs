@@ -96,7 +96,10 @@ pub fn versions(root: &Path) -> Result<Vec<u64>, StoreError> {
         let e = e.map_err(|err| StoreError::io(&dir, err))?;
         let name = e.file_name();
         let name = name.to_string_lossy();
-        if let Some(v) = name.strip_suffix(".json").and_then(|s| s.parse::<u64>().ok()) {
+        if let Some(v) = name
+            .strip_suffix(".json")
+            .and_then(|s| s.parse::<u64>().ok())
+        {
             out.push(v);
         }
     }

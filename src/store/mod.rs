@@ -40,7 +40,10 @@ pub enum StoreError {
 
 impl StoreError {
     pub fn io(path: &Path, error: std::io::Error) -> StoreError {
-        StoreError::Io { path: path.display().to_string(), error }
+        StoreError::Io {
+            path: path.display().to_string(),
+            error,
+        }
     }
 }
 
@@ -102,7 +105,11 @@ fn cleanup(root: &Path, last: u64) -> Result<usize, StoreError> {
     if let Ok(entries) = fs::read_dir(&rejects) {
         for e in entries.filter_map(Result::ok) {
             let name = e.file_name().to_string_lossy().to_string();
-            if name.strip_suffix(".ndjson").and_then(|v| v.parse::<u64>().ok()).is_some_and(|v| v > last) {
+            if name
+                .strip_suffix(".ndjson")
+                .and_then(|v| v.parse::<u64>().ok())
+                .is_some_and(|v| v > last)
+            {
                 fs::remove_file(e.path()).map_err(|err| StoreError::io(&e.path(), err))?;
                 removed += 1;
             }
@@ -110,9 +117,13 @@ fn cleanup(root: &Path, last: u64) -> Result<usize, StoreError> {
     }
     for table in crate::schema::TABLE_NAMES {
         let dir = root.join(table);
-        let Ok(days) = fs::read_dir(&dir) else { continue };
+        let Ok(days) = fs::read_dir(&dir) else {
+            continue;
+        };
         for day in days.filter_map(Result::ok) {
-            let Ok(files) = fs::read_dir(day.path()) else { continue };
+            let Ok(files) = fs::read_dir(day.path()) else {
+                continue;
+            };
             for f in files.filter_map(Result::ok) {
                 let name = f.file_name().to_string_lossy().to_string();
                 if part_version(&name).is_some_and(|v| v > last) {
@@ -134,7 +145,13 @@ fn count_files(dir: &Path) -> usize {
     fs::read_dir(dir)
         .map(|es| {
             es.filter_map(Result::ok)
-                .map(|e| if e.path().is_dir() { count_files(&e.path()) } else { 1 })
+                .map(|e| {
+                    if e.path().is_dir() {
+                        count_files(&e.path())
+                    } else {
+                        1
+                    }
+                })
                 .sum()
         })
         .unwrap_or(0)

@@ -5,14 +5,13 @@ use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
-
 use arrow::array::{AsArray, RecordBatch};
 use arrow::compute::{sort_to_indices, take_record_batch};
 use arrow::datatypes::TimestampMicrosecondType;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::metadata::SortingColumn;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 use super::lock::WriterLock;
 use super::log::{self, Commit, DataFile, Snapshot, SourceEntry};
@@ -74,14 +73,21 @@ impl Transaction {
 
     /// Write rows of one table: split by UTC day of `TimeGenerated`, each day sorted by time
     /// into its own staged file.
-    pub fn write_table_batch(&mut self, table: &TableSchema, batch: &RecordBatch) -> Result<(), StoreError> {
+    pub fn write_table_batch(
+        &mut self,
+        table: &TableSchema,
+        batch: &RecordBatch,
+    ) -> Result<(), StoreError> {
         if batch.num_rows() == 0 {
             return Ok(());
         }
         let time_idx = table.time_index();
         let indices = sort_to_indices(batch.column(time_idx), None, None).map_err(parquet_err)?;
         let sorted = take_record_batch(batch, &indices).map_err(parquet_err)?;
-        let times = sorted.column(time_idx).as_primitive::<TimestampMicrosecondType>().clone();
+        let times = sorted
+            .column(time_idx)
+            .as_primitive::<TimestampMicrosecondType>()
+            .clone();
         let mut start = 0;
         while start < sorted.num_rows() {
             let day = times.value(start).div_euclid(MICROS_PER_DAY);
@@ -96,14 +102,25 @@ impl Transaction {
         Ok(())
     }
 
-    fn write_day(&mut self, table: &TableSchema, day: i64, batch: &RecordBatch, min_time: i64, max_time: i64) -> Result<(), StoreError> {
+    fn write_day(
+        &mut self,
+        table: &TableSchema,
+        day: i64,
+        batch: &RecordBatch,
+        min_time: i64,
+        max_time: i64,
+    ) -> Result<(), StoreError> {
         let date = chrono::DateTime::from_timestamp_micros(day * MICROS_PER_DAY)
             .expect("day in range")
             .format("%Y-%m-%d");
-        let rel = format!("{}/date={date}/part-{}-{}.parquet", table.name, self.version, self.next_part);
+        let rel = format!(
+            "{}/date={date}/part-{}-{}.parquet",
+            table.name, self.version, self.next_part
+        );
         self.next_part += 1;
         let path = self.staging.join(&rel);
-        fs::create_dir_all(path.parent().expect("file has a folder")).map_err(|e| StoreError::io(&path, e))?;
+        fs::create_dir_all(path.parent().expect("file has a folder"))
+            .map_err(|e| StoreError::io(&path, e))?;
         let file = File::create(&path).map_err(|e| StoreError::io(&path, e))?;
         let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(writer_properties(table)))
             .map_err(parquet_err)?;
@@ -141,7 +158,11 @@ impl Transaction {
 
     /// Make everything staged visible in one commit. Returns `None` when there was nothing to
     /// commit (no file, no source, no reject, no removal).
-    pub fn commit(mut self, sources: Vec<SourceEntry>, remove: Vec<String>) -> Result<Option<Commit>, StoreError> {
+    pub fn commit(
+        mut self,
+        sources: Vec<SourceEntry>,
+        remove: Vec<String>,
+    ) -> Result<Option<Commit>, StoreError> {
         if self.staged.is_empty() && sources.is_empty() && remove.is_empty() && self.rejected == 0 {
             self.discard();
             return Ok(None);
@@ -168,7 +189,9 @@ impl Transaction {
         let mut rejects_path = None;
         if let Some(mut w) = self.rejects.take() {
             w.flush().map_err(|e| StoreError::io(&self.staging, e))?;
-            w.get_ref().sync_all().map_err(|e| StoreError::io(&self.staging, e))?;
+            w.get_ref()
+                .sync_all()
+                .map_err(|e| StoreError::io(&self.staging, e))?;
             let dir = self.root.join("_rejects");
             fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
             let rel = format!("_rejects/{}.ndjson", self.version);
@@ -217,18 +240,26 @@ impl Sink for Transaction {
         self.snapshot.sources.contains(sha256)
     }
 
-    fn write_batch(&mut self, table: &'static TableSchema, batch: RecordBatch) -> Result<(), IngestError> {
-        self.write_table_batch(table, &batch).map_err(|e| IngestError::Sink(e.to_string()))
+    fn write_batch(
+        &mut self,
+        table: &'static TableSchema,
+        batch: RecordBatch,
+    ) -> Result<(), IngestError> {
+        self.write_table_batch(table, &batch)
+            .map_err(|e| IngestError::Sink(e.to_string()))
     }
 
     fn reject(&mut self, reject: &Reject) -> Result<(), IngestError> {
-        self.write_reject(reject).map_err(|e| IngestError::Sink(e.to_string()))
+        self.write_reject(reject)
+            .map_err(|e| IngestError::Sink(e.to_string()))
     }
 }
 
 pub fn writer_properties(table: &TableSchema) -> WriterProperties {
     WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid level")))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("valid level"),
+        ))
         .set_dictionary_enabled(true)
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
@@ -244,4 +275,3 @@ pub fn writer_properties(table: &TableSchema) -> WriterProperties {
 fn parquet_err(e: impl std::fmt::Display) -> StoreError {
     StoreError::Parquet(e.to_string())
 }
-

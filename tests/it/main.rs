@@ -1,0 +1,9 @@
+//! Integration tests: run the `omslake` binary on files in temporary folders.
+//! One test binary (link time dominates), one module per concern.
+
+mod common;
+mod crash;
+mod ingest_shapes;
+mod parquet_files;
+mod queries;
+mod rejects;

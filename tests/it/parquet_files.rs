@@ -1,0 +1,106 @@
+//! The store's files read by the `parquet` crate alone (no DataFusion, no log): the Hive
+//! layout, logical types and sort order other engines rely on, and the same counts as `sql`.
+
+use std::fs::File;
+
+use parquet::basic::{LogicalType, TimeUnit};
+use parquet::file::reader::{FileReader, SerializedFileReader};
+
+use crate::common::{project_data, Env};
+
+fn parquet_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        if e.path().is_dir() {
+            parquet_files(&e.path(), out);
+        } else if e.path().extension().is_some_and(|x| x == "parquet") {
+            out.push(e.path());
+        }
+    }
+}
+
+#[test]
+fn files_are_plain_hive_partitioned_parquet_with_portable_types() {
+    let env = Env::new();
+    assert_eq!(env.ingest(&[&project_data().join("exports")]).code, 0);
+    for table in [
+        "Update",
+        "UpdateSummary",
+        "UpdateRunProgress",
+        "OfficeActivity",
+        "Event",
+    ] {
+        let mut files = Vec::new();
+        parquet_files(&env.store().join(table), &mut files);
+        assert!(!files.is_empty(), "{table}");
+        let mut rows = 0i64;
+        for f in &files {
+            let day = f
+                .parent()
+                .unwrap()
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .to_string();
+            assert!(
+                day.starts_with("date=") && day.len() == 15,
+                "{}",
+                f.display()
+            );
+            let reader = SerializedFileReader::new(File::open(f).unwrap()).unwrap();
+            let meta = reader.metadata();
+            rows += meta.file_metadata().num_rows();
+            let schema = meta.file_metadata().schema_descr();
+            let tg = schema
+                .columns()
+                .iter()
+                .position(|c| c.name() == "TimeGenerated")
+                .unwrap();
+            match schema.column(tg).logical_type_ref() {
+                Some(LogicalType::Timestamp(t)) => {
+                    assert!(t.is_adjusted_to_u_t_c);
+                    assert!(
+                        matches!(t.unit, TimeUnit::MICROS),
+                        "{table}: TimeGenerated must be microseconds"
+                    );
+                }
+                other => panic!("{table}: TimeGenerated has logical type {other:?}"),
+            }
+            let computer = schema
+                .columns()
+                .iter()
+                .position(|c| c.name() == "Type")
+                .unwrap();
+            assert!(matches!(
+                schema.column(computer).logical_type_ref(),
+                Some(LogicalType::String)
+            ));
+            for rg in meta.row_groups() {
+                let sorting = rg.sorting_columns().expect("sort order declared");
+                assert_eq!(sorting[0].column_idx as usize, tg);
+                let col = rg.column(tg);
+                assert!(matches!(
+                    col.compression(),
+                    parquet::basic::Compression::ZSTD(_)
+                ));
+                // Every row of the file lies in the day its folder names.
+                let stats = col.statistics().expect("statistics written");
+                let (min, max) = match stats {
+                    parquet::file::statistics::Statistics::Int64(s) => {
+                        (*s.min_opt().unwrap(), *s.max_opt().unwrap())
+                    }
+                    other => panic!("{other:?}"),
+                };
+                let date = |m: i64| {
+                    chrono::DateTime::from_timestamp_micros(m)
+                        .unwrap()
+                        .format("date=%Y-%m-%d")
+                        .to_string()
+                };
+                assert_eq!(date(min), day);
+                assert_eq!(date(max), day);
+            }
+            assert!(meta.offset_index().is_none() || !meta.offset_index().unwrap().is_empty());
+        }
+        assert_eq!(rows as u64, env.count(table), "{table}");
+    }
+}

@@ -1,0 +1,180 @@
+//! `sql`, `tables`, `schema` and `demo` as a user runs them.
+
+use crate::common::{project_data, Env};
+
+fn sample_store() -> Env {
+    let env = Env::new();
+    let r = env.ingest(&[&project_data().join("exports")]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    env
+}
+
+fn events(env: &Env) -> std::path::PathBuf {
+    let lines: String = (1..=5)
+        .flat_map(|d| (0..4).map(move |i| format!("{{\"Type\":\"Event\",\"TimeGenerated\":\"2024-01-{d:02}T0{i}:00:00Z\",\"Computer\":\"c{i}\",\"EventLevelName\":\"Error\"}}\n")))
+        .collect();
+    env.write("events.ndjson", lines.as_bytes())
+}
+
+#[test]
+fn empty_store_has_every_table_with_zero_rows() {
+    let env = Env::new();
+    for t in [
+        "Update",
+        "UpdateSummary",
+        "UpdateRunProgress",
+        "OfficeActivity",
+        "Event",
+    ] {
+        assert_eq!(env.count(t), 0);
+    }
+    let r = env.run(&["tables"]);
+    assert_eq!(r.code, 0);
+    assert_eq!(r.stdout.lines().count(), 6);
+}
+
+#[test]
+fn writes_are_refused() {
+    let env = Env::new();
+    let f = events(&env);
+    assert_eq!(env.ingest(&[&f]).code, 0);
+    for sql in [
+        "COPY (SELECT 1) TO '/tmp/omslake-copy-test.csv'",
+        r#"INSERT INTO "Event" ("Computer") VALUES ('x')"#,
+        "CREATE EXTERNAL TABLE pw STORED AS CSV LOCATION '/etc/passwd'",
+        "CREATE TABLE t AS SELECT 1",
+        r#"DROP TABLE "Event""#,
+        "SET datafusion.execution.batch_size = 1",
+    ] {
+        let r = env.run(&["sql", sql]);
+        assert_eq!(r.code, 1, "{sql}");
+        assert!(r.stderr.contains("read-only"), "{sql}: {}", r.stderr);
+        assert_eq!(r.stderr.lines().count(), 1);
+    }
+    assert!(!std::path::Path::new("/tmp/omslake-copy-test.csv").exists());
+    let r = env.run(&["sql", "SELECT * FROM read_csv('/etc/passwd')"]);
+    assert_ne!(r.code, 0);
+    assert_eq!(env.count("Event"), 20);
+}
+
+#[test]
+fn time_filters_prune_day_partitions() {
+    let env = Env::new();
+    let f = events(&env);
+    assert_eq!(env.ingest(&[&f]).code, 0);
+    let plan = |sql: &str| {
+        // Scan the rows (a bare count(*) may be answered from statistics without a scan).
+        let scan = sql.replace("count(*)", "\"Computer\"");
+        let r = env.run(&["sql", &format!("EXPLAIN {scan}"), "--format", "csv"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r.stdout.matches(".parquet").count()
+    };
+    assert_eq!(plan(r#"SELECT count(*) FROM "Event""#), 5);
+    let one_day = r#"SELECT count(*) FROM "Event" WHERE "TimeGenerated" >= '2024-01-02T00:00:00Z' AND "TimeGenerated" < '2024-01-03T00:00:00Z'"#;
+    assert_eq!(plan(one_day), 1);
+    assert_eq!(env.csv(one_day), vec!["4"]);
+    let after =
+        r#"SELECT count(*) FROM "Event" WHERE "TimeGenerated" > TIMESTAMP '2024-01-04 00:00:00'"#;
+    assert_eq!(plan(after), 2);
+    assert_eq!(env.csv(after), vec!["7"]);
+    let between = r#"SELECT count(*) FROM "Event" WHERE "TimeGenerated" BETWEEN '2024-01-01T03:00:00Z' AND '2024-01-02T00:00:00Z'"#;
+    assert_eq!(plan(between), 2);
+    assert_eq!(env.csv(between), vec!["2"]);
+    let none = r#"SELECT count(*) FROM "Event" WHERE "TimeGenerated" < '2023-01-01'"#;
+    assert_eq!(plan(none), 0);
+    assert_eq!(env.csv(none), vec!["0"]);
+}
+
+#[test]
+fn output_formats() {
+    let env = Env::new();
+    let f = events(&env);
+    assert_eq!(env.ingest(&[&f]).code, 0);
+    let q = r#"SELECT "Computer", "TimeGenerated", "Message" FROM "Event" ORDER BY "TimeGenerated" LIMIT 2"#;
+    let r = env.run(&["sql", q, "--format", "ndjson"]);
+    assert_eq!(
+        r.stdout,
+        "{\"Computer\":\"c0\",\"TimeGenerated\":\"2024-01-01T00:00:00Z\",\"Message\":null}\n{\"Computer\":\"c1\",\"TimeGenerated\":\"2024-01-01T01:00:00Z\",\"Message\":null}\n"
+    );
+    let r = env.run(&["sql", q, "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 2);
+    let r = env.run(&["sql", q, "--format", "tsv"]);
+    assert_eq!(
+        r.stdout.lines().next().unwrap(),
+        "Computer\tTimeGenerated\tMessage"
+    );
+    assert_eq!(
+        r.stdout.lines().nth(1).unwrap(),
+        "c0\t2024-01-01T00:00:00Z\t"
+    );
+    let r = env.run(&["sql", "SELECT 1 AS x WHERE false", "--format", "json"]);
+    assert_eq!(r.stdout.trim(), "[]");
+    let r = env.run(&["sql", r#"SELECT * FROM "Event""#, "--max-rows", "3"]);
+    assert!(r.stdout.contains("20 rows; 17 not shown"), "{}", r.stdout);
+    let out = env.path("out.parquet");
+    let r = env.run(&[
+        "sql",
+        r#"SELECT * FROM "Event""#,
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let reader =
+        parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&out).unwrap())
+            .unwrap();
+    use parquet::file::reader::FileReader;
+    assert_eq!(reader.metadata().file_metadata().num_rows(), 20);
+    let csv = env.path("out.csv");
+    let r = env.run(&[
+        "sql",
+        r#"SELECT "Computer" FROM "Event""#,
+        "--format",
+        "csv",
+        "--output",
+        csv.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0);
+    assert_eq!(std::fs::read_to_string(csv).unwrap().lines().count(), 21);
+}
+
+#[test]
+fn tables_and_schema_describe_the_store() {
+    let env = sample_store();
+    let r = env.run(&["tables"]);
+    assert_eq!(r.code, 0);
+    let update = r.stdout.lines().find(|l| l.starts_with("Update ")).unwrap();
+    let rows: u64 = update.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert_eq!(rows, env.count("Update"));
+    assert!(update.contains("2024-03-"), "{update}");
+    let r = env.run(&["schema", "Update"]);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains("UpdateID"));
+    assert!(
+        r.stdout.lines().any(|l| l.starts_with("PublishedDate")
+            && l.contains("datetime")
+            && l.contains("Timestamp(µs, \"UTC\")")
+            || l.starts_with("PublishedDate") && l.contains("Timestamp(Microsecond")),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn demo_answers_every_documented_search() {
+    let env = Env::new();
+    let r = env.run(&["demo"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let searches = std::fs::read_to_string(project_data().join("searches.txt")).unwrap();
+    assert_eq!(searches.lines().count(), 21);
+    for (i, s) in searches.lines().enumerate() {
+        assert!(
+            r.stdout.contains(&format!("## {}. {s}", i + 1)),
+            "search {} missing",
+            i + 1
+        );
+    }
+    assert_eq!(r.stdout.matches("\nSQL: ").count(), 21);
+    // Every search has an answer on the sample data (none is an empty table).
+    assert!(!r.stdout.contains("\n0 rows"), "{}", r.stdout);
+}
