@@ -6,4 +6,6 @@ pub mod generate;
 pub mod ingest;
 pub mod query;
 pub mod schema;
+pub mod search;
 pub mod store;
+pub mod time;

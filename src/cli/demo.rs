@@ -8,8 +8,9 @@ use omslake::query::Engine;
 use omslake::store::log::SourceEntry;
 use omslake::store::Store;
 
-use super::{sql_cmd, CmdResult, Failure, OutputArgs, EXIT_USAGE};
+use super::{search_cmd, sql_cmd, CmdResult, Failure, OutputArgs, EXIT_USAGE};
 use omslake::query::output::Format;
+use omslake::search::{self, Options};
 
 /// The project's sample folder: `./data` when run from the project, else the build's copy.
 fn default_data() -> PathBuf {
@@ -83,10 +84,19 @@ pub async fn run(store: Option<PathBuf>, data: Option<PathBuf>) -> CmdResult {
         output: None,
         max_rows: 10,
     };
-    for (i, (search, sql)) in searches.iter().zip(&sqls).enumerate() {
-        println!("## {}. {search}", i + 1);
-        println!("SQL: {sql}");
-        sql_cmd::execute(&engine, sql, &out).await?;
+    let options = Options {
+        now_micros: search_cmd::now_micros()?,
+        case_sensitive: false,
+    };
+    for (i, text) in searches.iter().enumerate() {
+        println!("## {}. {text}", i + 1);
+        let t = search::translate(text, &options, false)
+            .map_err(|e| Failure::new(EXIT_USAGE, format!("search {}: {e}", i + 1)))?;
+        for w in &t.warnings {
+            println!("warning: {w}");
+        }
+        println!("SQL: {}", t.sql);
+        sql_cmd::execute(&engine, &t.sql, &out).await?;
         println!();
     }
     Ok(0)

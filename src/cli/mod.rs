@@ -5,6 +5,7 @@
 mod demo;
 mod info;
 mod ingest_cmd;
+mod search_cmd;
 mod sql_cmd;
 
 use std::path::PathBuf;
@@ -53,6 +54,23 @@ enum Command {
         #[command(flatten)]
         out: OutputArgs,
     },
+    /// Run a legacy OMS search (e.g. 'Type=Update UpdateState=Needed | measure count() by Computer')
+    Search {
+        search: String,
+        #[command(flatten)]
+        out: OutputArgs,
+        /// Print the SQL the search becomes on stderr
+        #[arg(long)]
+        show_sql: bool,
+        #[command(flatten)]
+        lang: LanguageArgs,
+    },
+    /// Print the SQL a legacy search becomes (run it with `omslake sql`)
+    Translate {
+        search: String,
+        #[command(flatten)]
+        lang: LanguageArgs,
+    },
     /// Generate deterministic sample exports
     Generate {
         /// Size: 1 is about 50 MB of JSON
@@ -81,6 +99,16 @@ struct OutputArgs {
     /// Rows the table format shows before it truncates
     #[arg(long, default_value_t = 100)]
     max_rows: usize,
+}
+
+#[derive(clap::Args)]
+struct LanguageArgs {
+    /// Refuse to repair malformed searches (an unclosed '(', a dangling '&')
+    #[arg(long)]
+    strict: bool,
+    /// Compare string values exactly instead of ignoring case
+    #[arg(long)]
+    case_sensitive: bool,
 }
 
 pub const EXIT_FAILURE: i32 = 1;
@@ -117,6 +145,13 @@ pub fn main() -> i32 {
         Command::Tables => info::tables(&store),
         Command::Schema { table } => info::schema(&table),
         Command::Sql { query, out } => runtime.block_on(sql_cmd::run(&store, &query, &out)),
+        Command::Search {
+            search,
+            out,
+            show_sql,
+            lang,
+        } => runtime.block_on(search_cmd::search(&store, &search, &out, show_sql, &lang)),
+        Command::Translate { search, lang } => search_cmd::translate(&search, &lang),
         Command::Generate { scale, out, layout } => generate(scale, &out, layout),
         Command::Demo { data } => runtime.block_on(demo::run(explicit_store, data)),
     };

@@ -19,9 +19,9 @@ use datafusion::logical_expr::{
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::ExecutionPlan;
 
-use crate::ingest::coerce::parse_datetime;
 use crate::schema::TIME_COLUMN;
 use crate::store::DataFile;
+use crate::time::parse_datetime;
 
 #[derive(Debug)]
 pub struct SnapshotTable {

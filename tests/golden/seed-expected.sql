@@ -1,6 +1,6 @@
--- Hand-written DataFusion SQL for each search of data/searches.txt, same order, one a line.
--- Semantics per spec §4: case-insensitive string comparison, != and NOT match nulls,
--- measure orders by the aggregate desc then group keys, Distinct by value, plain searches by time desc.
+-- Independently hand-written DataFusion SQL for each search of data/searches.txt, same order,
+-- one a line. tests/it/search.rs checks that `omslake search` returns exactly these rows on the
+-- sample data. Semantics per spec §4: case-insensitive strings, != and NOT also match nulls.
 SELECT "Computer", count(*) AS "AggregatedValue" FROM "Update" WHERE (lower("OSType") <> 'linux' OR "OSType" IS NULL) AND lower("UpdateState") = 'needed' AND "Optional" = false AND ("Approved" <> false OR "Approved" IS NULL) GROUP BY "Computer" ORDER BY "AggregatedValue" DESC, "Computer" ASC NULLS LAST
 SELECT "Computer", count(*) AS "AggregatedValue" FROM "Update" WHERE lower("OSType") = 'linux' AND (lower("UpdateState") <> 'not needed' OR "UpdateState" IS NULL) GROUP BY "Computer" ORDER BY "AggregatedValue" DESC, "Computer" ASC NULLS LAST
 SELECT "Computer", "Title", "KBID", "Classification", "UpdateSeverity", "PublishedDate" FROM "Update" WHERE lower("UpdateState") = 'needed' AND "Optional" = false ORDER BY "TimeGenerated" DESC NULLS LAST
