@@ -116,7 +116,19 @@ pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_REJECTS: i32 = 3;
 pub const EXIT_ABORTED: i32 = 4;
 
+const STACK_BYTES: usize = 64 << 20;
+
+/// Run the command on a thread with a large stack (see `run`).
 pub fn main() -> i32 {
+    std::thread::Builder::new()
+        .stack_size(STACK_BYTES)
+        .spawn(run)
+        .expect("spawn the main thread")
+        .join()
+        .unwrap_or(EXIT_FAILURE)
+}
+
+fn run() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -131,8 +143,11 @@ pub fn main() -> i32 {
     let store = explicit_store
         .clone()
         .unwrap_or_else(|| PathBuf::from("omslake-store"));
+    // DataFusion plans recursively; big searches (many terms over wide tables) need more than
+    // the default 2 MiB worker stack.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(STACK_BYTES)
         .build()
         .expect("tokio runtime");
     let result = match cli.command {

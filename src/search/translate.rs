@@ -22,6 +22,9 @@ pub struct Options {
 
 type Columns = Vec<(String, ColumnType)>;
 
+/// Joins a record's text columns for free-text search; removed from search terms.
+const FREE_TEXT_SEPARATOR: char = '\u{1f}';
+
 pub struct Translator<'a> {
     text: &'a str,
     opts: &'a Options,
@@ -129,7 +132,7 @@ impl Stage {
     }
 
     /// Start a new SELECT over this one's result, keeping its order where the columns allow.
-    fn wrap(self) -> Stage {
+    fn wrap(mut self) -> Stage {
         let output = self.output.clone();
         let order: Vec<OrderByExpr> = self
             .order
@@ -142,6 +145,10 @@ impl Stage {
         } else {
             vec![]
         };
+        // Order inside a subquery means nothing unless it chooses the rows a LIMIT keeps.
+        if self.limit.is_none() && self.offset.is_none() {
+            self.order.clear();
+        }
         Stage::over(From::Query(Box::new(self.finish())), output, keep)
     }
 }
@@ -745,14 +752,30 @@ impl<'a> Translator<'a> {
         }
     }
 
+    /// Free text: one pattern match over the table's string columns joined by a separator
+    /// no term can contain (a flat expression, however many columns a table has).
     fn free_text(&self, v: &Value, columns: &Columns) -> SqlExpr {
-        let pattern = like_pattern(&v.text, true);
-        let tests: Vec<SqlExpr> = columns
-            .iter()
-            .filter(|(n, t)| *t == ColumnType::String && n != "Type")
-            .map(|(n, _)| sql::like(col(n), &pattern, self.opts.case_sensitive, false))
+        let text: String = v
+            .text
+            .chars()
+            .filter(|&c| c != FREE_TEXT_SEPARATOR)
             .collect();
-        sql::or(tests).unwrap_or_else(|| sql::boolean(false))
+        let mut args = vec![sql::string(&FREE_TEXT_SEPARATOR.to_string())];
+        args.extend(
+            columns
+                .iter()
+                .filter(|(n, t)| *t == ColumnType::String && n != "Type")
+                .map(|(n, _)| col(n)),
+        );
+        if args.len() == 1 {
+            return sql::boolean(false);
+        }
+        sql::like(
+            sql::func("concat_ws", args),
+            &like_pattern(&text, true),
+            self.opts.case_sensitive,
+            false,
+        )
     }
 
     fn command(&mut self, stage: Stage, c: &Command) -> Result<Stage, SearchError> {

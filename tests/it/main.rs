@@ -3,6 +3,7 @@
 
 mod common;
 mod crash;
+mod golden;
 mod ingest_shapes;
 mod parquet_files;
 mod queries;
