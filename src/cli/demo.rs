@@ -33,18 +33,10 @@ pub async fn run(store: Option<PathBuf>, data: Option<PathBuf>) -> CmdResult {
         })
     };
     let searches = read("searches.txt")?;
-    let sqls = read("searches.sql")?;
-    let searches: Vec<&str> = searches.lines().filter(|l| !l.trim().is_empty()).collect();
-    let sqls: Vec<&str> = sqls
+    let searches: Vec<&str> = searches
         .lines()
-        .filter(|l| !l.starts_with("--") && !l.trim().is_empty())
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .collect();
-    if searches.len() != sqls.len() {
-        return Err(Failure::new(
-            EXIT_USAGE,
-            "data/searches.txt and data/searches.sql differ in length",
-        ));
-    }
     let store_dir = match store {
         Some(s) => s,
         None => {

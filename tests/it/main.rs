@@ -8,3 +8,4 @@ mod ingest_shapes;
 mod parquet_files;
 mod queries;
 mod rejects;
+mod search;
