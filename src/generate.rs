@@ -82,7 +82,7 @@ struct Computer {
 }
 
 fn fleet(rng: &mut Rng, scale: f64) -> Vec<Computer> {
-    let n = ((200.0 * scale).round() as usize).max(12);
+    let n = ((400.0 * scale).round() as usize).max(12);
     (0..n)
         .map(|i| {
             let linux = i % 10 >= 7;
@@ -422,7 +422,7 @@ pub fn records(scale: f64) -> Generated {
     ]
     .iter()
     .cycle()
-    .take(((40.0 * scale).round() as usize).max(7))
+    .take(((80.0 * scale).round() as usize).max(7))
     .enumerate()
     .map(|(i, u)| {
         if i < 7 {
@@ -434,7 +434,7 @@ pub fn records(scale: f64) -> Generated {
     .collect();
     let mut office = Vec::new();
     let mut o365 = Vec::new();
-    let n_office = ((6000.0 * scale) as usize).max(60);
+    let n_office = ((12000.0 * scale) as usize).max(60);
     for i in 0..n_office {
         let user = rng.pick(&users).clone();
         let secs = START_SECS + rng.below((DAYS * 86_400) as u64) as i64;

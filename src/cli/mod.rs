@@ -73,7 +73,7 @@ enum Command {
     },
     /// Generate deterministic sample exports
     Generate {
-        /// Size: 1 is about 50 MB of JSON
+        /// Size: 1 is about 50 MB of JSON (4 about 200 MB)
         #[arg(long, default_value_t = 1.0)]
         scale: f64,
         #[arg(long, value_name = "DIR")]
@@ -83,7 +83,7 @@ enum Command {
     },
     /// Ingest the bundled sample exports and answer the documented searches
     Demo {
-        /// Sample folder: exports/ plus searches.txt and searches.sql [default: the project's data/]
+        /// Sample folder: exports/ plus searches.txt [default: the project's data/]
         #[arg(long, value_name = "DIR")]
         data: Option<PathBuf>,
     },

@@ -74,11 +74,12 @@ pub fn looks_like_date(text: &str) -> bool {
 
 /// Evaluate a date literal or date math to microseconds since the epoch.
 pub fn evaluate(text: &str, now_micros: i64) -> Result<i64, String> {
-    let (mut t, mut rest) = if text.len() >= 3 && text[..3].eq_ignore_ascii_case("NOW") {
+    let not_a_date = || format!("{text:?} is not a date (expected yyyy-mm-ddThh:mm:ss or NOW)");
+    let (mut t, mut rest) = if text.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("NOW")) {
         (now_micros, &text[3..])
     } else {
         let end = literal_end(text);
-        let lit = &text[..end];
+        let lit = text.get(..end).ok_or_else(not_a_date)?;
         (
             crate::time::parse_datetime(lit).map_err(|_| {
                 format!("{text:?} is not a date (expected yyyy-mm-ddThh:mm:ss or NOW)")
@@ -87,7 +88,7 @@ pub fn evaluate(text: &str, now_micros: i64) -> Result<i64, String> {
         )
     };
     while let Some(op) = rest.chars().next() {
-        rest = &rest[1..];
+        rest = &rest[op.len_utf8()..];
         let digits = rest.chars().take_while(char::is_ascii_digit).count();
         let n: i64 = if op == '/' {
             1

@@ -3,6 +3,7 @@
 
 mod common;
 mod crash;
+mod fuzz;
 mod golden;
 mod ingest_shapes;
 mod parquet_files;

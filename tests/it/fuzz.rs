@@ -1,0 +1,130 @@
+//! Property tests: random and mutated searches never panic the parser or translator, and every
+//! error points inside the search.
+
+use omslake::search::{translate, Options};
+use proptest::prelude::*;
+
+const SEEDS: &[&str] = &[
+    "Type=Update UpdateState=Needed Optional=false | measure count() by Computer",
+    "Type=Event EventLevelName=error Computer IN {Type=Update (Classification=\"Security Updates\" OR Classification=\"Critical Updates\") | Distinct Computer}",
+    "Type=UpdateSummary TotalUpdatesMissing:[1..5] | measure avg(TotalUpdatesMissing), pct90(TotalUpdatesMissing) by WindowsUpdateSetting interval 1DAY | where AggregatedValue>3",
+    "Type=Event NOT(EventID IN {1,2,3}) TimeGenerated>NOW-1DAY/HOUR | sort Computer desc | top 5 | skip 2",
+    "Type=UpdateSummary | Extend if(map(TotalUpdatesMissing,0,10,0,1),\"A\",\"B\") AS X | Dedup Computer | select Computer, X",
+];
+
+const PIECES: &[&str] = &[
+    "Type",
+    "=",
+    ":",
+    "!=",
+    "<",
+    ">=",
+    "(",
+    ")",
+    "{",
+    "}",
+    "[",
+    "..",
+    "]",
+    "|",
+    "\"",
+    "'",
+    "\\",
+    "*",
+    "AND",
+    "OR",
+    "NOT",
+    "IN",
+    "&&",
+    "||",
+    "!",
+    "&",
+    ",",
+    " ",
+    "Computer",
+    "EventID",
+    "NOW-1DAY",
+    "measure",
+    "count()",
+    "by",
+    "interval",
+    "1HOUR",
+    "select",
+    "sort",
+    "top",
+    "where",
+    "Extend",
+    "as",
+    "contains(\"x\")",
+    "RegEx(\"a@\")",
+    "Update",
+    "Event",
+    "é",
+    "\u{201C}",
+    "0",
+    "-5",
+    "1e309",
+];
+
+fn check(search: &str) {
+    let options = Options {
+        now_micros: 1_710_000_000_000_000,
+        case_sensitive: false,
+    };
+    for strict in [false, true] {
+        if let Err(e) = translate(search, &options, strict) {
+            assert!(
+                e.position <= e.search.len(),
+                "{search:?}: position {} past the end",
+                e.position
+            );
+            assert!(
+                e.search.is_char_boundary(e.position),
+                "{search:?}: position inside a character"
+            );
+            assert!(!e.message.is_empty());
+            let shown = e.to_string();
+            assert_eq!(shown.lines().count(), 3, "{search:?}: {shown}");
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3000, .. ProptestConfig::default() })]
+
+    #[test]
+    fn random_token_soup(pieces in prop::collection::vec(prop::sample::select(PIECES), 0..40)) {
+        check(&pieces.concat());
+    }
+
+    #[test]
+    fn random_text(s in "\\PC{0,80}") {
+        check(&s);
+    }
+
+    #[test]
+    fn mutated_documented_searches(seed in prop::sample::select(SEEDS), cut in 0usize..200, insert in prop::sample::select(PIECES), drop in 0usize..4) {
+        let chars: Vec<char> = seed.chars().collect();
+        let at = cut % (chars.len() + 1);
+        let end = (at + drop).min(chars.len());
+        let mutated: String = chars[..at].iter().chain(insert.chars().collect::<Vec<_>>().iter()).chain(chars[end..].iter()).collect();
+        check(&mutated);
+    }
+}
+
+#[test]
+fn deep_nesting_is_an_error_not_a_stack_overflow() {
+    let options = Options {
+        now_micros: 0,
+        case_sensitive: false,
+    };
+    for open in ["(", "NOT ", "!", "Computer IN {"] {
+        let s = format!("Type=Event {}", open.repeat(10_000));
+        let e = translate(&s, &options, false).unwrap_err();
+        assert!(
+            e.message.contains("nested") || e.message.contains("expected"),
+            "{open}: {}",
+            e.message
+        );
+    }
+}
