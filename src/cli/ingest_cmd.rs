@@ -1,13 +1,35 @@
 //! `omslake ingest`: run the ingest into one store transaction and print the summary.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use omslake::ingest::{self, IngestOptions, SourceStatus, Summary};
 use omslake::store::log::SourceEntry;
-use omslake::store::Store;
+use omslake::store::{Store, Transaction};
 
 use super::{CmdResult, Failure, EXIT_ABORTED, EXIT_REJECTS, EXIT_USAGE};
+
+/// Take the writer lock, saying so when another writer holds it.
+pub fn begin(
+    store: &Store,
+    operation: &str,
+    lock_timeout: Option<f64>,
+) -> Result<Transaction, Failure> {
+    let dir = store.root().display().to_string();
+    let tx = store.begin(
+        operation,
+        lock_timeout.map(Duration::from_secs_f64),
+        &mut || eprintln!("omslake: waiting for another writer to finish with {dir}"),
+    )?;
+    if tx.cleaned_leftovers > 0 {
+        eprintln!(
+            "omslake: removed {} files left by an interrupted writer",
+            tx.cleaned_leftovers
+        );
+    }
+    Ok(tx)
+}
 
 pub fn run(
     store_dir: &Path,
@@ -18,19 +40,7 @@ pub fn run(
 ) -> CmdResult {
     let started = Instant::now();
     let store = Store::open(store_dir);
-    let timeout = lock_timeout.map(Duration::from_secs_f64);
-    let mut tx = store.begin("ingest", timeout, &mut || {
-        eprintln!(
-            "omslake: waiting for another writer to finish with {}",
-            store_dir.display()
-        )
-    })?;
-    if tx.cleaned_leftovers > 0 {
-        eprintln!(
-            "omslake: removed {} files left by an interrupted writer",
-            tx.cleaned_leftovers
-        );
-    }
+    let mut tx = begin(&store, "ingest", lock_timeout)?;
     let options = IngestOptions {
         table,
         max_errors,
@@ -58,9 +68,11 @@ pub fn run(
             bytes: s.bytes,
         })
         .collect();
+    let duplicates = tx.duplicates.clone();
     let commit = tx.commit(sources, Vec::new())?;
     print_summary(
         &summary,
+        &duplicates,
         commit.as_ref().map(|c| c.version),
         started.elapsed(),
     );
@@ -78,7 +90,12 @@ pub fn run(
     })
 }
 
-fn print_summary(summary: &Summary, version: Option<u64>, elapsed: Duration) {
+fn print_summary(
+    summary: &Summary,
+    duplicates: &BTreeMap<String, u64>,
+    version: Option<u64>,
+    elapsed: Duration,
+) {
     for s in &summary.sources {
         match s.status {
             SourceStatus::AlreadyIngested => {
@@ -88,12 +105,10 @@ fn print_summary(summary: &Summary, version: Option<u64>, elapsed: Duration) {
                     &s.sha256[..12]
                 )
             }
-            SourceStatus::RepeatedInThisRun => {
-                eprintln!(
-                    "{}: same content as an earlier input of this run, skipped",
-                    s.name
-                )
-            }
+            SourceStatus::RepeatedInThisRun => eprintln!(
+                "{}: same content as an earlier input of this run, skipped",
+                s.name
+            ),
             SourceStatus::Ingested => eprintln!(
                 "{}: {} ({} bytes): {} accepted, {} rejected",
                 s.name,
@@ -111,12 +126,12 @@ fn print_summary(summary: &Summary, version: Option<u64>, elapsed: Duration) {
         .map(|s| s.decoded_bytes)
         .sum();
     let secs = elapsed.as_secs_f64().max(1e-6);
+    let skipped: u64 = duplicates.values().sum();
+    let stored = summary.total_accepted() - skipped;
     match version {
         Some(v) => eprintln!(
-            "committed version {v}: {} records accepted, {} rejected, in {:.2} s ({:.1} MB/s, {:.0} records/s)",
-            summary.total_accepted(),
+            "committed version {v}: {stored} records stored, {skipped} skipped as already stored, {} rejected, in {secs:.2} s ({:.1} MB/s, {:.0} records/s)",
             summary.total_rejected(),
-            secs,
             bytes as f64 / 1e6 / secs,
             summary.total_accepted() as f64 / secs
         ),
@@ -130,9 +145,11 @@ fn print_summary(summary: &Summary, version: Option<u64>, elapsed: Duration) {
     tables.sort();
     tables.dedup();
     for t in tables {
+        let dup = duplicates.get(t).copied().unwrap_or(0);
         eprintln!(
-            "  {t:<20} {:>10} accepted {:>8} rejected",
-            summary.accepted.get(t).copied().unwrap_or(0),
+            "  {t:<20} {:>10} stored {:>10} duplicates {:>8} rejected",
+            summary.accepted.get(t).copied().unwrap_or(0) - dup,
+            dup,
             summary.rejected.get(t).copied().unwrap_or(0)
         );
     }

@@ -5,6 +5,7 @@
 mod demo;
 mod info;
 mod ingest_cmd;
+mod maintenance_cmd;
 mod search_cmd;
 mod sql_cmd;
 
@@ -81,6 +82,31 @@ enum Command {
         #[arg(long, value_enum, default_value = "ndjson")]
         layout: Layout,
     },
+    /// Merge each day partition's files into one sorted, deduplicated file
+    Compact {
+        /// Rows per output file
+        #[arg(long, default_value_t = 1_048_576)]
+        target_rows: usize,
+        #[arg(long, value_name = "SECONDS")]
+        lock_timeout: Option<f64>,
+    },
+    /// Drop whole day partitions older than an age (e.g. 90d)
+    Retain {
+        #[arg(long, value_name = "AGE")]
+        older_than: String,
+        #[arg(long, value_name = "SECONDS")]
+        lock_timeout: Option<f64>,
+    },
+    /// Delete files no commit references any more
+    Vacuum {
+        /// Keep files a commit younger than this still named (readers may be using them)
+        #[arg(long, value_name = "AGE", default_value = "1h")]
+        min_age: String,
+        #[arg(long, value_name = "SECONDS")]
+        lock_timeout: Option<f64>,
+    },
+    /// Read every committed file and check it against the log (changes nothing)
+    Verify,
     /// Ingest the bundled sample exports and answer the documented searches
     Demo {
         /// Sample folder: exports/ plus searches.txt [default: the project's data/]
@@ -167,6 +193,19 @@ fn run() -> i32 {
             lang,
         } => runtime.block_on(search_cmd::search(&store, &search, &out, show_sql, &lang)),
         Command::Translate { search, lang } => search_cmd::translate(&search, &lang),
+        Command::Compact {
+            target_rows,
+            lock_timeout,
+        } => maintenance_cmd::compact(&store, target_rows, lock_timeout),
+        Command::Retain {
+            older_than,
+            lock_timeout,
+        } => maintenance_cmd::retain(&store, &older_than, lock_timeout),
+        Command::Vacuum {
+            min_age,
+            lock_timeout,
+        } => maintenance_cmd::vacuum(&store, &min_age, lock_timeout),
+        Command::Verify => maintenance_cmd::verify(&store),
         Command::Generate { scale, out, layout } => generate(scale, &out, layout),
         Command::Demo { data } => runtime.block_on(demo::run(explicit_store, data)),
     };

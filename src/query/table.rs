@@ -8,7 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::common::{Result, ScalarValue};
+use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
@@ -80,6 +80,17 @@ impl TableProvider for SnapshotTable {
                 None => self.schema.clone(),
             };
             return Ok(Arc::new(EmptyExec::new(schema)));
+        }
+        // A committed file that has gone missing must fail the query, not shrink its answer
+        // (a listing of a missing path is silently empty).
+        for f in &files {
+            let path = self.root.join(&f.path);
+            if !path.is_file() {
+                return Err(DataFusionError::Execution(format!(
+                    "committed file {} is missing; run `omslake verify`",
+                    path.display()
+                )));
+            }
         }
         let urls = files
             .iter()

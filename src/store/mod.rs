@@ -8,9 +8,11 @@
 //! <store>/_lock                                                the writer lock
 //! ```
 
+pub mod dedup;
 pub mod fault;
 pub mod lock;
 pub mod log;
+pub mod maintenance;
 pub mod writer;
 
 use std::fs;

@@ -13,6 +13,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
+use super::dedup::KeyIndex;
 use super::lock::WriterLock;
 use super::log::{self, Commit, DataFile, Snapshot, SourceEntry};
 use super::{fault, sync_dir, StoreError};
@@ -33,6 +34,9 @@ pub struct Transaction {
     rejects: Option<BufWriter<File>>,
     rejected: u64,
     next_part: usize,
+    keys: KeyIndex,
+    /// Records not stored because their natural key was already stored, per table.
+    pub duplicates: std::collections::BTreeMap<String, u64>,
     /// Files a crashed writer had left, removed when this transaction began.
     pub cleaned_leftovers: usize,
 }
@@ -59,6 +63,8 @@ impl Transaction {
             rejects: None,
             rejected: 0,
             next_part: 0,
+            keys: KeyIndex::default(),
+            duplicates: Default::default(),
             cleaned_leftovers,
         })
     }
@@ -96,7 +102,7 @@ impl Transaction {
                 end += 1;
             }
             let slice = sorted.slice(start, end - start);
-            self.write_day(table, day, &slice, times.value(start), times.value(end - 1))?;
+            self.write_day(table, day, &slice)?;
             start = end;
         }
         Ok(())
@@ -107,15 +113,38 @@ impl Transaction {
         table: &TableSchema,
         day: i64,
         batch: &RecordBatch,
-        min_time: i64,
-        max_time: i64,
     ) -> Result<(), StoreError> {
         let date = chrono::DateTime::from_timestamp_micros(day * MICROS_PER_DAY)
             .expect("day in range")
             .format("%Y-%m-%d");
+        let partition = format!("{}/date={date}", table.name);
+        let committed = self.snapshot.table_files(&table.name);
+        let (batch, dropped) = self
+            .keys
+            .filter(&self.root, table, &partition, committed, batch)?;
+        if dropped > 0 {
+            *self.duplicates.entry(table.name.clone()).or_default() += dropped;
+        }
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        self.stage_file(table, &partition, &batch)
+    }
+
+    /// Write one sorted, single-partition batch as a staged file of the transaction.
+    pub(super) fn stage_file(
+        &mut self,
+        table: &TableSchema,
+        partition: &str,
+        batch: &RecordBatch,
+    ) -> Result<(), StoreError> {
+        let times = batch
+            .column(table.time_index())
+            .as_primitive::<TimestampMicrosecondType>();
+        let (min_time, max_time) = (times.value(0), times.value(batch.num_rows() - 1));
         let rel = format!(
-            "{}/date={date}/part-{}-{}.parquet",
-            table.name, self.version, self.next_part
+            "{partition}/part-{}-{}.parquet",
+            self.version, self.next_part
         );
         self.next_part += 1;
         let path = self.staging.join(&rel);
@@ -137,6 +166,10 @@ impl Transaction {
             max_time,
         });
         Ok(())
+    }
+
+    pub(super) fn root(&self) -> &std::path::Path {
+        &self.root
     }
 
     pub fn write_reject(&mut self, reject: &Reject) -> Result<(), StoreError> {
@@ -272,6 +305,6 @@ pub fn writer_properties(table: &TableSchema) -> WriterProperties {
         .build()
 }
 
-fn parquet_err(e: impl std::fmt::Display) -> StoreError {
+pub(super) fn parquet_err(e: impl std::fmt::Display) -> StoreError {
     StoreError::Parquet(e.to_string())
 }

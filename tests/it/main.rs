@@ -6,6 +6,7 @@ mod crash;
 mod fuzz;
 mod golden;
 mod ingest_shapes;
+mod maintenance;
 mod parquet_files;
 mod queries;
 mod rejects;

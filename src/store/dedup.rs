@@ -1,0 +1,177 @@
+//! Record-level deduplication on each table's natural key (spec §3): a record whose key is
+//! already stored, or already written earlier in the same transaction, is not stored again.
+//!
+//! Keys are 128-bit hashes of the key columns; only the day partitions a batch touches are
+//! consulted, and only their key columns are read.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::hash::{Hash, Hasher};
+use std::path::Path;
+
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
+use arrow::datatypes::{
+    DataType, Float64Type, Int32Type, Int64Type, TimeUnit, TimestampMicrosecondType,
+};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ProjectionMask;
+
+use super::log::DataFile;
+use super::StoreError;
+use crate::schema::{TableSchema, EXTRA_COLUMN};
+
+/// The key columns of a table: alternatives per part (first non-null wins).
+pub struct KeySpec {
+    parts: Vec<Vec<usize>>,
+}
+
+impl KeySpec {
+    /// Event's key is every column; `_extra` is left out because it carries per-export
+    /// metadata (the legacy search API's `id`, `TimeCollected`) that differs between exports
+    /// of the same record.
+    pub fn new(table: &TableSchema) -> KeySpec {
+        let extra = table.column_index(EXTRA_COLUMN);
+        let parts = table
+            .natural_key_indices()
+            .into_iter()
+            .filter(|p| !(p.len() == 1 && Some(p[0]) == extra))
+            .collect();
+        KeySpec { parts }
+    }
+
+    /// Key hash of every row of a batch in the table's schema.
+    pub fn row_hashes(&self, batch: &RecordBatch) -> Vec<u128> {
+        self.hashes(batch.num_rows(), |i| batch.column(i).clone())
+    }
+
+    fn columns(&self) -> Vec<usize> {
+        let mut c: Vec<usize> = self.parts.iter().flatten().copied().collect();
+        c.sort_unstable();
+        c.dedup();
+        c
+    }
+
+    /// Key hash of every row. `columns` maps a table column index to the batch's array.
+    fn hashes(&self, rows: usize, column: impl Fn(usize) -> ArrayRef) -> Vec<u128> {
+        let arrays: HashMap<usize, ArrayRef> =
+            self.columns().into_iter().map(|i| (i, column(i))).collect();
+        (0..rows)
+            .map(|row| {
+                let mut a = std::collections::hash_map::DefaultHasher::new();
+                let mut b = std::collections::hash_map::DefaultHasher::new();
+                b.write_u8(0x5a);
+                for part in &self.parts {
+                    let chosen = part
+                        .iter()
+                        .map(|i| &arrays[i])
+                        .find(|arr| !arr.is_null(row));
+                    match chosen {
+                        None => {
+                            a.write_u8(0);
+                            b.write_u8(0);
+                        }
+                        Some(arr) => {
+                            a.write_u8(1);
+                            b.write_u8(1);
+                            hash_cell(arr, row, &mut a);
+                            hash_cell(arr, row, &mut b);
+                        }
+                    }
+                }
+                (u128::from(a.finish()) << 64) | u128::from(b.finish())
+            })
+            .collect()
+    }
+}
+
+fn hash_cell(arr: &ArrayRef, row: usize, h: &mut impl Hasher) {
+    match arr.data_type() {
+        DataType::Utf8 => arr.as_string::<i32>().value(row).hash(h),
+        DataType::Boolean => arr.as_boolean().value(row).hash(h),
+        DataType::Int32 => arr.as_primitive::<Int32Type>().value(row).hash(h),
+        DataType::Int64 => arr.as_primitive::<Int64Type>().value(row).hash(h),
+        DataType::Float64 => arr
+            .as_primitive::<Float64Type>()
+            .value(row)
+            .to_bits()
+            .hash(h),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => arr
+            .as_primitive::<TimestampMicrosecondType>()
+            .value(row)
+            .hash(h),
+        other => unreachable!("schemas hold no {other} columns"),
+    }
+}
+
+/// Keys seen per (table, day partition) in one transaction, loaded from the committed files
+/// on first use.
+#[derive(Default)]
+pub struct KeyIndex {
+    seen: HashMap<String, HashSet<u128>>,
+}
+
+impl KeyIndex {
+    /// Drop the rows of `batch` (one table, one day) whose key is already stored or already
+    /// seen; returns the rows to keep and how many were dropped.
+    pub fn filter(
+        &mut self,
+        root: &Path,
+        table: &TableSchema,
+        partition: &str,
+        committed: &[DataFile],
+        batch: &RecordBatch,
+    ) -> Result<(RecordBatch, u64), StoreError> {
+        let spec = KeySpec::new(table);
+        if !self.seen.contains_key(partition) {
+            let set = load(root, &spec, partition, committed)?;
+            self.seen.insert(partition.to_string(), set);
+        }
+        let set = self.seen.get_mut(partition).expect("inserted above");
+        let hashes = spec.hashes(batch.num_rows(), |i| batch.column(i).clone());
+        let keep: BooleanArray = hashes.iter().map(|h| Some(set.insert(*h))).collect();
+        let dropped = keep.iter().filter(|k| *k == Some(false)).count() as u64;
+        if dropped == 0 {
+            return Ok((batch.clone(), 0));
+        }
+        let kept = arrow::compute::filter_record_batch(batch, &keep)
+            .map_err(|e| StoreError::Parquet(e.to_string()))?;
+        Ok((kept, dropped))
+    }
+}
+
+/// Key hashes of the committed files of one partition, reading only the key columns.
+fn load(
+    root: &Path,
+    spec: &KeySpec,
+    partition: &str,
+    committed: &[DataFile],
+) -> Result<HashSet<u128>, StoreError> {
+    let mut set = HashSet::new();
+    let prefix = format!("{partition}/");
+    for f in committed.iter().filter(|f| f.path.starts_with(&prefix)) {
+        let path = root.join(&f.path);
+        let corrupt = |e: &dyn std::fmt::Display| StoreError::Corrupt {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        };
+        let file = File::open(&path).map_err(|e| StoreError::io(&path, e))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| corrupt(&e))?;
+        let wanted = spec.columns();
+        let mask = ProjectionMask::roots(builder.parquet_schema(), wanted.iter().copied());
+        let reader = builder
+            .with_projection(mask)
+            .build()
+            .map_err(|e| corrupt(&e))?;
+        for batch in reader {
+            let batch = batch.map_err(|e| corrupt(&e))?;
+            // Projected columns come back in file order, which is the schema order of `wanted`.
+            let hashes = spec.hashes(batch.num_rows(), |i| {
+                batch
+                    .column(wanted.iter().position(|w| *w == i).expect("projected"))
+                    .clone()
+            });
+            set.extend(hashes);
+        }
+    }
+    Ok(set)
+}
