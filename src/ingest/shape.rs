@@ -47,6 +47,26 @@ impl Shape {
 /// A record's fields in input order.
 pub type Fields<'a> = Vec<(Cow<'a, str>, InValue<'a>)>;
 
+/// Largest record stored; a bigger one is rejected without being parsed (bounded memory).
+pub const MAX_RECORD_BYTES: usize = 64 << 20;
+
+fn too_large(location: Location, bytes: &[u8]) -> Item<'_> {
+    let head = &bytes[..bytes.len().min(256)];
+    let raw = match std::str::from_utf8(head) {
+        Ok(s) => s,
+        Err(e) => std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or(""),
+    };
+    Item {
+        location,
+        raw,
+        fields: Err(format!(
+            "record of {} bytes is larger than the {} MiB limit",
+            bytes.len(),
+            MAX_RECORD_BYTES >> 20
+        )),
+    }
+}
+
 /// One item of a source: a parsed record, or a piece of input that is not one.
 pub struct Item<'a> {
     pub location: Location,
@@ -102,6 +122,10 @@ fn ndjson<'a>(bytes: &'a [u8], f: &mut impl FnMut(Item<'a>)) {
             continue;
         }
         let location = Location::Line(i as u64 + 1);
+        if line.len() > MAX_RECORD_BYTES {
+            f(too_large(location, line));
+            continue;
+        }
         match std::str::from_utf8(line) {
             Ok(text) => f(Item {
                 location,
@@ -191,10 +215,15 @@ fn stream_array<'a>(
         }
         fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
             while let Some(raw) = seq.next_element::<&'de RawValue>()? {
-                let item = Item {
-                    location: Location::Record(self.count),
-                    raw: raw.get(),
-                    fields: (self.parse)(raw.get()),
+                let location = Location::Record(self.count);
+                let item = if raw.get().len() > MAX_RECORD_BYTES {
+                    too_large(location, raw.get().as_bytes())
+                } else {
+                    Item {
+                        location,
+                        raw: raw.get(),
+                        fields: (self.parse)(raw.get()),
+                    }
                 };
                 (self.f)(item);
                 self.count += 1;

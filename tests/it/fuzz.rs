@@ -128,3 +128,109 @@ fn deep_nesting_is_an_error_not_a_stack_overflow() {
         );
     }
 }
+
+/// Decode arbitrary bytes as an input file: every record is either decoded or rejected.
+fn ingest_bytes(bytes: &[u8]) {
+    use omslake::ingest::decoder::TableDecoder;
+    use omslake::ingest::shape::for_each_record;
+    let catalog = omslake::schema::Catalog::builtin();
+    let mut decoders: Vec<TableDecoder> = catalog.tables().iter().map(TableDecoder::new).collect();
+    let mut cells = Vec::new();
+    for_each_record(bytes, |item| {
+        if let Ok(fields) = item.fields {
+            for d in decoders.iter_mut() {
+                let _ = d.push(&fields, &mut cells);
+            }
+        }
+    });
+    for d in decoders.iter_mut() {
+        let batch = d.flush();
+        assert_eq!(batch.num_columns(), d.schema().columns.len());
+    }
+}
+
+const JSON_PIECES: &[&str] = &[
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    ":",
+    "\"",
+    "\\",
+    "\\u00e9",
+    "\\ud800",
+    "\"Type\"",
+    "\"Event\"",
+    "\"TimeGenerated\"",
+    "\"2024-01-01T00:00:00Z\"",
+    "\"2024-13-45T99:99:99Z\"",
+    "\"EventID\"",
+    "1e400",
+    "-0",
+    "99999999999999999999",
+    "true",
+    "\"True\"",
+    "null",
+    "\"NaN\"",
+    "\n",
+    " ",
+    "\"records\"",
+    "\"value\"",
+    "\"__metadata\"",
+    "\"tables\"",
+    "\"columns\"",
+    "\"rows\"",
+    "\"name\"",
+    "\"CreationTime\"",
+    "\"Workload\"",
+    "\"Id\"",
+    "\"RecordType\"",
+    "8",
+    "\"Computer\"",
+    "\"é\"",
+    "\u{1F600}",
+    "\x1f",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, .. ProptestConfig::default() })]
+
+    #[test]
+    fn ingest_random_bytes(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+        ingest_bytes(&bytes);
+    }
+
+    #[test]
+    fn ingest_json_soup(pieces in prop::collection::vec(prop::sample::select(JSON_PIECES), 0..60)) {
+        ingest_bytes(pieces.concat().as_bytes());
+    }
+}
+
+#[test]
+fn huge_and_deep_records_are_rejected_with_a_reason() {
+    use omslake::ingest::shape::{for_each_record, MAX_RECORD_BYTES};
+    let huge = format!(
+        "{{\"Type\":\"Event\",\"Message\":\"{}\"}}\n",
+        "x".repeat(MAX_RECORD_BYTES)
+    );
+    let mut reasons = Vec::new();
+    for_each_record(huge.as_bytes(), |item| {
+        reasons.push(item.fields.err().unwrap_or_default())
+    });
+    assert_eq!(reasons.len(), 1);
+    assert!(
+        reasons[0].contains("larger than the 64 MiB limit"),
+        "{}",
+        reasons[0]
+    );
+    let deep = format!("[{}{}]", "[".repeat(10_000), "]".repeat(10_000));
+    let mut reasons = Vec::new();
+    for_each_record(deep.as_bytes(), |item| {
+        reasons.push(item.fields.err().unwrap_or_default())
+    });
+    assert!(
+        !reasons.is_empty() && reasons.iter().all(|r| !r.is_empty()),
+        "{reasons:?}"
+    );
+}
