@@ -162,14 +162,6 @@ impl TableSchema {
         })
     }
 
-    /// Column by name, ignoring ASCII case (legacy searches were case-insensitive on values,
-    /// but users also mistype names; callers decide whether to accept the match).
-    pub fn column_ignore_case(&self, name: &str) -> Option<&Column> {
-        self.columns
-            .iter()
-            .find(|c| c.name.eq_ignore_ascii_case(name))
-    }
-
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.column_index(name).map(|i| &self.columns[i])
     }

@@ -63,7 +63,8 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    fn search(&mut self, ctx: Context) -> Result<Search, SearchError> {
+    /// One level deeper into the search; bounded so hostile input cannot exhaust the stack.
+    fn enter(&mut self) -> Result<(), SearchError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             let at = self.cur.pos();
@@ -72,6 +73,11 @@ impl<'a> Parser<'a> {
                 format!("the search is nested more than {MAX_DEPTH} levels deep"),
             ));
         }
+        Ok(())
+    }
+
+    fn search(&mut self, ctx: Context) -> Result<Search, SearchError> {
+        self.enter()?;
         let filter = self.filter(ctx, true)?;
         let mut commands = Vec::new();
         while self.cur.eat("|") {
@@ -152,14 +158,7 @@ impl<'a> Parser<'a> {
                 let at = self.cur.pos();
                 return Err(self.cur.error(at, "expected a search term after NOT"));
             }
-            self.depth += 1;
-            if self.depth > MAX_DEPTH {
-                let at = self.cur.pos();
-                return Err(self.cur.error(
-                    at,
-                    format!("the search is nested more than {MAX_DEPTH} levels deep"),
-                ));
-            }
+            self.enter()?;
             let inner = self.not_expr(ctx, free_text)?;
             self.depth -= 1;
             return Ok(Filter::Not(Box::new(inner)));
@@ -171,13 +170,7 @@ impl<'a> Parser<'a> {
         self.cur.skip_ws();
         let at = self.cur.pos();
         if self.cur.eat("(") {
-            self.depth += 1;
-            if self.depth > MAX_DEPTH {
-                return Err(self.cur.error(
-                    at,
-                    format!("the search is nested more than {MAX_DEPTH} levels deep"),
-                ));
-            }
+            self.enter()?;
             let inner = self.filter(Context::Paren, free_text)?;
             self.depth -= 1;
             if !self.cur.eat(")") {
@@ -254,9 +247,9 @@ impl<'a> Parser<'a> {
         if negated {
             self.cur_reset(save);
         }
-        if let Some((op, op_pos)) = self.cur.op() {
+        if let Some((op, _)) = self.cur.op() {
             check_field_name(&self.cur, &name)?;
-            return self.comparison(name, op, op_pos);
+            return self.comparison(name, op);
         }
         self.free_text(
             Value {
@@ -285,17 +278,17 @@ impl<'a> Parser<'a> {
         Ok(Filter::FreeText(value))
     }
 
-    fn comparison(&mut self, field: Name, op: Op, op_pos: usize) -> Result<Filter, SearchError> {
+    fn comparison(&mut self, field: Name, op: Op) -> Result<Filter, SearchError> {
         self.cur.skip_ws();
         if op == Op::Eq && self.cur.eat("[") {
-            let low = self.value(true, op_pos)?;
+            let low = self.value(true)?;
             self.cur
                 .expect("..", "'..' between the bounds of a range")?;
-            let high = self.value(true, op_pos)?;
+            let high = self.value(true)?;
             self.cur.expect("]", "']' to close the range")?;
             return Ok(Filter::Range { field, low, high });
         }
-        let value = self.value(false, op_pos)?;
+        let value = self.value(false)?;
         if !value.quoted && op == Op::Eq && self.cur.rest().starts_with('(') {
             let func = value.text.to_ascii_lowercase();
             if func == "contains" || func == "regex" {
@@ -329,7 +322,7 @@ impl<'a> Parser<'a> {
     }
 
     /// A value after an operator or inside a list.
-    fn value(&mut self, in_range: bool, op_pos: usize) -> Result<Value, SearchError> {
+    fn value(&mut self, in_range: bool) -> Result<Value, SearchError> {
         match self.cur.peek() {
             Some('"') | Some('\'') => {
                 let (text, pos) = self.cur.quoted()?;
@@ -347,7 +340,6 @@ impl<'a> Parser<'a> {
                 }),
                 None => {
                     let at = self.cur.pos();
-                    let _ = op_pos;
                     Err(self.cur.error(
                         at,
                         format!("expected a value, found {}", self.cur.describe_next()),
@@ -371,11 +363,11 @@ impl<'a> Parser<'a> {
         }
         // A list is values separated by commas; anything else is a subsearch.
         let save = self.cur.pos();
-        if let Ok(first) = self.value(false, open) {
+        if let Ok(first) = self.value(false) {
             if matches!(self.cur.peek(), Some(',') | Some('}')) {
                 let mut values = vec![first];
                 while self.cur.eat(",") {
-                    values.push(self.value(false, open)?);
+                    values.push(self.value(false)?);
                 }
                 self.cur.expect("}", "'}' to close the IN list")?;
                 return Ok(Filter::InList {
@@ -567,14 +559,7 @@ impl<'a> Parser<'a> {
 
     /// `field`, `literal` or `function(expr, …)` (Extend and aggregate arguments).
     fn expr(&mut self) -> Result<Expr, SearchError> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            let at = self.cur.pos();
-            return Err(self.cur.error(
-                at,
-                format!("the search is nested more than {MAX_DEPTH} levels deep"),
-            ));
-        }
+        self.enter()?;
         let out = match self.cur.peek() {
             Some('"') | Some('\'') => {
                 let (text, pos) = self.cur.quoted()?;

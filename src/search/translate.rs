@@ -1130,35 +1130,36 @@ impl<'a> Translator<'a> {
                     .expect("arity checked"),
             )
         };
+        // Functions that map one-to-one onto a SQL function: (legacy, SQL, arity).
+        const SIMPLE: &[(&str, &str, usize)] = &[
+            ("abs", "abs", 1),
+            ("acos", "acos", 1),
+            ("asin", "asin", 1),
+            ("atan", "atan", 1),
+            ("cbrt", "cbrt", 1),
+            ("ceil", "ceil", 1),
+            ("cos", "cos", 1),
+            ("cosh", "cosh", 1),
+            ("exp", "exp", 1),
+            ("floor", "floor", 1),
+            ("ln", "ln", 1),
+            ("sin", "sin", 1),
+            ("sinh", "sinh", 1),
+            ("sqrt", "sqrt", 1),
+            ("tan", "tan", 1),
+            ("tanh", "tanh", 1),
+            ("log", "log10", 1),
+            ("deg", "degrees", 1),
+            ("rad", "radians", 1),
+            ("rint", "round", 1),
+            ("atan2", "atan2", 2),
+            ("pow", "power", 2),
+        ];
+        if let Some((_, sql_name, n)) = SIMPLE.iter().find(|(legacy, _, _)| *legacy == lower) {
+            arity(*n..=*n)?;
+            return Ok(sql::func(sql_name, a));
+        }
         Ok(match lower.as_str() {
-            "abs" | "acos" | "asin" | "atan" | "cbrt" | "ceil" | "cos" | "cosh" | "exp" | "floor" | "ln" | "sin" | "sinh" | "sqrt" | "tan" | "tanh" => {
-                arity(1..=1)?;
-                sql::func(&lower, a)
-            }
-            "log" => {
-                arity(1..=1)?;
-                sql::func("log10", a)
-            }
-            "deg" => {
-                arity(1..=1)?;
-                sql::func("degrees", a)
-            }
-            "rad" => {
-                arity(1..=1)?;
-                sql::func("radians", a)
-            }
-            "rint" => {
-                arity(1..=1)?;
-                sql::func("round", a)
-            }
-            "atan2" => {
-                arity(2..=2)?;
-                sql::func("atan2", a)
-            }
-            "pow" => {
-                arity(2..=2)?;
-                sql::func("power", a)
-            }
             "sum" | "add" => {
                 arity(2..=64)?;
                 fold(B::Plus, a)
