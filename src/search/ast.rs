@@ -146,4 +146,20 @@ pub enum Command {
         alias: Name,
         pos: usize,
     },
+    /// `join inner|outer|left LeftField (right search) RightField`
+    Join {
+        kind: JoinKind,
+        left: Name,
+        search: Box<Search>,
+        right: Name,
+        pos: usize,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinKind {
+    Inner,
+    /// Full outer join.
+    Outer,
+    Left,
 }

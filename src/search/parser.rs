@@ -436,7 +436,24 @@ impl<'a> Parser<'a> {
                 }
                 Command::Extend { expr, alias: self.name("a name after AS")?, pos }
             }
-            "join" => return Err(self.cur.error(pos, "join is not supported yet; use a subsearch (field IN {…}) instead")),
+            "join" => {
+                let (kind_text, kind_pos) = self.cur.ident("inner, outer or left after join")?;
+                let kind = match kind_text.to_ascii_lowercase().as_str() {
+                    "inner" => JoinKind::Inner,
+                    "outer" => JoinKind::Outer,
+                    "left" => JoinKind::Left,
+                    _ => return Err(self.cur.error(kind_pos, format!("expected inner, outer or left after join, found '{kind_text}'"))),
+                };
+                let left = self.name("the field of the left side to join on")?;
+                let open = self.cur.expect("(", "'(' before the search to join with")?;
+                let search = self.search(Context::Paren)?;
+                if !self.cur.eat(")") {
+                    let at = self.cur.pos();
+                    return Err(self.cur.error(at, format!("expected ')' to close the join search opened at column {}, found {}", open + 1, self.cur.describe_next())));
+                }
+                let right = self.name("the field of the joined search to join on")?;
+                Command::Join { kind, left, search: Box::new(search), right, pos }
+            }
             "project" | "summarize" | "take" | "render" | "union" | "search" | "let" | "extend=" => {
                 return Err(self.cur.error(pos, format!("'{name}' is a KQL operator, not a legacy search command (legacy: measure, select, sort, top, …)")))
             }

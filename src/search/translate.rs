@@ -281,6 +281,11 @@ impl<'a> Translator<'a> {
 
     /// Translate a whole search to a SQL query.
     pub fn search(&mut self, s: &Search) -> Result<Query, SearchError> {
+        Ok(self.stage(s)?.finish())
+    }
+
+    /// A search as a stage still open to more commands (a join's right side needs its columns).
+    fn stage(&mut self, s: &Search) -> Result<Stage, SearchError> {
         let catalog = Catalog::builtin();
         let (tables, filter) = self.tables(s, catalog)?;
         let mut stage = if tables.len() == 1 {
@@ -300,7 +305,7 @@ impl<'a> Translator<'a> {
         for c in &s.commands {
             stage = self.command(stage, c)?;
         }
-        Ok(stage.finish())
+        Ok(stage)
     }
 
     /// The tables a search reads, and its filter without the `Type=` terms that chose them.
@@ -902,6 +907,13 @@ impl<'a> Translator<'a> {
                 outer.output = output;
                 Ok(outer)
             }
+            Command::Join {
+                kind,
+                left,
+                search,
+                right,
+                ..
+            } => self.join(stage, *kind, left, search, right),
             Command::Extend { expr, alias, .. } => {
                 let mut st = if stage.plain() { stage } else { stage.wrap() };
                 let e = self.expr(expr, &st.output)?;
@@ -912,6 +924,79 @@ impl<'a> Translator<'a> {
                 Ok(st)
             }
         }
+    }
+
+    /// `join`: the right search's columns come back with the suffix `_joined` (reference §6.10).
+    fn join(
+        &mut self,
+        left_stage: Stage,
+        kind: JoinKind,
+        left: &Name,
+        search: &Search,
+        right: &Name,
+    ) -> Result<Stage, SearchError> {
+        let (lf, _) = self.resolve(left, &left_stage.output, "the rows before 'join'")?;
+        let right_stage = self.stage(search)?;
+        let (rf, _) = self.resolve(right, &right_stage.output, "the joined search")?;
+        let left_cols = left_stage.output.clone();
+        let right_cols = right_stage.output.clone();
+        let order: Vec<OrderByExpr> = left_stage.order.clone();
+        let unordered = |mut st: Stage| {
+            if st.limit.is_none() && st.offset.is_none() {
+                st.order.clear();
+            }
+            st.finish()
+        };
+        let (lq, rq) = (unordered(left_stage), unordered(right_stage));
+        let template = match kind {
+            JoinKind::Inner => "SELECT l.*, r.x AS y FROM (SELECT 1) AS l INNER JOIN (SELECT 1) AS r ON l.a = r.b",
+            JoinKind::Outer => "SELECT l.*, r.x AS y FROM (SELECT 1) AS l FULL OUTER JOIN (SELECT 1) AS r ON l.a = r.b",
+            JoinKind::Left => "SELECT l.*, r.x AS y FROM (SELECT 1) AS l LEFT JOIN (SELECT 1) AS r ON l.a = r.b",
+        };
+        let mut q = sql::template(template);
+        let mut output = left_cols.clone();
+        {
+            let s = sql::select_mut(&mut q);
+            s.projection.truncate(1);
+            for (n, t) in &right_cols {
+                let name = format!("{n}_joined");
+                s.projection.push(sql::aliased(
+                    SqlExpr::CompoundIdentifier(vec![
+                        sqlparser::ast::Ident::new("r"),
+                        sql::ident(n),
+                    ]),
+                    &name,
+                ));
+                output.push((name, *t));
+            }
+            let twj = &mut s.from[0];
+            if let TableFactor::Derived { subquery, .. } = &mut twj.relation {
+                *subquery = Box::new(lq);
+            }
+            let join = &mut twj.joins[0];
+            if let TableFactor::Derived { subquery, .. } = &mut join.relation {
+                *subquery = Box::new(rq);
+            }
+            let on = sql::binop(
+                SqlExpr::CompoundIdentifier(vec![sqlparser::ast::Ident::new("l"), sql::ident(&lf)]),
+                B::Eq,
+                SqlExpr::CompoundIdentifier(vec![sqlparser::ast::Ident::new("r"), sql::ident(&rf)]),
+            );
+            use sqlparser::ast::{JoinConstraint, JoinOperator};
+            match &mut join.join_operator {
+                JoinOperator::Join(JoinConstraint::On(e))
+                | JoinOperator::Inner(JoinConstraint::On(e))
+                | JoinOperator::Left(JoinConstraint::On(e))
+                | JoinOperator::LeftOuter(JoinConstraint::On(e))
+                | JoinOperator::FullOuter(JoinConstraint::On(e)) => *e = on,
+                other => unreachable!("template join {other:?}"),
+            }
+        }
+        let keep: Vec<OrderByExpr> = order
+            .into_iter()
+            .filter(|o| matches!(&o.expr, SqlExpr::Identifier(i) if left_cols.iter().any(|(n, _)| *n == i.value)))
+            .collect();
+        Ok(Stage::over(From::Query(Box::new(q)), output, keep))
     }
 
     fn measure(
