@@ -108,10 +108,13 @@ impl<'a> Parser<'a> {
                 let at = self.cur.pos();
                 if self.cur.eat_keyword("AND") || self.cur.eat("&&") {
                     if self.at_stop(ctx) {
-                        self.repair(at, "dropped a dangling AND at the end of the filter".into())?;
-                        break;
+                        return Err(self
+                            .cur
+                            .error(at, "dangling AND: expected a search term after it"));
                     }
                 } else if self.cur.rest().starts_with('&') {
+                    // The documented Ubuntu search ends its filter with a stray '&' (reference
+                    // Q2): the one dangling operator that is repaired rather than refused.
                     self.cur.eat("&");
                     if self.at_stop(ctx) {
                         self.repair(at, "dropped a dangling '&' at the end of the filter".into())?;
@@ -138,8 +141,9 @@ impl<'a> Parser<'a> {
                 break;
             }
             if self.at_stop(ctx) {
-                self.repair(at, "dropped a dangling OR at the end of the filter".into())?;
-                break;
+                return Err(self
+                    .cur
+                    .error(at, "dangling OR: expected a search term after it"));
             }
             parts.push(self.not_expr(ctx, free_text)?);
         }
@@ -765,7 +769,7 @@ mod tests {
             ("Type=Update (a=1 | top 1", 12, "parenthesis"),
         ];
         for (text, pos, msg) in cases {
-            let strict = text.ends_with("OR") || text.contains("(a=1 |");
+            let strict = text.contains("(a=1 |");
             let err = Parser::new(text, strict).parse().unwrap_err();
             assert!(err.message.contains(msg), "{text}: {}", err.message);
             assert_eq!(err.position, pos, "{text}: {}", err.message);

@@ -1288,6 +1288,22 @@ impl<'a> Translator<'a> {
                 let (x, y) = (it.next().expect("2"), it.next().expect("2"));
                 sql::func("sqrt", vec![sql::binop(sql::binop(sql::nested(x.clone()), B::Multiply, sql::nested(x)), B::Plus, sql::binop(sql::nested(y.clone()), B::Multiply, sql::nested(y)))])
             }
+            "recip" => {
+                arity(4..=4)?;
+                let mut it = a.into_iter();
+                let (x, m, a2, b) = (it.next().expect("4"), it.next().expect("4"), it.next().expect("4"), it.next().expect("4"));
+                let denominator = sql::binop(sql::binop(sql::nested(m), B::Multiply, sql::nested(x)), B::Plus, sql::nested(b));
+                let numerator = SqlExpr::Cast { kind: sqlparser::ast::CastKind::Cast, expr: Box::new(a2), data_type: sqlparser::ast::DataType::Double(sqlparser::ast::ExactNumberInfo::None), array: false, format: None };
+                sql::nested(sql::binop(numerator, B::Divide, sql::nested(denominator)))
+            }
+            "and" | "or" => {
+                arity(2..=64)?;
+                fold(if lower == "and" { B::And } else { B::Or }, a)
+            }
+            "not" => {
+                arity(1..=1)?;
+                sql::not(a.into_iter().next().expect("1"))
+            }
             "def" => {
                 arity(2..=2)?;
                 sql::func("coalesce", a)
@@ -1315,7 +1331,7 @@ impl<'a> Translator<'a> {
             }
             _ => {
                 return Err(self.err(name.pos, format!(
-                    "unknown or unsupported function '{}' (supported: abs, acos, add, asin, atan, atan2, cbrt, ceil, cos, cosh, def, deg, div, exists, exp, floor, hypo, if, linear, ln, log, map, max, min, mod, mul, pow, product, rad, rint, sin, sinh, sqrt, sub, sum, tan, tanh)",
+                    "unknown or unsupported function '{}' (supported: abs, acos, add, and, asin, atan, atan2, cbrt, ceil, cos, cosh, def, deg, div, exists, exp, floor, hypo, if, linear, ln, log, map, max, min, mod, mul, not, or, pow, product, rad, recip, rint, sin, sinh, sqrt, sub, sum, tan, tanh)",
                     name.text
                 )))
             }
