@@ -9,6 +9,8 @@ pub mod source;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Mutex};
 
 use arrow::record_batch::RecordBatch;
 use serde::Serialize;
@@ -29,6 +31,9 @@ pub enum IngestError {
     UnknownTable(String),
     #[error("store: {0}")]
     Sink(String),
+    /// Internal: the writer side stopped the workers (an error or --max-errors).
+    #[error("ingest stopped")]
+    Stopped,
 }
 
 impl IngestError {
@@ -67,8 +72,8 @@ impl Reject {
 
 /// Where decoded batches and rejects go.
 pub trait Sink {
-    /// True when a source with this content hash is already committed.
-    fn is_ingested(&self, sha256: &str) -> bool;
+    /// Content hashes of the sources already committed.
+    fn ingested_sources(&self) -> HashSet<String>;
     fn write_batch(
         &mut self,
         table: &'static TableSchema,
@@ -127,6 +132,20 @@ pub struct Summary {
 }
 
 impl Summary {
+    fn merge(&mut self, other: Summary) {
+        for (t, n) in other.accepted {
+            *self.accepted.entry(t).or_default() += n;
+        }
+        for (t, n) in other.rejected {
+            *self.rejected.entry(t).or_default() += n;
+        }
+        for r in other.first_rejects {
+            if self.first_rejects.len() < FIRST_REJECTS {
+                self.first_rejects.push(r);
+            }
+        }
+    }
+
     pub fn total_rejected(&self) -> u64 {
         self.rejected.values().sum()
     }
@@ -139,6 +158,10 @@ const FIRST_REJECTS: usize = 5;
 const MAX_RAW: usize = 64 * 1024;
 
 /// Ingest `paths` into `sink`.
+///
+/// Decoding runs on worker threads (one source at a time each, up to the number of cores)
+/// while the calling thread hands their batches and rejects to `sink` (dedup, sorting and
+/// Parquet encoding), so decoding and writing overlap even for a single file.
 pub fn run(
     paths: &[PathBuf],
     options: &IngestOptions,
@@ -154,14 +177,147 @@ pub fn run(
         None => None,
     };
     let sources = source::expand(paths)?;
-    let mut run = Run {
-        decoders: catalog.tables().iter().map(TableDecoder::new).collect(),
-        forced,
-        options,
-        summary: Summary::default(),
-    };
-    let mut seen = HashSet::new();
-    for src in &sources {
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(sources.len())
+        .max(1);
+    let ingested = sink.ingested_sources();
+    let seen = Mutex::new(HashSet::new());
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let (tx, rx) = mpsc::sync_channel::<Msg>(2 * workers);
+    let mut summary = Summary::default();
+    let mut failure: Option<IngestError> = None;
+    let mut reports: Vec<(usize, SourceReport)> = Vec::new();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                let tx = tx.clone();
+                let (sources, ingested, seen, next, stop) =
+                    (&sources, &ingested, &seen, &next, &stop);
+                scope.spawn(move || {
+                    let mut out = ChannelSink { tx, ingested, stop };
+                    let mut run = Run {
+                        decoders: catalog.tables().iter().map(TableDecoder::new).collect(),
+                        forced,
+                        options,
+                        summary: Summary::default(),
+                    };
+                    let mut reports = Vec::new();
+                    let result = (|| {
+                        loop {
+                            let i = next.fetch_add(1, Ordering::SeqCst);
+                            if i >= sources.len() || stop.load(Ordering::SeqCst) {
+                                break;
+                            }
+                            reports.push((i, run.one_source(&sources[i], &mut out, seen)?));
+                        }
+                        for d in &mut run.decoders {
+                            if d.buffered_rows() > 0 {
+                                out.write_batch(d.schema(), d.flush())?;
+                            }
+                        }
+                        Ok(())
+                    })();
+                    (run.summary, reports, result)
+                })
+            })
+            .collect();
+        drop(tx);
+        // The writer side: everything the workers decoded goes to the sink from here.
+        let mut rejected = 0u64;
+        for msg in rx {
+            if failure.is_some() || summary.aborted {
+                continue; // drain so workers can finish
+            }
+            let result = match msg {
+                Msg::Batch(table, batch) => sink.write_batch(table, batch),
+                Msg::Reject(r) => {
+                    rejected += 1;
+                    if options.max_errors.is_some_and(|max| rejected > max) {
+                        summary.aborted = true;
+                        stop.store(true, Ordering::SeqCst);
+                    }
+                    sink.reject(&r)
+                }
+            };
+            if let Err(e) = result {
+                stop.store(true, Ordering::SeqCst);
+                failure = Some(e);
+            }
+        }
+        for h in handles {
+            let (part, mut rs, result) = h.join().expect("ingest worker panicked");
+            summary.merge(part);
+            reports.append(&mut rs);
+            if let Err(e) = result {
+                if !matches!(e, IngestError::Stopped) && failure.is_none() {
+                    failure = Some(e);
+                }
+            }
+        }
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    reports.sort_by_key(|(i, _)| *i);
+    summary.sources = reports.into_iter().map(|(_, r)| r).collect();
+    Ok(summary)
+}
+
+/// What a decoding worker hands to the writer thread.
+enum Msg {
+    Batch(&'static TableSchema, RecordBatch),
+    Reject(Reject),
+}
+
+/// A worker's view of the sink: batches and rejects go over a channel to the writer thread.
+struct ChannelSink<'a> {
+    tx: mpsc::SyncSender<Msg>,
+    ingested: &'a HashSet<String>,
+    stop: &'a AtomicBool,
+}
+
+impl ChannelSink<'_> {
+    fn send(&self, msg: Msg) -> Result<(), IngestError> {
+        if self.stop.load(Ordering::SeqCst) {
+            return Err(IngestError::Stopped);
+        }
+        self.tx.send(msg).map_err(|_| IngestError::Stopped)
+    }
+}
+
+impl Sink for ChannelSink<'_> {
+    fn ingested_sources(&self) -> HashSet<String> {
+        self.ingested.clone()
+    }
+    fn write_batch(
+        &mut self,
+        table: &'static TableSchema,
+        batch: RecordBatch,
+    ) -> Result<(), IngestError> {
+        self.send(Msg::Batch(table, batch))
+    }
+    fn reject(&mut self, reject: &Reject) -> Result<(), IngestError> {
+        self.send(Msg::Reject(reject.clone()))
+    }
+}
+
+struct Run<'o> {
+    decoders: Vec<TableDecoder>,
+    forced: Option<&'static TableSchema>,
+    options: &'o IngestOptions,
+    summary: Summary,
+}
+
+impl Run<'_> {
+    /// Open, hash and decode one source.
+    fn one_source(
+        &mut self,
+        src: &source::SourceRef,
+        sink: &mut ChannelSink<'_>,
+        seen: &Mutex<HashSet<String>>,
+    ) -> Result<SourceReport, IngestError> {
         let opened = source::open(src)?;
         let mut report = SourceReport {
             name: src.name.clone(),
@@ -173,35 +329,17 @@ pub fn run(
             accepted: 0,
             rejected: 0,
         };
-        if sink.is_ingested(&opened.sha256) {
+        if sink.ingested.contains(&opened.sha256) {
             report.status = SourceStatus::AlreadyIngested;
-        } else if !seen.insert(opened.sha256.clone()) {
+        } else if !seen.lock().expect("lock").insert(opened.sha256.clone()) {
             report.status = SourceStatus::RepeatedInThisRun;
         } else {
-            let shape = run.source(&src.name, &opened.bytes, sink, &mut report)?;
+            let shape = self.source(&src.name, &opened.bytes, sink, &mut report)?;
             report.shape = Some(shape.name());
         }
-        run.summary.sources.push(report);
-        if run.summary.aborted {
-            return Ok(run.summary);
-        }
+        Ok(report)
     }
-    for d in &mut run.decoders {
-        if d.buffered_rows() > 0 {
-            sink.write_batch(d.schema(), d.flush())?;
-        }
-    }
-    Ok(run.summary)
-}
 
-struct Run<'o> {
-    decoders: Vec<TableDecoder>,
-    forced: Option<&'static TableSchema>,
-    options: &'o IngestOptions,
-    summary: Summary,
-}
-
-impl Run<'_> {
     fn source(
         &mut self,
         name: &str,

@@ -269,8 +269,8 @@ impl Drop for Transaction {
 }
 
 impl Sink for Transaction {
-    fn is_ingested(&self, sha256: &str) -> bool {
-        self.snapshot.sources.contains(sha256)
+    fn ingested_sources(&self) -> std::collections::HashSet<String> {
+        self.snapshot.sources.clone()
     }
 
     fn write_batch(
