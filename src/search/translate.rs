@@ -783,34 +783,39 @@ impl<'a> Translator<'a> {
         )
     }
 
+    /// `select` / `Distinct`: project the named fields of the current rows.
+    fn project(
+        &mut self,
+        stage: Stage,
+        fields: &[Name],
+        place: &str,
+    ) -> Result<Stage, SearchError> {
+        let mut st = if stage.plain() { stage } else { stage.wrap() };
+        let mut items = Vec::new();
+        let mut out = Vec::new();
+        for f in fields {
+            let (n, t) = self.resolve(f, &st.output, place)?;
+            items.push(sql::item(col(&n)));
+            out.push((n, t));
+        }
+        st.projection = Some(items);
+        st.output = out;
+        Ok(st)
+    }
+
     fn command(&mut self, stage: Stage, c: &Command) -> Result<Stage, SearchError> {
         match c {
             Command::Select { fields, .. } => {
-                let mut st = if stage.plain() { stage } else { stage.wrap() };
-                let mut items = Vec::new();
-                let mut out = Vec::new();
-                for f in fields {
-                    let (n, t) = self.resolve(f, &st.output, "the rows before 'select'")?;
-                    items.push(sql::item(col(&n)));
-                    out.push((n, t));
-                }
-                st.projection = Some(items);
-                st.output = out;
-                Ok(st)
+                self.project(stage, fields, "the rows before 'select'")
             }
             Command::Distinct { fields, .. } => {
-                let mut st = if stage.plain() { stage } else { stage.wrap() };
-                let mut items = Vec::new();
-                let mut out = Vec::new();
-                for f in fields {
-                    let (n, t) = self.resolve(f, &st.output, "the rows before 'Distinct'")?;
-                    items.push(sql::item(col(&n)));
-                    out.push((n, t));
-                }
-                st.order = out.iter().map(|(n, _)| sql::order(col(n), false)).collect();
-                st.projection = Some(items);
+                let mut st = self.project(stage, fields, "the rows before 'Distinct'")?;
+                st.order = st
+                    .output
+                    .iter()
+                    .map(|(n, _)| sql::order(col(n), false))
+                    .collect();
                 st.distinct = true;
-                st.output = out;
                 Ok(st)
             }
             Command::Measure {
