@@ -571,21 +571,13 @@ impl<'a> Translator<'a> {
                         self.typed(ty, v)?
                     });
                 }
-                let target = if fold {
-                    sql::func("lower", vec![col(&c)])
-                } else {
-                    col(&c)
-                };
+                let target = fold_case(col(&c), fold);
                 let test = SqlExpr::InList {
                     expr: Box::new(target),
                     list,
                     negated: *negated,
                 };
-                Some(if *negated {
-                    sql::or(vec![sql::is_null(col(&c)), test]).expect("two parts")
-                } else {
-                    test
-                })
+                Some(if *negated { or_missing(&c, test) } else { test })
             }
             Filter::InSearch {
                 field,
@@ -606,31 +598,19 @@ impl<'a> Translator<'a> {
                 {
                     let s = sql::select_mut(&mut q);
                     let k = col(&key);
-                    s.projection = vec![sql::item(if fold {
-                        sql::func("lower", vec![k.clone()])
-                    } else {
-                        k.clone()
-                    })];
+                    s.projection = vec![sql::item(fold_case(k.clone(), fold))];
                     if let TableFactor::Derived { subquery, .. } = &mut s.from[0].relation {
                         *subquery = Box::new(inner);
                     }
                     s.selection = Some(sql::is_not_null(k));
                 }
-                let target = if fold {
-                    sql::func("lower", vec![col(&c)])
-                } else {
-                    col(&c)
-                };
+                let target = fold_case(col(&c), fold);
                 let test = SqlExpr::InSubquery {
                     expr: Box::new(target),
                     subquery: Box::new(q),
                     negated: *negated,
                 };
-                Some(if *negated {
-                    sql::or(vec![sql::is_null(col(&c)), test]).expect("two parts")
-                } else {
-                    test
-                })
+                Some(if *negated { or_missing(&c, test) } else { test })
             }
         })
     }
@@ -1363,6 +1343,20 @@ fn case(condition: SqlExpr, then: SqlExpr, otherwise: SqlExpr) -> SqlExpr {
         SelectItem::UnnamedExpr(e) => e,
         _ => unreachable!("template shape"),
     }
+}
+
+/// `lower(e)` when comparing without case, else `e`.
+fn fold_case(e: SqlExpr, fold: bool) -> SqlExpr {
+    if fold {
+        sql::func("lower", vec![e])
+    } else {
+        e
+    }
+}
+
+/// Negations also match records where the field is missing (spec §4).
+fn or_missing(column: &str, test: SqlExpr) -> SqlExpr {
+    sql::or(vec![sql::is_null(col(column)), test]).expect("two parts")
 }
 
 /// The output column an `IN {…}` subsearch provides.

@@ -81,13 +81,7 @@ fn orphans(store: &std::path::Path) -> Vec<String> {
         .map(|f| std::fs::read_to_string(f).unwrap())
         .collect();
     let mut out = Vec::new();
-    for t in [
-        "Update",
-        "UpdateSummary",
-        "UpdateRunProgress",
-        "OfficeActivity",
-        "Event",
-    ] {
+    for t in omslake::schema::TABLE_NAMES {
         for f in files_under(&store.join(t)) {
             let rel = f.split("/store/").nth(1).unwrap().to_string();
             if !log.contains(&format!("\"{rel}\"")) {
@@ -100,17 +94,11 @@ fn orphans(store: &std::path::Path) -> Vec<String> {
 
 /// Row counts of every table, read in one query (one snapshot).
 fn counts(env: &Env) -> Vec<u64> {
-    let sql = [
-        "Update",
-        "UpdateSummary",
-        "UpdateRunProgress",
-        "OfficeActivity",
-        "Event",
-    ]
-    .iter()
-    .map(|t| format!("(SELECT count(*) FROM \"{t}\") AS \"{t}\""))
-    .collect::<Vec<_>>()
-    .join(", ");
+    let sql = omslake::schema::TABLE_NAMES
+        .iter()
+        .map(|t| format!("(SELECT count(*) FROM \"{t}\") AS \"{t}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
     env.csv(&format!("SELECT {sql}"))[0]
         .split(',')
         .map(|n| n.parse().unwrap())

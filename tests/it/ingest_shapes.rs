@@ -158,13 +158,7 @@ fn generator_is_deterministic_and_its_sample_set_ingests_cleanly() {
     }
     let r = env.ingest(&[&env.path("g1")]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    for t in [
-        "Update",
-        "UpdateSummary",
-        "UpdateRunProgress",
-        "OfficeActivity",
-        "Event",
-    ] {
+    for t in omslake::schema::TABLE_NAMES {
         assert!(env.count(t) > 0, "{t} is empty");
     }
 }

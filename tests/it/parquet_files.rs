@@ -22,13 +22,7 @@ fn parquet_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
 fn files_are_plain_hive_partitioned_parquet_with_portable_types() {
     let env = Env::new();
     assert_eq!(env.ingest(&[&project_data().join("exports")]).code, 0);
-    for table in [
-        "Update",
-        "UpdateSummary",
-        "UpdateRunProgress",
-        "OfficeActivity",
-        "Event",
-    ] {
+    for table in omslake::schema::TABLE_NAMES {
         let mut files = Vec::new();
         parquet_files(&env.store().join(table), &mut files);
         assert!(!files.is_empty(), "{table}");

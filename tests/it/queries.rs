@@ -19,13 +19,7 @@ fn events(env: &Env) -> std::path::PathBuf {
 #[test]
 fn empty_store_has_every_table_with_zero_rows() {
     let env = Env::new();
-    for t in [
-        "Update",
-        "UpdateSummary",
-        "UpdateRunProgress",
-        "OfficeActivity",
-        "Event",
-    ] {
+    for t in omslake::schema::TABLE_NAMES {
         assert_eq!(env.count(t), 0);
     }
     let r = env.run(&["tables"]);
