@@ -37,10 +37,12 @@ pub fn run(
     table: Option<String>,
     max_errors: Option<u64>,
     lock_timeout: Option<f64>,
+    buffer_mb: u64,
 ) -> CmdResult {
     let started = Instant::now();
     let store = Store::open(store_dir);
     let mut tx = begin(&store, "ingest", lock_timeout)?;
+    tx.set_buffer_budget(usize::try_from(buffer_mb << 20).unwrap_or(usize::MAX));
     let options = IngestOptions {
         table,
         max_errors,

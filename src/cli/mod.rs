@@ -44,6 +44,10 @@ enum Command {
         /// Give up after this many seconds if another writer holds the store
         #[arg(long, value_name = "SECONDS")]
         lock_timeout: Option<f64>,
+        /// Decoded rows held in memory across day partitions before the largest partition is
+        /// written out: more gives fewer, larger files; less bounds memory tighter
+        #[arg(long, value_name = "MB", default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        buffer_mb: u64,
     },
     /// List tables with row count, files, bytes and time range
     Tables,
@@ -182,7 +186,8 @@ fn run() -> i32 {
             table,
             max_errors,
             lock_timeout,
-        } => ingest_cmd::run(&store, &paths, table, max_errors, lock_timeout),
+            buffer_mb,
+        } => ingest_cmd::run(&store, &paths, table, max_errors, lock_timeout, buffer_mb),
         Command::Tables => info::tables(&store),
         Command::Schema { table } => info::schema(&table),
         Command::Sql { query, out } => runtime.block_on(sql_cmd::run(&store, &query, &out)),

@@ -82,6 +82,17 @@ pub struct TableDecoder {
     time: usize,
     type_col: usize,
     extra: usize,
+    /// Where the key at each field position of the previous record went: records of one
+    /// export list their keys in the same order, so this saves a lookup by name per field.
+    slots: Vec<(String, Slot)>,
+}
+
+#[derive(Clone, Copy)]
+enum Slot {
+    /// `Type`: routing has used it; the table name is written instead.
+    Skip,
+    Column(usize),
+    Extra,
 }
 
 impl TableDecoder {
@@ -93,6 +104,7 @@ impl TableDecoder {
             time: schema.time_index(),
             type_col: schema.type_index(),
             extra: schema.extra_index(),
+            slots: Vec::new(),
         }
     }
 
@@ -113,16 +125,10 @@ impl TableDecoder {
         cells.clear();
         cells.resize(self.builders.len(), Cell::Null);
         let mut extra: Option<String> = None;
-        for (key, value) in fields {
-            if key == TYPE_COLUMN {
-                continue; // routing has used it; the table name is written below
-            }
-            match self
-                .schema
-                .input_index(key)
-                .filter(|&i| i != self.extra && i != self.type_col)
-            {
-                Some(i) => {
+        for (pos, (key, value)) in fields.iter().enumerate() {
+            match self.slot(pos, key) {
+                Slot::Skip => {}
+                Slot::Column(i) => {
                     let column = &self.schema.columns[i];
                     let cell = coerce(value, column.ty).map_err(|reason| RecordError {
                         column: Some(key.to_string()),
@@ -139,7 +145,9 @@ impl TableDecoder {
                     }
                     cells[i] = cell;
                 }
-                None => append_extra(extra.get_or_insert_with(|| String::from("{")), key, value),
+                Slot::Extra => {
+                    append_extra(extra.get_or_insert_with(|| String::from("{")), key, value)
+                }
             }
         }
         if cells[self.time] == Cell::Null {
@@ -158,6 +166,34 @@ impl TableDecoder {
         }
         self.rows += 1;
         Ok(())
+    }
+
+    fn slot(&mut self, pos: usize, key: &str) -> Slot {
+        if let Some((k, slot)) = self.slots.get(pos) {
+            if k == key {
+                return *slot;
+            }
+        }
+        let slot = if key == TYPE_COLUMN {
+            Slot::Skip
+        } else {
+            match self
+                .schema
+                .input_index(key)
+                .filter(|&i| i != self.extra && i != self.type_col)
+            {
+                Some(i) => Slot::Column(i),
+                None => Slot::Extra,
+            }
+        };
+        if let Some((k, s)) = self.slots.get_mut(pos) {
+            k.clear();
+            k.push_str(key);
+            *s = slot;
+        } else if pos == self.slots.len() {
+            self.slots.push((key.to_string(), slot));
+        }
+        slot
     }
 
     /// The buffered rows as a batch (empty builders afterwards).

@@ -7,10 +7,11 @@ pub mod o365;
 pub mod shape;
 pub mod source;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
 
 use arrow::record_batch::RecordBatch;
 use serde::Serialize;
@@ -72,13 +73,17 @@ impl Reject {
 
 /// Where decoded batches and rejects go.
 pub trait Sink {
+    /// A decoded batch after [`Sink::prepare`].
+    type Prepared: Send;
     /// Content hashes of the sources already committed.
     fn ingested_sources(&self) -> HashSet<String>;
-    fn write_batch(
-        &mut self,
+    /// The part of writing a batch that needs no sink state (splitting, hashing): it runs on
+    /// the decoding threads, so it overlaps with the sink's own work.
+    fn prepare(
         table: &'static TableSchema,
         batch: RecordBatch,
-    ) -> Result<(), IngestError>;
+    ) -> Result<Self::Prepared, IngestError>;
+    fn write(&mut self, prepared: Self::Prepared) -> Result<(), IngestError>;
     fn reject(&mut self, reject: &Reject) -> Result<(), IngestError>;
 }
 
@@ -88,8 +93,13 @@ pub struct IngestOptions {
     pub table: Option<String>,
     /// Abort with nothing committed once more than this many records are rejected.
     pub max_errors: Option<u64>,
-    /// Rows buffered per table before a batch goes to the sink.
+    /// Rows buffered per table and decoding thread before a batch goes to the sink.
     pub batch_rows: usize,
+    /// Input bytes of records buffered per table and decoding thread before a batch goes to
+    /// the sink (bounds memory for wide records).
+    pub batch_bytes: usize,
+    /// NDJSON inputs larger than this are split at line ends and decoded by several threads.
+    pub chunk_bytes: usize,
 }
 
 impl Default for IngestOptions {
@@ -98,6 +108,8 @@ impl Default for IngestOptions {
             table: None,
             max_errors: None,
             batch_rows: 128 * 1024,
+            batch_bytes: 8 << 20,
+            chunk_bytes: 8 << 20,
         }
     }
 }
@@ -159,13 +171,13 @@ const MAX_RAW: usize = 64 * 1024;
 
 /// Ingest `paths` into `sink`.
 ///
-/// Decoding runs on worker threads (one source at a time each, up to the number of cores)
-/// while the calling thread hands their batches and rejects to `sink` (dedup, sorting and
-/// Parquet encoding), so decoding and writing overlap even for a single file.
-pub fn run(
+/// Decoding runs on worker threads (up to the number of cores) that take whole sources or
+/// line-aligned pieces of large NDJSON files from one queue, while the calling thread hands
+/// their batches and rejects to `sink` (dedup, buffering, Parquet encoding).
+pub fn run<S: Sink>(
     paths: &[PathBuf],
     options: &IngestOptions,
-    sink: &mut dyn Sink,
+    sink: &mut S,
 ) -> Result<Summary, IngestError> {
     let catalog = Catalog::builtin();
     let forced = match &options.table {
@@ -177,49 +189,40 @@ pub fn run(
         None => None,
     };
     let sources = source::expand(paths)?;
-    let workers = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .min(sources.len())
-        .max(1);
-    let ingested = sink.ingested_sources();
-    let seen = Mutex::new(HashSet::new());
-    let next = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
-    let (tx, rx) = mpsc::sync_channel::<Msg>(2 * workers);
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let shared = Shared {
+        sources: &sources,
+        ingested: sink.ingested_sources(),
+        seen: Mutex::new(HashSet::new()),
+        queue: Mutex::new(Queue::default()),
+        ready: Condvar::new(),
+        reports: Mutex::new(vec![None; sources.len()]),
+        stop: AtomicBool::new(false),
+    };
+    let (tx, rx) = mpsc::sync_channel::<Msg<S::Prepared>>(2 * workers);
     let mut summary = Summary::default();
     let mut failure: Option<IngestError> = None;
-    let mut reports: Vec<(usize, SourceReport)> = Vec::new();
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
-                let tx = tx.clone();
-                let (sources, ingested, seen, next, stop) =
-                    (&sources, &ingested, &seen, &next, &stop);
+                let mut out = ChannelSink::<S> {
+                    tx: tx.clone(),
+                    stop: &shared.stop,
+                };
+                let shared = &shared;
                 scope.spawn(move || {
-                    let mut out = ChannelSink { tx, ingested, stop };
                     let mut run = Run {
                         decoders: catalog.tables().iter().map(TableDecoder::new).collect(),
+                        pending_bytes: vec![0; catalog.tables().len()],
                         forced,
                         options,
                         summary: Summary::default(),
                     };
-                    let mut reports = Vec::new();
-                    let result = (|| {
-                        loop {
-                            let i = next.fetch_add(1, Ordering::SeqCst);
-                            if i >= sources.len() || stop.load(Ordering::SeqCst) {
-                                break;
-                            }
-                            reports.push((i, run.one_source(&sources[i], &mut out, seen)?));
-                        }
-                        for d in &mut run.decoders {
-                            if d.buffered_rows() > 0 {
-                                out.write_batch(d.schema(), d.flush())?;
-                            }
-                        }
-                        Ok(())
-                    })();
-                    (run.summary, reports, result)
+                    let result = run.work(shared, &mut out);
+                    if result.is_err() {
+                        shared.halt();
+                    }
+                    (run.summary, result)
                 })
             })
             .collect();
@@ -231,25 +234,24 @@ pub fn run(
                 continue; // drain so workers can finish
             }
             let result = match msg {
-                Msg::Batch(table, batch) => sink.write_batch(table, batch),
+                Msg::Batch(prepared) => prepared.and_then(|p| sink.write(p)),
                 Msg::Reject(r) => {
                     rejected += 1;
                     if options.max_errors.is_some_and(|max| rejected > max) {
                         summary.aborted = true;
-                        stop.store(true, Ordering::SeqCst);
+                        shared.halt();
                     }
                     sink.reject(&r)
                 }
             };
             if let Err(e) = result {
-                stop.store(true, Ordering::SeqCst);
+                shared.halt();
                 failure = Some(e);
             }
         }
         for h in handles {
-            let (part, mut rs, result) = h.join().expect("ingest worker panicked");
+            let (part, result) = h.join().expect("ingest worker panicked");
             summary.merge(part);
-            reports.append(&mut rs);
             if let Err(e) = result {
                 if !matches!(e, IngestError::Stopped) && failure.is_none() {
                     failure = Some(e);
@@ -260,65 +262,190 @@ pub fn run(
     if let Some(e) = failure {
         return Err(e);
     }
-    reports.sort_by_key(|(i, _)| *i);
-    summary.sources = reports.into_iter().map(|(_, r)| r).collect();
+    let reports = shared.reports.into_inner().expect("lock");
+    summary.sources = reports.into_iter().flatten().collect();
     Ok(summary)
 }
 
 /// What a decoding worker hands to the writer thread.
-enum Msg {
-    Batch(&'static TableSchema, RecordBatch),
+enum Msg<P> {
+    Batch(Result<P, IngestError>),
     Reject(Reject),
 }
 
-/// A worker's view of the sink: batches and rejects go over a channel to the writer thread.
-struct ChannelSink<'a> {
-    tx: mpsc::SyncSender<Msg>,
-    ingested: &'a HashSet<String>,
+/// A piece of a large NDJSON source.
+struct Chunk {
+    source: usize,
+    bytes: Arc<source::OpenedSource>,
+    range: Range<usize>,
+    first_line: u64,
+}
+
+#[derive(Default)]
+struct Queue {
+    next_source: usize,
+    chunks: VecDeque<Chunk>,
+    /// Workers opening a source, which may yet add chunks.
+    opening: usize,
+    stopped: bool,
+}
+
+enum Task {
+    Open(usize),
+    Chunk(Chunk),
+}
+
+/// What the decoding workers share.
+struct Shared<'a> {
+    sources: &'a [source::SourceRef],
+    ingested: HashSet<String>,
+    /// Content hashes seen in this run (the same file given twice is read once).
+    seen: Mutex<HashSet<String>>,
+    queue: Mutex<Queue>,
+    ready: Condvar,
+    reports: Mutex<Vec<Option<SourceReport>>>,
+    stop: AtomicBool,
+}
+
+impl Shared<'_> {
+    /// The next piece of work: chunks of opened sources first (their bytes are mapped
+    /// already), then the next source. `None` when everything is taken or the run stopped.
+    fn next_task(&self) -> Option<Task> {
+        let mut q = self.queue.lock().expect("lock");
+        loop {
+            if q.stopped {
+                return None;
+            }
+            if let Some(c) = q.chunks.pop_front() {
+                return Some(Task::Chunk(c));
+            }
+            if q.next_source < self.sources.len() {
+                q.next_source += 1;
+                q.opening += 1;
+                return Some(Task::Open(q.next_source - 1));
+            }
+            if q.opening == 0 {
+                return None;
+            }
+            q = self.ready.wait(q).expect("lock");
+        }
+    }
+
+    fn opened(&self, chunks: Vec<Chunk>) {
+        let mut q = self.queue.lock().expect("lock");
+        q.chunks.extend(chunks);
+        q.opening -= 1;
+        self.ready.notify_all();
+    }
+
+    fn halt(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.queue.lock().expect("lock").stopped = true;
+        self.ready.notify_all();
+    }
+
+    fn count(&self, source: usize, accepted: u64, rejected: u64) {
+        let mut reports = self.reports.lock().expect("lock");
+        let r = reports[source].as_mut().expect("reported when opened");
+        r.accepted += accepted;
+        r.rejected += rejected;
+    }
+}
+
+/// A worker's view of the sink: batches (prepared here) and rejects go over a channel to the
+/// writer thread.
+struct ChannelSink<'a, S: Sink> {
+    tx: mpsc::SyncSender<Msg<S::Prepared>>,
     stop: &'a AtomicBool,
 }
 
-impl ChannelSink<'_> {
-    fn send(&self, msg: Msg) -> Result<(), IngestError> {
+impl<S: Sink> ChannelSink<'_, S> {
+    fn send(&self, msg: Msg<S::Prepared>) -> Result<(), IngestError> {
         if self.stop.load(Ordering::SeqCst) {
             return Err(IngestError::Stopped);
         }
         self.tx.send(msg).map_err(|_| IngestError::Stopped)
     }
-}
-
-impl Sink for ChannelSink<'_> {
-    fn ingested_sources(&self) -> HashSet<String> {
-        self.ingested.clone()
+    fn batch(&self, table: &'static TableSchema, batch: RecordBatch) -> Result<(), IngestError> {
+        self.send(Msg::Batch(S::prepare(table, batch)))
     }
-    fn write_batch(
-        &mut self,
-        table: &'static TableSchema,
-        batch: RecordBatch,
-    ) -> Result<(), IngestError> {
-        self.send(Msg::Batch(table, batch))
-    }
-    fn reject(&mut self, reject: &Reject) -> Result<(), IngestError> {
-        self.send(Msg::Reject(reject.clone()))
+    fn reject(&self, reject: Reject) -> Result<(), IngestError> {
+        self.send(Msg::Reject(reject))
     }
 }
 
+/// One decoding worker's state.
 struct Run<'o> {
     decoders: Vec<TableDecoder>,
+    /// Input bytes of the rows each decoder holds.
+    pending_bytes: Vec<usize>,
     forced: Option<&'static TableSchema>,
     options: &'o IngestOptions,
     summary: Summary,
 }
 
+/// Accepted and rejected records of one source (or piece of one).
+#[derive(Default)]
+struct Counts {
+    accepted: u64,
+    rejected: u64,
+}
+
 impl Run<'_> {
-    /// Open, hash and decode one source.
-    fn one_source(
+    fn work<S: Sink>(
         &mut self,
-        src: &source::SourceRef,
-        sink: &mut ChannelSink<'_>,
-        seen: &Mutex<HashSet<String>>,
-    ) -> Result<SourceReport, IngestError> {
-        let opened = source::open(src)?;
+        shared: &Shared<'_>,
+        out: &mut ChannelSink<'_, S>,
+    ) -> Result<(), IngestError> {
+        while let Some(task) = shared.next_task() {
+            match task {
+                Task::Open(i) => match self.open_source(i, shared, out) {
+                    Ok(chunks) => shared.opened(chunks),
+                    Err(e) => {
+                        shared.opened(Vec::new());
+                        return Err(e);
+                    }
+                },
+                Task::Chunk(c) => {
+                    let name = &shared.sources[c.source].name;
+                    let mut counts = Counts::default();
+                    let piece = &c.bytes.bytes[c.range.clone()];
+                    let mut failure = None;
+                    let mut cells = Vec::new();
+                    shape::ndjson_lines(piece, c.first_line, &mut |item| {
+                        if failure.is_none() && !self.summary.aborted {
+                            if let Err(e) = self.record(name, item, &mut cells, out, &mut counts) {
+                                failure = Some(e);
+                            }
+                        }
+                    });
+                    c.bytes.bytes.release(c.range.clone());
+                    shared.count(c.source, counts.accepted, counts.rejected);
+                    if let Some(e) = failure {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        for (d, pending) in self.decoders.iter_mut().zip(&mut self.pending_bytes) {
+            if d.buffered_rows() > 0 {
+                *pending = 0;
+                out.batch(d.schema(), d.flush())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Open and hash source `i`, then decode it whole, or return its pieces for the queue
+    /// when it is a large NDJSON file.
+    fn open_source<S: Sink>(
+        &mut self,
+        i: usize,
+        shared: &Shared<'_>,
+        out: &mut ChannelSink<'_, S>,
+    ) -> Result<Vec<Chunk>, IngestError> {
+        let src = &shared.sources[i];
+        let opened = Arc::new(source::open(src)?);
         let mut report = SourceReport {
             name: src.name.clone(),
             sha256: opened.sha256.clone(),
@@ -329,94 +456,137 @@ impl Run<'_> {
             accepted: 0,
             rejected: 0,
         };
-        if sink.ingested.contains(&opened.sha256) {
+        let new = if shared.ingested.contains(&opened.sha256) {
             report.status = SourceStatus::AlreadyIngested;
-        } else if !seen.lock().expect("lock").insert(opened.sha256.clone()) {
+            false
+        } else if !shared
+            .seen
+            .lock()
+            .expect("lock")
+            .insert(opened.sha256.clone())
+        {
             report.status = SourceStatus::RepeatedInThisRun;
+            false
         } else {
-            let shape = self.source(&src.name, &opened.bytes, sink, &mut report)?;
-            report.shape = Some(shape.name());
+            true
+        };
+        let chunks = match new {
+            true => shape::ndjson_chunks(&opened.bytes, self.options.chunk_bytes, |r| {
+                opened.bytes.release(r)
+            }),
+            false => None,
+        };
+        if let Some(pieces) = chunks {
+            report.shape = Some(Shape::Ndjson.name());
+            shared.reports.lock().expect("lock")[i] = Some(report);
+            return Ok(pieces
+                .into_iter()
+                .map(|(range, first_line)| Chunk {
+                    source: i,
+                    bytes: opened.clone(),
+                    range,
+                    first_line,
+                })
+                .collect());
         }
-        Ok(report)
+        let mut counts = Counts::default();
+        if new {
+            let mut failure = None;
+            let bytes: &[u8] = &opened.bytes;
+            let mut released = 0;
+            let mut cells = Vec::new();
+            let shape = shape::for_each_record(bytes, |item| {
+                if failure.is_some() || self.summary.aborted {
+                    return;
+                }
+                let at = item.raw.as_ptr() as usize - bytes.as_ptr() as usize;
+                if at > released + (64 << 20) {
+                    opened.bytes.release(released..at);
+                    released = at;
+                }
+                if let Err(e) = self.record(&src.name, item, &mut cells, out, &mut counts) {
+                    failure = Some(e);
+                }
+            });
+            report.shape = Some(shape.name());
+            if let Some(e) = failure {
+                return Err(e);
+            }
+        }
+        report.accepted = counts.accepted;
+        report.rejected = counts.rejected;
+        shared.reports.lock().expect("lock")[i] = Some(report);
+        Ok(Vec::new())
     }
 
-    fn source(
+    /// Route and decode one record, or reject it; hand full batches to the sink.
+    fn record<'a, S: Sink>(
         &mut self,
         name: &str,
-        bytes: &[u8],
-        sink: &mut dyn Sink,
-        report: &mut SourceReport,
-    ) -> Result<Shape, IngestError> {
-        let mut cells: Vec<Cell> = Vec::new();
-        let mut failure: Option<IngestError> = None;
-        let shape = shape::for_each_record(bytes, |item| {
-            if failure.is_some() || self.summary.aborted {
-                return;
+        item: shape::Item<'a>,
+        cells: &mut Vec<Cell<'a>>,
+        out: &mut ChannelSink<'_, S>,
+        counts: &mut Counts,
+    ) -> Result<(), IngestError> {
+        let outcome = match item.fields {
+            Err(reason) => Err((
+                None,
+                RecordError {
+                    column: None,
+                    reason,
+                },
+            )),
+            Ok(fields) => self.route(fields, cells),
+        };
+        match outcome {
+            Ok(table) => {
+                counts.accepted += 1;
+                *self
+                    .summary
+                    .accepted
+                    .entry(self.decoders[table].schema().name.clone())
+                    .or_default() += 1;
+                self.pending_bytes[table] += item.raw.len();
+                let d = &mut self.decoders[table];
+                if d.buffered_rows() >= self.options.batch_rows
+                    || self.pending_bytes[table] >= self.options.batch_bytes
+                {
+                    self.pending_bytes[table] = 0;
+                    out.batch(d.schema(), d.flush())?;
+                }
+                Ok(())
             }
-            let outcome = match item.fields {
-                Err(reason) => Err((
-                    None,
-                    RecordError {
-                        column: None,
-                        reason,
+            Err((table, err)) => {
+                counts.rejected += 1;
+                let reject = Reject {
+                    source: name.to_string(),
+                    line: match item.location {
+                        Location::Line(l) => Some(l),
+                        _ => None,
                     },
-                )),
-                Ok(fields) => self.route(fields, &mut cells),
-            };
-            match outcome {
-                Ok(table) => {
-                    report.accepted += 1;
-                    *self
-                        .summary
-                        .accepted
-                        .entry(self.decoders[table].schema().name.clone())
-                        .or_default() += 1;
-                    let d = &mut self.decoders[table];
-                    if d.buffered_rows() >= self.options.batch_rows {
-                        if let Err(e) = sink.write_batch(d.schema(), d.flush()) {
-                            failure = Some(e);
-                        }
+                    record: match item.location {
+                        Location::Record(r) => Some(r),
+                        _ => None,
+                    },
+                    table: table.map(|t| self.decoders[t].schema().name.clone()),
+                    column: err.column,
+                    reason: err.reason,
+                    raw: truncate(item.raw, MAX_RAW).to_string(),
+                };
+                let key = reject.table.clone().unwrap_or_else(|| "(no table)".into());
+                *self.summary.rejected.entry(key).or_default() += 1;
+                if self.summary.first_rejects.len() < FIRST_REJECTS {
+                    self.summary.first_rejects.push(reject.clone());
+                }
+                if let Some(max) = self.options.max_errors {
+                    if self.summary.total_rejected() > max {
+                        self.summary.aborted = true;
                     }
                 }
-                Err((table, err)) => {
-                    report.rejected += 1;
-                    let reject = Reject {
-                        source: name.to_string(),
-                        line: match item.location {
-                            Location::Line(l) => Some(l),
-                            _ => None,
-                        },
-                        record: match item.location {
-                            Location::Record(r) => Some(r),
-                            _ => None,
-                        },
-                        table: table.map(|t| self.decoders[t].schema().name.clone()),
-                        column: err.column,
-                        reason: err.reason,
-                        raw: truncate(item.raw, MAX_RAW).to_string(),
-                    };
-                    let key = reject.table.clone().unwrap_or_else(|| "(no table)".into());
-                    *self.summary.rejected.entry(key).or_default() += 1;
-                    if let Err(e) = sink.reject(&reject) {
-                        failure = Some(e);
-                    }
-                    if self.summary.first_rejects.len() < FIRST_REJECTS {
-                        self.summary.first_rejects.push(reject);
-                    }
-                    if let Some(max) = self.options.max_errors {
-                        if self.summary.total_rejected() > max {
-                            self.summary.aborted = true;
-                        }
-                    }
-                }
+                out.reject(reject)
             }
-        });
-        match failure {
-            Some(e) => Err(e),
-            None => Ok(shape),
         }
     }
-
     /// Choose the record's table and decode it there.
     fn route<'a>(
         &mut self,

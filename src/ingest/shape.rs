@@ -5,6 +5,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::ops::Range;
 
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -115,13 +116,62 @@ fn whole_file_error(bytes: &[u8], reason: String) -> Item<'_> {
     }
 }
 
+/// Split a large NDJSON input at line ends into pieces of about `target` bytes, each with the
+/// number of its first line, so that several threads can decode one file. `None` when the
+/// input is small or not NDJSON (then [`for_each_record`] reads it whole).
+///
+/// NDJSON here means what [`for_each_record`] would treat as NDJSON: the first line is one
+/// complete JSON object and more lines follow. When unsure, say `None`. `scanned` is told
+/// each range once it has been read (a mapped file can then give its pages back).
+pub fn ndjson_chunks(
+    bytes: &[u8],
+    target: usize,
+    mut scanned: impl FnMut(Range<usize>),
+) -> Option<Vec<(Range<usize>, u64)>> {
+    if bytes.len() <= target {
+        return None;
+    }
+    let start = if bytes.starts_with(b"\xef\xbb\xbf") {
+        3
+    } else {
+        0
+    };
+    let first_end = start + memchr::memchr(b'\n', &bytes[start..])?;
+    let first = std::str::from_utf8(&bytes[start..first_end]).ok()?;
+    if !first.trim_start().starts_with('{') || serde_json::from_str::<&RawValue>(first).is_err() {
+        return None;
+    }
+    let mut chunks = Vec::new();
+    let (mut at, mut line) = (start, 1u64);
+    while at < bytes.len() {
+        let mut end = (at + target).min(bytes.len());
+        if end < bytes.len() {
+            end = memchr::memchr(b'\n', &bytes[end..]).map_or(bytes.len(), |p| end + p + 1);
+        }
+        chunks.push((at..end, line));
+        line += memchr::memchr_iter(b'\n', &bytes[at..end]).count() as u64;
+        scanned(at..end);
+        at = end;
+    }
+    Some(chunks)
+}
+
 fn ndjson<'a>(bytes: &'a [u8], f: &mut impl FnMut(Item<'a>)) {
-    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+    ndjson_lines(bytes, 1, f)
+}
+
+/// Call `f` for every record of NDJSON text whose first line is number `first_line`.
+pub fn ndjson_lines<'a>(bytes: &'a [u8], first_line: u64, f: &mut impl FnMut(Item<'a>)) {
+    let mut start = 0;
+    let ends = memchr::memchr_iter(b'\n', bytes).chain(std::iter::once(bytes.len()));
+    for (i, end) in ends.enumerate() {
+        let line = &bytes[start..end];
+        start = end + 1;
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.iter().all(|b| b.is_ascii_whitespace()) {
             continue;
         }
-        let location = Location::Line(i as u64 + 1);
+        let location = Location::Line(first_line + i as u64);
         if line.len() > MAX_RECORD_BYTES {
             f(too_large(location, line));
             continue;
@@ -423,6 +473,51 @@ mod tests {
             ));
         });
         (shape, out)
+    }
+
+    /// Records seen through the chunks, in order, as (line, raw text).
+    fn via_chunks(input: &str, target: usize) -> Option<Vec<(Location, String)>> {
+        let bytes = input.as_bytes();
+        let chunks = ndjson_chunks(bytes, target, |_| {})?;
+        let mut out = Vec::new();
+        for (range, first_line) in chunks {
+            ndjson_lines(&bytes[range], first_line, &mut |item| {
+                out.push((item.location, item.raw.to_string()))
+            });
+        }
+        Some(out)
+    }
+
+    #[test]
+    fn ndjson_chunks_see_the_same_records_and_lines_as_a_whole_read() {
+        let input = "\u{feff}{\"a\":1}\r\n\n{\"b\":2}\nnot json\n  \n{\"c\":\"é\"}\n{\"d\":4}";
+        let mut whole = Vec::new();
+        for_each_record(input.as_bytes(), |item| {
+            whole.push((item.location, item.raw.to_string()))
+        });
+        for target in 1..input.len() {
+            assert_eq!(via_chunks(input, target).unwrap(), whole, "target {target}");
+        }
+        assert!(
+            via_chunks(input, input.len()).is_none(),
+            "small inputs are read whole"
+        );
+    }
+
+    #[test]
+    fn ndjson_chunks_leave_other_shapes_alone() {
+        for input in [
+            "[{\"a\":1},\n{\"b\":2}]",
+            "{\n\"records\": [{\"a\":1}]\n}",
+            "{\"a\":1} {\"b\":2}\n{\"c\":3}",
+            "oops\n{\"a\":1}\n",
+            "{\"a\":1}",
+        ] {
+            assert!(
+                ndjson_chunks(input.as_bytes(), 1, |_| {}).is_none(),
+                "{input}"
+            );
+        }
     }
 
     #[test]

@@ -119,7 +119,7 @@ pub fn open(src: &SourceRef) -> Result<OpenedSource, IngestError> {
             }
         }
     };
-    let sha256 = hex(&Sha256::digest(&raw[..]));
+    let sha256 = hash(&raw);
     let stored_bytes = raw.len() as u64;
     let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
@@ -138,6 +138,38 @@ pub fn open(src: &SourceRef) -> Result<OpenedSource, IngestError> {
         stored_bytes,
         bytes,
     })
+}
+
+/// Pages of a mapped file read this far are given back as hashing and decoding go on, so a
+/// file larger than memory does not stay resident (they are re-read if touched again).
+const RELEASE_STEP: usize = 64 << 20;
+
+fn hash(bytes: &SourceBytes) -> String {
+    let mut h = Sha256::new();
+    for (i, window) in bytes.chunks(RELEASE_STEP).enumerate() {
+        h.update(window);
+        bytes.release(i * RELEASE_STEP..i * RELEASE_STEP + window.len());
+    }
+    hex(&h.finalize())
+}
+
+impl SourceBytes {
+    /// Tell the kernel the mapped pages of `range` are not needed now. Only a hint on residency:
+    /// the data stays readable (pages of a read-only file map are re-read on access).
+    pub fn release(&self, range: std::ops::Range<usize>) {
+        if let SourceBytes::Mapped(m) = self {
+            let page = 4096;
+            let start = range.start.div_ceil(page) * page;
+            let end = (range.end / page * page).min(m.len());
+            if end > start {
+                // SAFETY: DONTNEED on a read-only file mapping drops clean pages only;
+                // later reads fault them back in from the file, so no borrowed slice changes.
+                let _ = unsafe {
+                    m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
+                };
+            }
+        }
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::path::Path;
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
@@ -57,9 +57,7 @@ impl KeySpec {
             self.columns().into_iter().map(|i| (i, column(i))).collect();
         (0..rows)
             .map(|row| {
-                let mut a = std::collections::hash_map::DefaultHasher::new();
-                let mut b = std::collections::hash_map::DefaultHasher::new();
-                b.write_u8(0x5a);
+                let (mut a, mut b) = (HASH_A.build_hasher(), HASH_B.build_hasher());
                 for part in &self.parts {
                     let chosen = part
                         .iter()
@@ -83,6 +81,21 @@ impl KeySpec {
             .collect()
     }
 }
+
+/// Two independently seeded hashes make one 128-bit key. Fixed seeds: a key's hash only has
+/// to agree within one process (stored keys are re-hashed from the files on every run).
+static HASH_A: ahash::RandomState = ahash::RandomState::with_seeds(
+    0x243f_6a88_85a3_08d3,
+    0x1319_8a2e_0370_7344,
+    0xa409_3822_299f_31d0,
+    0x082e_fa98_ec4e_6c89,
+);
+static HASH_B: ahash::RandomState = ahash::RandomState::with_seeds(
+    0x4528_21e6_38d0_1377,
+    0xbe54_66cf_34e9_0c6c,
+    0xc0ac_29b7_c97c_50dd,
+    0x3f84_d5b5_b547_0917,
+);
 
 fn hash_cell(arr: &ArrayRef, row: usize, h: &mut impl Hasher) {
     match arr.data_type() {
@@ -111,7 +124,7 @@ pub struct KeyIndex {
 }
 
 impl KeyIndex {
-    /// Drop the rows of `batch` (one table, one day) whose key is already stored or already
+    /// Drop the rows of `batch` (one table, one day; `hashes` its rows' key hashes) whose key is already stored or already
     /// seen; returns the rows to keep and how many were dropped.
     pub fn filter(
         &mut self,
@@ -120,6 +133,7 @@ impl KeyIndex {
         partition: &str,
         committed: &[DataFile],
         batch: &RecordBatch,
+        hashes: &[u128],
     ) -> Result<(RecordBatch, u64), StoreError> {
         let spec = KeySpec::new(table);
         if !self.seen.contains_key(partition) {
@@ -127,7 +141,6 @@ impl KeyIndex {
             self.seen.insert(partition.to_string(), set);
         }
         let set = self.seen.get_mut(partition).expect("inserted above");
-        let hashes = spec.hashes(batch.num_rows(), |i| batch.column(i).clone());
         let keep: BooleanArray = hashes.iter().map(|h| Some(set.insert(*h))).collect();
         let dropped = keep.iter().filter(|k| *k == Some(false)).count() as u64;
         if dropped == 0 {

@@ -8,6 +8,7 @@
 //! <store>/_lock                                                the writer lock
 //! ```
 
+pub mod buffer;
 pub mod dedup;
 pub mod fault;
 pub mod lock;

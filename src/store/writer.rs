@@ -5,14 +5,17 @@ use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
-use arrow::array::{AsArray, RecordBatch};
-use arrow::compute::{sort_to_indices, take_record_batch};
-use arrow::datatypes::TimestampMicrosecondType;
-use parquet::arrow::ArrowWriter;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use arrow::array::RecordBatch;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
+use super::buffer::{
+    partition_name, split_days, write_sorted_file, Buffers, DayBatch, Pending, Written,
+    DEFAULT_BUDGET,
+};
 use super::dedup::KeyIndex;
 use super::lock::WriterLock;
 use super::log::{self, Commit, DataFile, Snapshot, SourceEntry};
@@ -20,7 +23,6 @@ use super::{fault, sync_dir, StoreError};
 use crate::ingest::{IngestError, Reject, Sink};
 use crate::schema::TableSchema;
 
-const MICROS_PER_DAY: i64 = 86_400_000_000;
 const ROW_GROUP_ROWS: usize = 1024 * 1024;
 
 pub struct Transaction {
@@ -35,6 +37,8 @@ pub struct Transaction {
     rejected: u64,
     next_part: usize,
     keys: KeyIndex,
+    buffers: Buffers,
+    budget: usize,
     /// Records not stored because their natural key was already stored, per table.
     pub duplicates: std::collections::BTreeMap<String, u64>,
     /// Files a crashed writer had left, removed when this transaction began.
@@ -64,6 +68,8 @@ impl Transaction {
             rejected: 0,
             next_part: 0,
             keys: KeyIndex::default(),
+            buffers: Buffers::default(),
+            budget: DEFAULT_BUDGET,
             duplicates: Default::default(),
             cleaned_leftovers,
         })
@@ -77,94 +83,121 @@ impl Transaction {
         &self.snapshot
     }
 
-    /// Write rows of one table: split by UTC day of `TimeGenerated`, each day sorted by time
-    /// into its own staged file.
-    pub fn write_table_batch(
-        &mut self,
-        table: &TableSchema,
-        batch: &RecordBatch,
-    ) -> Result<(), StoreError> {
-        if batch.num_rows() == 0 {
-            return Ok(());
-        }
-        let time_idx = table.time_index();
-        let indices = sort_to_indices(batch.column(time_idx), None, None).map_err(parquet_err)?;
-        let sorted = take_record_batch(batch, &indices).map_err(parquet_err)?;
-        let times = sorted
-            .column(time_idx)
-            .as_primitive::<TimestampMicrosecondType>()
-            .clone();
-        let mut start = 0;
-        while start < sorted.num_rows() {
-            let day = times.value(start).div_euclid(MICROS_PER_DAY);
-            let mut end = start + 1;
-            while end < sorted.num_rows() && times.value(end).div_euclid(MICROS_PER_DAY) == day {
-                end += 1;
-            }
-            let slice = sorted.slice(start, end - start);
-            self.write_day(table, day, &slice)?;
-            start = end;
-        }
-        Ok(())
+    /// Bytes of Arrow data buffered before the largest partition is written out.
+    pub fn set_buffer_budget(&mut self, bytes: usize) {
+        self.budget = bytes;
     }
 
-    fn write_day(
+    /// Accept the rows of one table and day (from [`split_days`]): drop those whose natural
+    /// key is already stored or already accepted, buffer the rest.
+    pub fn write_day(
         &mut self,
-        table: &TableSchema,
-        day: i64,
-        batch: &RecordBatch,
+        table: &'static TableSchema,
+        day: DayBatch,
     ) -> Result<(), StoreError> {
-        let date = chrono::DateTime::from_timestamp_micros(day * MICROS_PER_DAY)
-            .expect("day in range")
-            .format("%Y-%m-%d");
-        let partition = format!("{}/date={date}", table.name);
+        let partition = partition_name(table, day.day);
         let committed = self.snapshot.table_files(&table.name);
-        let (batch, dropped) = self
-            .keys
-            .filter(&self.root, table, &partition, committed, batch)?;
+        let (batch, dropped) = self.keys.filter(
+            &self.root,
+            table,
+            &partition,
+            committed,
+            &day.batch,
+            &day.hashes,
+        )?;
         if dropped > 0 {
             *self.duplicates.entry(table.name.clone()).or_default() += dropped;
         }
         if batch.num_rows() == 0 {
             return Ok(());
         }
-        self.stage_file(table, &partition, &batch)
+        self.buffers.add(table, &partition, batch);
+        while self.buffers.bytes() > self.budget {
+            let Some(p) = self.buffers.take_largest() else {
+                break;
+            };
+            self.stage_pending(&p)?;
+        }
+        Ok(())
     }
 
-    /// Write one sorted, single-partition batch as a staged file of the transaction.
+    /// Write one partition's rows (any order) as a staged file of the transaction.
     pub(super) fn stage_file(
         &mut self,
-        table: &TableSchema,
+        table: &'static TableSchema,
         partition: &str,
         batch: &RecordBatch,
     ) -> Result<(), StoreError> {
-        let times = batch
-            .column(table.time_index())
-            .as_primitive::<TimestampMicrosecondType>();
-        let (min_time, max_time) = (times.value(0), times.value(batch.num_rows() - 1));
-        let rel = format!(
-            "{partition}/part-{}-{}.parquet",
-            self.version, self.next_part
-        );
+        self.stage_pending(&Pending {
+            table,
+            partition: partition.to_string(),
+            batches: vec![batch.clone()],
+            bytes: 0,
+        })
+    }
+
+    fn next_file(&mut self, partition: &str) -> String {
         self.next_part += 1;
-        let path = self.staging.join(&rel);
-        fs::create_dir_all(path.parent().expect("file has a folder"))
-            .map_err(|e| StoreError::io(&path, e))?;
-        let file = File::create(&path).map_err(|e| StoreError::io(&path, e))?;
-        let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(writer_properties(table)))
-            .map_err(parquet_err)?;
-        writer.write(batch).map_err(parquet_err)?;
-        let file = writer.into_inner().map_err(parquet_err)?;
-        file.sync_all().map_err(|e| StoreError::io(&path, e))?;
-        let bytes = file.metadata().map_err(|e| StoreError::io(&path, e))?.len();
-        self.staged.push(DataFile {
-            table: table.name.clone(),
-            path: rel,
-            rows: batch.num_rows() as u64,
-            bytes,
-            min_time,
-            max_time,
+        format!(
+            "{partition}/part-{}-{}.parquet",
+            self.version,
+            self.next_part - 1
+        )
+    }
+
+    fn stage_pending(&mut self, p: &Pending) -> Result<(), StoreError> {
+        let rel = self.next_file(&p.partition);
+        let written = write_sorted_file(&self.staging.join(&rel), p.table, &p.batches)?;
+        self.staged.push(data_file(p.table, rel, written));
+        Ok(())
+    }
+
+    /// Write every buffered partition, several at a time (one per core).
+    fn stage_buffered(&mut self) -> Result<(), StoreError> {
+        let mut pending = self.buffers.take_all();
+        // Biggest first, so the threads finish together.
+        pending.sort_by_key(|p| std::cmp::Reverse(p.bytes));
+        let jobs: Vec<(String, Pending)> = pending
+            .into_iter()
+            .map(|p| (self.next_file(&p.partition), p))
+            .collect();
+        let threads = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .min(jobs.len());
+        let next = AtomicUsize::new(0);
+        let staging = &self.staging;
+        let results: Vec<Result<Vec<(usize, Written)>, StoreError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut done = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::SeqCst);
+                            let Some((rel, p)) = jobs.get(i) else {
+                                return Ok(done);
+                            };
+                            done.push((
+                                i,
+                                write_sorted_file(&staging.join(rel), p.table, &p.batches)?,
+                            ));
+                        }
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("file writer panicked"))
+                .collect()
         });
+        let mut written = Vec::new();
+        for r in results {
+            written.extend(r?);
+        }
+        written.sort_by_key(|(i, _)| *i);
+        for (i, w) in written {
+            let (rel, p) = &jobs[i];
+            self.staged.push(data_file(p.table, rel.clone(), w));
+        }
         Ok(())
     }
 
@@ -196,6 +229,7 @@ impl Transaction {
         sources: Vec<SourceEntry>,
         remove: Vec<String>,
     ) -> Result<Option<Commit>, StoreError> {
+        self.stage_buffered()?;
         if self.staged.is_empty() && sources.is_empty() && remove.is_empty() && self.rejected == 0 {
             self.discard();
             return Ok(None);
@@ -269,22 +303,42 @@ impl Drop for Transaction {
 }
 
 impl Sink for Transaction {
+    type Prepared = (&'static TableSchema, Vec<DayBatch>);
+
     fn ingested_sources(&self) -> std::collections::HashSet<String> {
         self.snapshot.sources.clone()
     }
 
-    fn write_batch(
-        &mut self,
+    fn prepare(
         table: &'static TableSchema,
         batch: RecordBatch,
-    ) -> Result<(), IngestError> {
-        self.write_table_batch(table, &batch)
-            .map_err(|e| IngestError::Sink(e.to_string()))
+    ) -> Result<Self::Prepared, IngestError> {
+        let days = split_days(table, batch).map_err(|e| IngestError::Sink(e.to_string()))?;
+        Ok((table, days))
+    }
+
+    fn write(&mut self, (table, days): Self::Prepared) -> Result<(), IngestError> {
+        for day in days {
+            self.write_day(table, day)
+                .map_err(|e| IngestError::Sink(e.to_string()))?;
+        }
+        Ok(())
     }
 
     fn reject(&mut self, reject: &Reject) -> Result<(), IngestError> {
         self.write_reject(reject)
             .map_err(|e| IngestError::Sink(e.to_string()))
+    }
+}
+
+fn data_file(table: &TableSchema, path: String, w: Written) -> DataFile {
+    DataFile {
+        table: table.name.clone(),
+        path,
+        rows: w.rows,
+        bytes: w.bytes,
+        min_time: w.min_time,
+        max_time: w.max_time,
     }
 }
 

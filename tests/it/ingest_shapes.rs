@@ -162,3 +162,53 @@ fn generator_is_deterministic_and_its_sample_set_ingests_cleanly() {
         assert!(env.count(t) > 0, "{t} is empty");
     }
 }
+
+#[test]
+fn a_large_ndjson_file_split_across_threads_keeps_every_record_and_line_number() {
+    use omslake::ingest::{self, IngestOptions};
+    let env = Env::new();
+    let bad = [7u64, 1000, 1999];
+    let mut text = String::new();
+    for line in 1..=2000u64 {
+        if bad.contains(&line) {
+            text.push_str("{\"Type\":\"Event\", oops\n");
+        } else {
+            text.push_str(&format!(
+                "{{\"Type\":\"Event\",\"TimeGenerated\":\"2024-03-0{}T00:00:{:02}Z\",\"Computer\":\"c{line}\",\"EventID\":{line}}}\n",
+                1 + line % 3,
+                line % 60
+            ));
+        }
+    }
+    let f = env.write("in/big.ndjson", text.as_bytes());
+    let store = omslake::store::Store::open(env.store());
+    let mut tx = store.begin("ingest", None, &mut || {}).unwrap();
+    // About 70 pieces of 4 KiB for two threads.
+    let options = IngestOptions {
+        chunk_bytes: 4096,
+        ..IngestOptions::default()
+    };
+    let summary = ingest::run(&[f], &options, &mut tx).unwrap();
+    assert_eq!(summary.sources[0].shape, Some("ndjson"));
+    assert_eq!(summary.sources[0].accepted, 1997);
+    assert_eq!(summary.sources[0].rejected, 3);
+    tx.commit(Vec::new(), Vec::new()).unwrap();
+    assert_eq!(env.count("Event"), 1997);
+    assert_eq!(
+        env.csv(
+            "SELECT count(DISTINCT \"EventID\"), min(\"EventID\"), max(\"EventID\") FROM \"Event\""
+        ),
+        vec!["1997,1,2000"]
+    );
+    let rejects = std::fs::read_to_string(env.store().join("_rejects/1.ndjson")).unwrap();
+    let mut lines: Vec<u64> = rejects
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["line"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    lines.sort_unstable();
+    assert_eq!(lines, bad);
+}

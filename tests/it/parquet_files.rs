@@ -98,3 +98,67 @@ fn files_are_plain_hive_partitioned_parquet_with_portable_types() {
         assert_eq!(rows as u64, env.count(table), "{table}");
     }
 }
+
+#[test]
+fn a_small_ingest_buffer_writes_more_files_each_sorted_with_the_same_rows() {
+    use arrow::array::AsArray;
+    use arrow::datatypes::TimestampMicrosecondType;
+    let (roomy, tight) = (Env::new(), Env::new());
+    let gen = roomy.path("gen");
+    let r = roomy.run(&[
+        "generate",
+        "--scale",
+        "0.05",
+        "--out",
+        gen.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(roomy.ingest(&[&gen]).code, 0);
+    // Small batches from the decoders and a 1 MB buffer: partitions are written out early.
+    let store = omslake::store::Store::open(tight.store());
+    let mut tx = store.begin("ingest", None, &mut || {}).unwrap();
+    tx.set_buffer_budget(1 << 20);
+    let options = omslake::ingest::IngestOptions {
+        batch_bytes: 64 << 10,
+        ..Default::default()
+    };
+    omslake::ingest::run(&[gen.clone()], &options, &mut tx).unwrap();
+    tx.commit(Vec::new(), Vec::new()).unwrap();
+    let r = tight.run(&["verify"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let (mut few, mut many) = (Vec::new(), Vec::new());
+    parquet_files(&roomy.store(), &mut few);
+    parquet_files(&tight.store(), &mut many);
+    assert!(
+        many.len() > few.len(),
+        "{} vs {} files",
+        many.len(),
+        few.len()
+    );
+    for f in &many {
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(
+            File::open(f).unwrap(),
+            8192,
+        )
+        .unwrap();
+        let mut last = i64::MIN;
+        for batch in reader {
+            let batch = batch.unwrap();
+            let tg = batch.schema().index_of("TimeGenerated").unwrap();
+            for t in batch
+                .column(tg)
+                .as_primitive::<TimestampMicrosecondType>()
+                .values()
+            {
+                assert!(*t >= last, "{} is not sorted by TimeGenerated", f.display());
+                last = *t;
+            }
+        }
+    }
+    for table in omslake::schema::TABLE_NAMES {
+        let sql = format!(
+            "SELECT count(*), count(DISTINCT \"TimeGenerated\"), min(\"TimeGenerated\"), max(\"TimeGenerated\") FROM \"{table}\""
+        );
+        assert_eq!(roomy.csv(&sql), tight.csv(&sql), "{table}");
+    }
+}

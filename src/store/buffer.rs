@@ -1,0 +1,307 @@
+//! Rows an ingest has accepted but not yet written: held per day partition within a byte
+//! budget, so that a partition usually becomes one well-compressed file per run while memory
+//! stays bounded whatever the input size (the largest partition is written out when the
+//! budget is reached).
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::Path;
+
+use arrow::array::{Array, AsArray, RecordBatch, UInt32Array};
+use arrow::compute::{concat, interleave_record_batch, sort_to_indices, take_record_batch};
+use arrow::datatypes::TimestampMicrosecondType;
+use parquet::arrow::ArrowWriter;
+
+use super::dedup::KeySpec;
+use super::writer::{parquet_err, writer_properties};
+use super::StoreError;
+use crate::schema::TableSchema;
+
+pub const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// Default bytes of Arrow data buffered across all partitions of a transaction.
+pub const DEFAULT_BUDGET: usize = 128 << 20;
+
+/// Rows written to the Parquet writer at a time when merging a partition's batches.
+const WRITE_CHUNK_ROWS: usize = 64 * 1024;
+
+/// The rows of one decoded batch that fall on one UTC day, with their natural-key hashes.
+pub struct DayBatch {
+    pub day: i64,
+    pub batch: RecordBatch,
+    pub hashes: Vec<u128>,
+}
+
+/// Split a decoded batch by UTC day of `TimeGenerated` and hash each row's natural key.
+///
+/// Needs no transaction state, so ingest runs it on the decoding threads. Every returned batch
+/// owns its memory (no slice keeps a larger parent alive), so the budget's accounting holds.
+pub fn split_days(table: &TableSchema, batch: RecordBatch) -> Result<Vec<DayBatch>, StoreError> {
+    if batch.num_rows() == 0 {
+        return Ok(Vec::new());
+    }
+    let times = batch
+        .column(table.time_index())
+        .as_primitive::<TimestampMicrosecondType>();
+    let days: Vec<i64> = times
+        .values()
+        .iter()
+        .map(|t| t.div_euclid(MICROS_PER_DAY))
+        .collect();
+    let spec = KeySpec::new(table);
+    if days.iter().all(|d| *d == days[0]) {
+        let hashes = spec.row_hashes(&batch);
+        return Ok(vec![DayBatch {
+            day: days[0],
+            batch,
+            hashes,
+        }]);
+    }
+    // Group the row numbers by day (stable: input order within a day), one gather per day.
+    let mut by_day: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
+    for (row, day) in days.iter().enumerate() {
+        by_day.entry(*day).or_default().push(row as u32);
+    }
+    by_day
+        .into_iter()
+        .map(|(day, rows)| {
+            let part = take_record_batch(&batch, &UInt32Array::from(rows)).map_err(parquet_err)?;
+            let hashes = spec.row_hashes(&part);
+            Ok(DayBatch {
+                day,
+                batch: part,
+                hashes,
+            })
+        })
+        .collect()
+}
+
+/// The UTC date of a day number, as used in partition folder names.
+pub fn partition_name(table: &TableSchema, day: i64) -> String {
+    let date = chrono::DateTime::from_timestamp_micros(day * MICROS_PER_DAY)
+        .expect("day in range")
+        .format("%Y-%m-%d");
+    format!("{}/date={date}", table.name)
+}
+
+/// Buffered rows of one day partition.
+pub struct Pending {
+    pub table: &'static TableSchema,
+    pub partition: String,
+    pub batches: Vec<RecordBatch>,
+    pub bytes: usize,
+}
+
+/// Buffered rows of every partition a transaction has touched, with their total size.
+#[derive(Default)]
+pub struct Buffers {
+    parts: BTreeMap<String, Pending>,
+    bytes: usize,
+}
+
+impl Buffers {
+    pub fn add(&mut self, table: &'static TableSchema, partition: &str, batch: RecordBatch) {
+        let bytes = batch.get_array_memory_size();
+        let pending = self
+            .parts
+            .entry(partition.to_string())
+            .or_insert_with(|| Pending {
+                table,
+                partition: partition.to_string(),
+                batches: Vec::new(),
+                bytes: 0,
+            });
+        pending.batches.push(batch);
+        pending.bytes += bytes;
+        self.bytes += bytes;
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Remove and return the partition holding the most bytes.
+    pub fn take_largest(&mut self) -> Option<Pending> {
+        let key = self
+            .parts
+            .values()
+            .max_by_key(|p| p.bytes)?
+            .partition
+            .clone();
+        let pending = self.parts.remove(&key)?;
+        self.bytes -= pending.bytes;
+        Some(pending)
+    }
+
+    /// Remove and return every partition.
+    pub fn take_all(&mut self) -> Vec<Pending> {
+        self.bytes = 0;
+        std::mem::take(&mut self.parts).into_values().collect()
+    }
+}
+
+/// What was written: rows, file bytes and the time range.
+pub struct Written {
+    pub rows: u64,
+    pub bytes: u64,
+    pub min_time: i64,
+    pub max_time: i64,
+}
+
+/// Write batches of one table and partition as one Parquet file at `path`, rows sorted by
+/// `TimeGenerated` across all of them, then fsync it.
+pub fn write_sorted_file(
+    path: &Path,
+    table: &TableSchema,
+    batches: &[RecordBatch],
+) -> Result<Written, StoreError> {
+    let time = table.time_index();
+    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    assert!(rows > 0, "no empty files");
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::io(path, e))?;
+    }
+    let file = File::create(path).map_err(|e| StoreError::io(path, e))?;
+    let mut writer =
+        ArrowWriter::try_new(file, table.arrow_schema(), Some(writer_properties(table)))
+            .map_err(parquet_err)?;
+    let time_arrays: Vec<&dyn Array> = batches.iter().map(|b| b.column(time).as_ref()).collect();
+    let all_times = concat(&time_arrays).map_err(parquet_err)?;
+    let all_times = all_times.as_primitive::<TimestampMicrosecondType>();
+    let sorted = all_times.values().windows(2).all(|w| w[0] <= w[1]);
+    let (min_time, max_time);
+    if sorted {
+        min_time = all_times.value(0);
+        max_time = all_times.value(rows - 1);
+        for b in batches {
+            writer.write(b).map_err(parquet_err)?;
+        }
+    } else {
+        let order = sort_to_indices(&all_times, None, None).map_err(parquet_err)?;
+        min_time = all_times.value(order.value(0) as usize);
+        max_time = all_times.value(order.value(rows - 1) as usize);
+        // Global row number → (batch, row): merge in chunks so only one chunk is copied at a time.
+        let mut starts = Vec::with_capacity(batches.len());
+        let mut acc = 0usize;
+        for b in batches {
+            starts.push(acc);
+            acc += b.num_rows();
+        }
+        let refs: Vec<&RecordBatch> = batches.iter().collect();
+        for chunk in order.values().chunks(WRITE_CHUNK_ROWS) {
+            let pairs: Vec<(usize, usize)> = chunk
+                .iter()
+                .map(|&g| {
+                    let g = g as usize;
+                    let b = starts.partition_point(|&s| s <= g) - 1;
+                    (b, g - starts[b])
+                })
+                .collect();
+            let merged = interleave_record_batch(&refs, &pairs).map_err(parquet_err)?;
+            writer.write(&merged).map_err(parquet_err)?;
+        }
+    }
+    let file = writer.into_inner().map_err(parquet_err)?;
+    file.sync_all().map_err(|e| StoreError::io(path, e))?;
+    let bytes = file.metadata().map_err(|e| StoreError::io(path, e))?.len();
+    Ok(Written {
+        rows: rows as u64,
+        bytes,
+        min_time,
+        max_time,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::Catalog;
+    use arrow::array::{ArrayRef, StringArray, TimestampMicrosecondArray};
+    use std::sync::Arc;
+
+    fn event_batch(times: &[i64]) -> RecordBatch {
+        let table = Catalog::builtin().get("Event").unwrap();
+        let schema = table.arrow_schema();
+        let columns: Vec<ArrayRef> = schema
+            .fields()
+            .iter()
+            .map(|f| -> ArrayRef {
+                if f.name() == "TimeGenerated" {
+                    Arc::new(TimestampMicrosecondArray::from(times.to_vec()).with_timezone("UTC"))
+                } else if !f.is_nullable() {
+                    Arc::new(StringArray::from(vec!["Event"; times.len()]))
+                } else {
+                    arrow::array::new_null_array(f.data_type(), times.len())
+                }
+            })
+            .collect();
+        let mut columns = columns;
+        let computer = table.column_index("Computer").unwrap();
+        columns[computer] = Arc::new(StringArray::from_iter_values(
+            times.iter().map(|t| format!("c{t}")),
+        ));
+        RecordBatch::try_new(schema, columns).unwrap()
+    }
+
+    #[test]
+    fn split_days_groups_rows_by_utc_day_keeping_input_order() {
+        let table = Catalog::builtin().get("Event").unwrap();
+        let d = MICROS_PER_DAY;
+        let parts = split_days(table, event_batch(&[d + 5, 3, d + 1, 7, -1])).unwrap();
+        let days: Vec<i64> = parts.iter().map(|p| p.day).collect();
+        assert_eq!(days, vec![-1, 0, 1]);
+        let times = |p: &DayBatch| -> Vec<i64> {
+            p.batch
+                .column(table.time_index())
+                .as_primitive::<TimestampMicrosecondType>()
+                .values()
+                .to_vec()
+        };
+        assert_eq!(times(&parts[1]), vec![3, 7]);
+        assert_eq!(times(&parts[2]), vec![d + 5, d + 1]);
+        assert!(parts.iter().all(|p| p.hashes.len() == p.batch.num_rows()));
+    }
+
+    #[test]
+    fn write_sorted_file_merges_batches_in_time_order() {
+        let table = Catalog::builtin().get("Event").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("Event/date=1970-01-01/part.parquet");
+        let batches = vec![event_batch(&[5, 1, 9]), event_batch(&[4, 2])];
+        let w = write_sorted_file(&path, table, &batches).unwrap();
+        assert_eq!((w.rows, w.min_time, w.max_time), (5, 1, 9));
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(
+            File::open(&path).unwrap(),
+            1024,
+        )
+        .unwrap();
+        let got: Vec<i64> = reader
+            .flat_map(|b| {
+                b.unwrap()
+                    .column(table.time_index())
+                    .as_primitive::<TimestampMicrosecondType>()
+                    .values()
+                    .to_vec()
+            })
+            .collect();
+        assert_eq!(got, vec![1, 2, 4, 5, 9]);
+    }
+
+    #[test]
+    fn take_largest_returns_the_biggest_partition_and_updates_the_total() {
+        let table = Catalog::builtin().get("Event").unwrap();
+        let mut b = Buffers::default();
+        b.add(table, "Event/date=a", event_batch(&[1]));
+        b.add(
+            table,
+            "Event/date=b",
+            event_batch(&[1, 2, 3, 4, 5, 6, 7, 8]),
+        );
+        let total = b.bytes();
+        let big = b.take_largest().unwrap();
+        assert_eq!(big.partition, "Event/date=b");
+        assert_eq!(b.bytes(), total - big.bytes);
+        assert_eq!(b.take_all().len(), 1);
+        assert_eq!(b.bytes(), 0);
+    }
+}
