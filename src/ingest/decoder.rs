@@ -32,16 +32,28 @@ enum Builder {
 }
 
 impl Builder {
-    fn new(ty: ColumnType) -> Builder {
+    /// A builder with room for `rows` values (and `bytes` of string data), so that filling
+    /// it does not grow and copy its buffers over and over.
+    fn new(ty: ColumnType, rows: usize, bytes: usize) -> Builder {
         match ty {
-            ColumnType::String | ColumnType::Dynamic => Builder::Str(StringBuilder::new()),
-            ColumnType::Bool => Builder::Bool(BooleanBuilder::new()),
-            ColumnType::Int => Builder::I32(Int32Builder::new()),
-            ColumnType::Long => Builder::I64(Int64Builder::new()),
-            ColumnType::Real => Builder::F64(Float64Builder::new()),
-            ColumnType::Datetime => {
-                Builder::Ts(TimestampMicrosecondBuilder::new().with_timezone("UTC"))
+            ColumnType::String | ColumnType::Dynamic => {
+                Builder::Str(StringBuilder::with_capacity(rows, bytes))
             }
+            ColumnType::Bool => Builder::Bool(BooleanBuilder::with_capacity(rows)),
+            ColumnType::Int => Builder::I32(Int32Builder::with_capacity(rows)),
+            ColumnType::Long => Builder::I64(Int64Builder::with_capacity(rows)),
+            ColumnType::Real => Builder::F64(Float64Builder::with_capacity(rows)),
+            ColumnType::Datetime => {
+                Builder::Ts(TimestampMicrosecondBuilder::with_capacity(rows).with_timezone("UTC"))
+            }
+        }
+    }
+
+    /// Bytes of string data held (0 for other types).
+    fn data_bytes(&self) -> usize {
+        match self {
+            Builder::Str(b) => b.values_slice().len(),
+            _ => 0,
         }
     }
 
@@ -99,7 +111,11 @@ impl TableDecoder {
     pub fn new(schema: &'static TableSchema) -> TableDecoder {
         TableDecoder {
             schema,
-            builders: schema.columns.iter().map(|c| Builder::new(c.ty)).collect(),
+            builders: schema
+                .columns
+                .iter()
+                .map(|c| Builder::new(c.ty, 1024, 0))
+                .collect(),
             rows: 0,
             time: schema.time_index(),
             type_col: schema.type_index(),
@@ -198,7 +214,16 @@ impl TableDecoder {
 
     /// The buffered rows as a batch (empty builders afterwards).
     pub fn flush(&mut self) -> RecordBatch {
-        let arrays: Vec<ArrayRef> = self.builders.iter_mut().map(Builder::finish).collect();
+        // The next batch will most likely be like this one: size the new builders for it.
+        let arrays: Vec<ArrayRef> = self
+            .builders
+            .iter_mut()
+            .zip(&self.schema.columns)
+            .map(|(b, c)| {
+                let next = Builder::new(c.ty, self.rows, b.data_bytes());
+                std::mem::replace(b, next).finish()
+            })
+            .collect();
         self.rows = 0;
         RecordBatch::try_new(self.schema.arrow_schema(), arrays)
             .expect("builders follow the schema")

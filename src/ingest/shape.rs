@@ -319,6 +319,9 @@ pub fn record_fields(text: &str) -> Result<Fields<'_>, String> {
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
             let mut fields: Fields<'de> = Vec::with_capacity(map.size_hint().unwrap_or(32));
+            // A cheap filter over the keys seen: the linear duplicate search runs only when
+            // a key's bit is already set, instead of comparing every pair of keys.
+            let mut seen = 0u128;
             while let Some(key) = map.next_key::<Key<'de>>()? {
                 let value: &'de RawValue = map.next_value()?;
                 if nesting_depth(value.get()) > MAX_DEPTH {
@@ -327,7 +330,15 @@ pub fn record_fields(text: &str) -> Result<Fields<'_>, String> {
                         key.0
                     )));
                 }
-                if fields.iter().any(|(k, _)| *k == key.0) {
+                let b = key.0.as_bytes();
+                let bit = 1u128
+                    << ((b.len() * 31
+                        + usize::from(b.first().copied().unwrap_or(0)) * 7
+                        + usize::from(b.last().copied().unwrap_or(0)))
+                        % 128);
+                let maybe_seen = seen & bit != 0;
+                seen |= bit;
+                if maybe_seen && fields.iter().any(|(k, _)| *k == key.0) {
                     return Err(de::Error::custom(format_args!("duplicate key {:?}", key.0)));
                 }
                 fields.push((key.0, InValue::Raw(value)));

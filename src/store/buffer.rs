@@ -7,9 +7,12 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::Path;
 
-use arrow::array::{Array, AsArray, RecordBatch, UInt32Array};
-use arrow::compute::{concat, interleave_record_batch, sort_to_indices, take_record_batch};
+use arrow::array::{
+    new_null_array, Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions, UInt32Array,
+};
+use arrow::compute::{concat, interleave, sort_to_indices, take};
 use arrow::datatypes::TimestampMicrosecondType;
+use arrow::error::ArrowError;
 use parquet::arrow::ArrowWriter;
 
 use super::dedup::KeySpec;
@@ -65,7 +68,7 @@ pub fn split_days(table: &TableSchema, batch: RecordBatch) -> Result<Vec<DayBatc
     by_day
         .into_iter()
         .map(|(day, rows)| {
-            let part = take_record_batch(&batch, &UInt32Array::from(rows)).map_err(parquet_err)?;
+            let part = take_rows(&batch, &UInt32Array::from(rows)).map_err(parquet_err)?;
             let hashes = spec.row_hashes(&part);
             Ok(DayBatch {
                 day,
@@ -74,6 +77,46 @@ pub fn split_days(table: &TableSchema, batch: RecordBatch) -> Result<Vec<DayBatc
             })
         })
         .collect()
+}
+
+/// `take_record_batch`, except that all-null columns (most of OfficeActivity's, in practice)
+/// are made rather than gathered.
+fn take_rows(batch: &RecordBatch, rows: &UInt32Array) -> Result<RecordBatch, ArrowError> {
+    let columns = batch
+        .columns()
+        .iter()
+        .map(|c| match c.null_count() == c.len() {
+            true => Ok(new_null_array(c.data_type(), rows.len())),
+            false => take(c, rows, None),
+        })
+        .collect::<Result<Vec<ArrayRef>, _>>()?;
+    with_columns(batch, columns, rows.len())
+}
+
+/// `interleave_record_batch`, with the same shortcut for columns null in every batch.
+fn interleave_rows(
+    batches: &[&RecordBatch],
+    pairs: &[(usize, usize)],
+) -> Result<RecordBatch, ArrowError> {
+    let columns = (0..batches[0].num_columns())
+        .map(|i| {
+            let arrays: Vec<&dyn Array> = batches.iter().map(|b| b.column(i).as_ref()).collect();
+            match arrays.iter().all(|a| a.null_count() == a.len()) {
+                true => Ok(new_null_array(arrays[0].data_type(), pairs.len())),
+                false => interleave(&arrays, pairs),
+            }
+        })
+        .collect::<Result<Vec<ArrayRef>, _>>()?;
+    with_columns(batches[0], columns, pairs.len())
+}
+
+fn with_columns(
+    like: &RecordBatch,
+    columns: Vec<ArrayRef>,
+    rows: usize,
+) -> Result<RecordBatch, ArrowError> {
+    let options = RecordBatchOptions::new().with_row_count(Some(rows));
+    RecordBatch::try_new_with_options(like.schema(), columns, &options)
 }
 
 /// The UTC date of a day number, as used in partition folder names.
@@ -197,7 +240,7 @@ pub fn write_sorted_file(
                     (b, g - starts[b])
                 })
                 .collect();
-            let merged = interleave_record_batch(&refs, &pairs).map_err(parquet_err)?;
+            let merged = interleave_rows(&refs, &pairs).map_err(parquet_err)?;
             writer.write(&merged).map_err(parquet_err)?;
         }
     }
