@@ -581,6 +581,19 @@ mod tests {
         assert!(record_fields("{\"a\":1,\"a\":2}")
             .unwrap_err()
             .contains("duplicate key"));
+        // Many keys (more than the filter's 128 bits): distinct ones pass, any repeat is found.
+        let keys: Vec<String> = (0..300).map(|i| format!("k{i}")).collect();
+        let object = |ks: &[String]| {
+            let body: Vec<String> = ks.iter().map(|k| format!("\"{k}\":1")).collect();
+            format!("{{{}}}", body.join(","))
+        };
+        assert_eq!(record_fields(&object(&keys)).unwrap().len(), 300);
+        for (first, again) in [(0, 299), (150, 151), (298, 299)] {
+            let mut ks = keys.clone();
+            ks[again] = ks[first].clone();
+            let err = record_fields(&object(&ks)).unwrap_err();
+            assert!(err.contains(&format!("duplicate key \"k{first}\"")), "{err}");
+        }
         let f = record_fields("{\"a\\u0062\":1}").unwrap();
         assert_eq!(f[0].0, "ab");
     }
