@@ -75,6 +75,7 @@ pub async fn run(store: Option<PathBuf>, data: Option<PathBuf>) -> CmdResult {
         format: Format::Table,
         output: None,
         max_rows: 10,
+        memory_limit: None,
     };
     let options = Options {
         now_micros: search_cmd::now_micros()?,

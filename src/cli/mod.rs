@@ -129,6 +129,35 @@ struct OutputArgs {
     /// Rows the table format shows before it truncates
     #[arg(long, default_value_t = 100)]
     max_rows: usize,
+    /// Memory the query may use (e.g. 512MB, 2GB): sorts and aggregations spill to temporary
+    /// files beyond it, other queries stop with an error [default: half the machine's memory]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    memory_limit: Option<usize>,
+}
+
+/// `512MB`, `2GB`, `1.5G`, `64k` or plain bytes (binary units: 1 MB = 1024 KB).
+fn parse_size(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        other => return Err(format!("unknown unit {other:?} (use KB, MB, GB or TB)")),
+    };
+    let n: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size like 512MB or 2GB"))?;
+    let bytes = n * (1u64 << shift) as f64;
+    if !(1.0..=usize::MAX as f64).contains(&bytes) {
+        return Err(format!("{text:?} is not a usable memory size"));
+    }
+    Ok(bytes as usize)
 }
 
 #[derive(clap::Args)]

@@ -2,9 +2,7 @@
 
 use std::path::Path;
 
-use omslake::query::Engine;
 use omslake::search::{self, Options, Translation};
-use omslake::store::Store;
 
 use super::{sql_cmd, CmdResult, Failure, LanguageArgs, OutputArgs, EXIT_USAGE};
 
@@ -50,7 +48,7 @@ pub async fn search(
     if show_sql {
         eprintln!("{}", t.sql);
     }
-    let engine = Engine::open(&Store::open(store))?;
+    let engine = sql_cmd::open_engine(store, out)?;
     sql_cmd::execute(&engine, &t.sql, out).await?;
     Ok(0)
 }

@@ -592,7 +592,10 @@ mod tests {
             let mut ks = keys.clone();
             ks[again] = ks[first].clone();
             let err = record_fields(&object(&ks)).unwrap_err();
-            assert!(err.contains(&format!("duplicate key \"k{first}\"")), "{err}");
+            assert!(
+                err.contains(&format!("duplicate key \"k{first}\"")),
+                "{err}"
+            );
         }
         let f = record_fields("{\"a\\u0062\":1}").unwrap();
         assert_eq!(f[0].0, "ab");

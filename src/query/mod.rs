@@ -3,11 +3,14 @@
 pub mod output;
 pub mod table;
 
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use datafusion::common::TableReference;
 use datafusion::error::DataFusionError;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::DataFrame;
 use thiserror::Error;
 
@@ -20,11 +23,27 @@ pub enum QueryError {
     #[error("omslake SQL is read-only: {0} (use `omslake ingest` to add data)")]
     ReadOnly(String),
     #[error("{}", tidy(.0))]
-    DataFusion(#[from] DataFusionError),
+    DataFusion(DataFusionError),
+    #[error("the query needs more memory than its limit of {} (--memory-limit): {detail}; raise the limit, or narrow the query (a time range, fewer columns or groups)", human_size(*.limit))]
+    MemoryLimit { limit: usize, detail: String },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("writing results to {path}: {error}")]
     Output { path: String, error: String },
+}
+
+impl From<DataFusionError> for QueryError {
+    fn from(e: DataFusionError) -> QueryError {
+        QueryError::DataFusion(e)
+    }
+}
+
+fn human_size(bytes: usize) -> String {
+    match bytes {
+        b if b >= 1 << 30 => format!("{:.1} GB", b as f64 / (1u64 << 30) as f64),
+        b if b >= 1 << 20 => format!("{:.1} MB", b as f64 / (1u64 << 20) as f64),
+        b => format!("{:.1} KB", b as f64 / 1024.0),
+    }
 }
 
 /// DataFusion errors carry a context chain; the user needs the innermost message on one line.
@@ -33,14 +52,52 @@ fn tidy(e: &DataFusionError) -> String {
     text.lines().next().unwrap_or_default().to_string()
 }
 
+/// How queries run.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Bytes the operators of one query may hold; sorts and aggregations spill to temporary
+    /// files beyond it, other operators fail with [`QueryError::MemoryLimit`].
+    pub memory_limit: usize,
+}
+
+impl Default for EngineOptions {
+    /// Half the machine's memory: a query that would need more stops with an error instead
+    /// of being killed by the operating system.
+    fn default() -> Self {
+        EngineOptions {
+            memory_limit: physical_memory() / 2,
+        }
+    }
+}
+
+fn physical_memory() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let (pages, page) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    match (usize::try_from(pages), usize::try_from(page)) {
+        (Ok(n), Ok(p)) if n > 0 && p > 0 => n.saturating_mul(p),
+        _ => 4 << 30,
+    }
+}
+
 pub struct Engine {
     ctx: SessionContext,
     snapshot: Snapshot,
+    memory_limit: usize,
 }
 
 impl Engine {
-    /// An engine over the store's latest commit. Tables without data exist with zero rows.
+    /// An engine over the store's latest commit with default options.
     pub fn open(store: &Store) -> Result<Engine, QueryError> {
+        Engine::open_with(store, &EngineOptions::default())
+    }
+
+    /// An engine over the store's latest commit. Tables without data exist with zero rows.
+    pub fn open_with(store: &Store, options: &EngineOptions) -> Result<Engine, QueryError> {
         let snapshot = store.snapshot()?;
         let mut config = SessionConfig::new()
             .with_information_schema(false)
@@ -49,17 +106,57 @@ impl Engine {
         // Float64 column whose min == max (Parquet leaves NaN out of min/max) as a constant,
         // returning wrong values for NaN rows. Row-group pruning at scan time still applies.
         config.options_mut().execution.collect_statistics = false;
-        let ctx = SessionContext::new_with_config(config);
+        // A sort keeps this much back for merging its spill files (10 MB by default): scale it
+        // down with small limits so that sorts still spill instead of failing.
+        let exec = &mut config.options_mut().execution;
+        exec.sort_spill_reservation_bytes = exec
+            .sort_spill_reservation_bytes
+            .min(options.memory_limit / 16);
+        // Spillable operators share the pool fairly; the error names the largest consumers.
+        let pool = TrackConsumersPool::new(
+            FairSpillPool::new(options.memory_limit),
+            NonZeroUsize::new(3).expect("non-zero"),
+        );
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_pool(Arc::new(pool))
+            .build_arc()?;
+        let ctx = SessionContext::new_with_config_rt(config, runtime);
         for t in Catalog::builtin().tables() {
             let files = snapshot.table_files(&t.name).to_vec();
             let provider = SnapshotTable::new(t.arrow_schema(), store.root().to_path_buf(), files);
             ctx.register_table(TableReference::bare(t.name.as_str()), Arc::new(provider))?;
         }
-        Ok(Engine { ctx, snapshot })
+        Ok(Engine {
+            ctx,
+            snapshot,
+            memory_limit: options.memory_limit,
+        })
     }
 
     pub fn snapshot(&self) -> &Snapshot {
         &self.snapshot
+    }
+
+    /// Say that a query ran out of its memory pool in words the user can act on.
+    pub fn explain_error(&self, e: QueryError) -> QueryError {
+        match e {
+            QueryError::DataFusion(df)
+                if matches!(df.find_root(), DataFusionError::ResourcesExhausted(_)) =>
+            {
+                let detail = match df.find_root() {
+                    DataFusionError::ResourcesExhausted(m) => {
+                        let last = m.lines().last().unwrap_or(m).trim();
+                        last.trim_start_matches("Error: ").to_string()
+                    }
+                    _ => unreachable!(),
+                };
+                QueryError::MemoryLimit {
+                    limit: self.memory_limit,
+                    detail,
+                }
+            }
+            other => other,
+        }
     }
 
     /// Plan a read-only SQL statement. DDL, DML, COPY and SET are refused.

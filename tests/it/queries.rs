@@ -185,3 +185,27 @@ fn demo_answers_every_documented_search() {
     // Every search has an answer on the sample data (none is an empty table).
     assert!(!r.stdout.contains("\n0 rows"), "{}", r.stdout);
 }
+
+#[test]
+fn memory_limit_spills_sorts_and_stops_what_cannot_fit_with_one_line() {
+    let env = sample_store();
+    let sql = r#"SELECT * FROM "OfficeActivity" ORDER BY "Operation", "TimeGenerated", "OfficeId""#;
+    let roomy = env.run(&["sql", sql, "--format", "csv"]);
+    assert_eq!(roomy.code, 0, "{}", roomy.stderr);
+    // 1 MB is far less than the sort holds: it spills to temporary files, same answer.
+    let tight = env.run(&["sql", sql, "--format", "csv", "--memory-limit", "1MB"]);
+    assert_eq!(tight.code, 0, "{}", tight.stderr);
+    assert_eq!(tight.stdout, roomy.stdout);
+    // Too small even to merge the spill files: an error that says what to do, no partial output.
+    let r = env.run(&["sql", sql, "--format", "csv", "--memory-limit", "64KB"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("limit of 64.0 KB (--memory-limit)"),
+        "{}",
+        r.stderr
+    );
+    let r = env.run(&["search", "Type=Update", "--memory-limit", "lots"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--memory-limit"), "{}", r.stderr);
+}
