@@ -76,6 +76,12 @@ fn files_are_plain_hive_partitioned_parquet_with_portable_types() {
                     col.compression(),
                     parquet::basic::Compression::ZSTD(_)
                 ));
+                // Sorted times are stored as deltas (a third of their plain size).
+                assert!(
+                    col.encodings()
+                        .any(|e| e == parquet::basic::Encoding::DELTA_BINARY_PACKED),
+                    "{table}: TimeGenerated is not delta-encoded"
+                );
                 // Every row of the file lies in the day its folder names.
                 let stats = col.statistics().expect("statistics written");
                 let (min, max) = match stats {
