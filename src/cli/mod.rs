@@ -46,7 +46,7 @@ enum Command {
         lock_timeout: Option<f64>,
         /// Decoded rows held in memory across day partitions before the largest partition is
         /// written out: more gives fewer, larger files; less bounds memory tighter
-        #[arg(long, value_name = "MB", default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        #[arg(long, value_name = "MB", default_value_t = 96, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
         buffer_mb: u64,
     },
     /// List tables with row count, files, bytes and time range

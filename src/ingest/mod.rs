@@ -199,7 +199,7 @@ pub fn run<S: Sink>(
         reports: Mutex::new(vec![None; sources.len()]),
         stop: AtomicBool::new(false),
     };
-    let (tx, rx) = mpsc::sync_channel::<Msg<S::Prepared>>(2 * workers);
+    let (tx, rx) = mpsc::sync_channel::<Msg<S::Prepared>>(workers);
     let mut summary = Summary::default();
     let mut failure: Option<IngestError> = None;
     std::thread::scope(|scope| {

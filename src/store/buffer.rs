@@ -23,7 +23,7 @@ use crate::schema::TableSchema;
 pub const MICROS_PER_DAY: i64 = 86_400_000_000;
 
 /// Default bytes of Arrow data buffered across all partitions of a transaction.
-pub const DEFAULT_BUDGET: usize = 128 << 20;
+pub const DEFAULT_BUDGET: usize = 96 << 20;
 
 /// Rows written to the Parquet writer at a time when merging a partition's batches.
 const WRITE_CHUNK_ROWS: usize = 64 * 1024;
