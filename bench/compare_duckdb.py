@@ -84,6 +84,8 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--omslake", default=str(ROOT / "target/release/omslake"))
     ap.add_argument("--workdir", default=None)
+    ap.add_argument("--compact", action="store_true",
+                    help="also time the searches after `omslake compact` (one file per day partition)")
     args = ap.parse_args()
     import duckdb  # noqa: F401  (fail early when missing)
 
@@ -114,8 +116,26 @@ def main():
     rows.append(("ingest MB/s", input_bytes / 1e6 / statistics.median(om), input_bytes / 1e6 / statistics.median(dk)))
     rows.append(("store MB", dir_bytes(work / f"store{args.runs}") / 1e6, dir_bytes(work / f"duck{args.runs}") / 1e6))
 
-    # Queries over omslake's store.
+    # Queries over omslake's store (as ingest left it, then optionally compacted).
     store = work / f"store{args.runs}"
+    rows += query_rows(args, store, "")
+    if args.compact:
+        for cmd in (["compact"], ["vacuum", "--min-age", "0s"]):  # DuckDB globs the folders
+            subprocess.run([args.omslake, "--store", str(store), *cmd], check=True, stderr=subprocess.DEVNULL)
+        rows += query_rows(args, store, " (compacted)")
+
+    cpu = subprocess.run(["sh", "-c", "nproc; grep -m1 'model name' /proc/cpuinfo"], capture_output=True, text=True).stdout.split("\n")
+    print(f"scale {args.scale}: {input_bytes/1e6:.0f} MB of NDJSON; {cpu[0]} cores, {cpu[1].split(':')[-1].strip()}; median of {args.runs}")
+    print("| row | omslake | DuckDB | omslake/DuckDB |")
+    print("|---|---:|---:|---:|")
+    for name, a, b in rows:
+        print(f"| {name} | {a:.3f} | {b:.3f} | {a/b:.2f} |")
+
+
+def query_rows(args, store, label):
+    """The eight searches: whole omslake process vs DuckDB in-process over the same files."""
+    import duckdb
+    rows = []
     env = dict(os.environ, OMSLAKE_NOW=NOW)
     for i, (search, sql) in enumerate(zip(SEARCHES, DUCK_SQL), 1):
         om, dk = [], []
@@ -134,14 +154,8 @@ def main():
             w2 = time.perf_counter() - start
             if r > 0:
                 om.append(w); dk.append(w2)
-        rows.append((f"q{i} s", statistics.median(om), statistics.median(dk)))
-
-    cpu = subprocess.run(["sh", "-c", "nproc; grep -m1 'model name' /proc/cpuinfo"], capture_output=True, text=True).stdout.split("\n")
-    print(f"scale {args.scale}: {input_bytes/1e6:.0f} MB of NDJSON; {cpu[0]} cores, {cpu[1].split(':')[-1].strip()}; median of {args.runs}")
-    print("| row | omslake | DuckDB | omslake/DuckDB |")
-    print("|---|---:|---:|---:|")
-    for name, a, b in rows:
-        print(f"| {name} | {a:.3f} | {b:.3f} | {a/b:.2f} |")
+        rows.append((f"q{i} s{label}", statistics.median(om), statistics.median(dk)))
+    return rows
 
 
 if __name__ == "__main__":
