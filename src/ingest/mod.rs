@@ -4,14 +4,14 @@
 pub mod coerce;
 pub mod decoder;
 pub mod o365;
+mod queue;
 pub mod shape;
 pub mod source;
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
-use std::ops::Range;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Condvar, Mutex};
+use std::sync::{mpsc, Arc};
 
 use arrow::record_batch::RecordBatch;
 use serde::Serialize;
@@ -20,6 +20,7 @@ use thiserror::Error;
 use crate::schema::{Catalog, TableSchema, TYPE_COLUMN};
 use coerce::{Cell, InValue};
 use decoder::{RecordError, TableDecoder};
+use queue::{Chunk, Shared, Task};
 use shape::{Fields, Location, Shape};
 
 #[derive(Debug, Error)]
@@ -190,15 +191,7 @@ pub fn run<S: Sink>(
     };
     let sources = source::expand(paths)?;
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let shared = Shared {
-        sources: &sources,
-        ingested: sink.ingested_sources(),
-        seen: Mutex::new(HashSet::new()),
-        queue: Mutex::new(Queue::default()),
-        ready: Condvar::new(),
-        reports: Mutex::new(vec![None; sources.len()]),
-        stop: AtomicBool::new(false),
-    };
+    let shared = Shared::new(&sources, sink.ingested_sources());
     let (tx, rx) = mpsc::sync_channel::<Msg<S::Prepared>>(workers);
     let mut summary = Summary::default();
     let mut failure: Option<IngestError> = None;
@@ -262,8 +255,7 @@ pub fn run<S: Sink>(
     if let Some(e) = failure {
         return Err(e);
     }
-    let reports = shared.reports.into_inner().expect("lock");
-    summary.sources = reports.into_iter().flatten().collect();
+    summary.sources = shared.into_reports();
     Ok(summary)
 }
 
@@ -271,85 +263,6 @@ pub fn run<S: Sink>(
 enum Msg<P> {
     Batch(Result<P, IngestError>),
     Reject(Reject),
-}
-
-/// A piece of a large NDJSON source.
-struct Chunk {
-    source: usize,
-    bytes: Arc<source::OpenedSource>,
-    range: Range<usize>,
-    first_line: u64,
-}
-
-#[derive(Default)]
-struct Queue {
-    next_source: usize,
-    chunks: VecDeque<Chunk>,
-    /// Workers opening a source, which may yet add chunks.
-    opening: usize,
-    stopped: bool,
-}
-
-enum Task {
-    Open(usize),
-    Chunk(Chunk),
-}
-
-/// What the decoding workers share.
-struct Shared<'a> {
-    sources: &'a [source::SourceRef],
-    ingested: HashSet<String>,
-    /// Content hashes seen in this run (the same file given twice is read once).
-    seen: Mutex<HashSet<String>>,
-    queue: Mutex<Queue>,
-    ready: Condvar,
-    reports: Mutex<Vec<Option<SourceReport>>>,
-    stop: AtomicBool,
-}
-
-impl Shared<'_> {
-    /// The next piece of work: chunks of opened sources first (their bytes are mapped
-    /// already), then the next source. `None` when everything is taken or the run stopped.
-    fn next_task(&self) -> Option<Task> {
-        let mut q = self.queue.lock().expect("lock");
-        loop {
-            if q.stopped {
-                return None;
-            }
-            if let Some(c) = q.chunks.pop_front() {
-                return Some(Task::Chunk(c));
-            }
-            if q.next_source < self.sources.len() {
-                q.next_source += 1;
-                q.opening += 1;
-                return Some(Task::Open(q.next_source - 1));
-            }
-            if q.opening == 0 {
-                return None;
-            }
-            q = self.ready.wait(q).expect("lock");
-        }
-    }
-
-    fn opened(&self, chunks: Vec<Chunk>) {
-        let mut q = self.queue.lock().expect("lock");
-        q.chunks.extend(chunks);
-        q.opening -= 1;
-        self.ready.notify_all();
-    }
-
-    fn halt(&self) {
-        self.stop.store(true, Ordering::SeqCst);
-        self.queue.lock().expect("lock").stopped = true;
-        self.ready.notify_all();
-    }
-
-    fn count(&self, source: usize, accepted: u64, rejected: u64) {
-        let mut reports = self.reports.lock().expect("lock");
-        let r = reports[source].as_mut().expect("reported when opened");
-        r.accepted += accepted;
-        r.rejected += rejected;
-    }
 }
 
 /// A worker's view of the sink: batches (prepared here) and rejects go over a channel to the
