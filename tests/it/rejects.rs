@@ -100,6 +100,9 @@ fn io_and_usage_errors_exit_2_with_one_line() {
     assert!(r.stderr.contains("unknown table"), "{}", r.stderr);
     let r = env.run(&["frobnicate"]);
     assert_eq!(r.code, 2);
+    let r = env.run(&["ingest", f.to_str().unwrap(), "--buffer-mb", "0"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--buffer-mb"), "{}", r.stderr);
 }
 
 #[test]
