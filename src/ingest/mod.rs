@@ -312,13 +312,9 @@ impl Run<'_> {
     ) -> Result<(), IngestError> {
         while let Some(task) = shared.next_task() {
             match task {
-                Task::Open(i) => match self.open_source(i, shared, out) {
-                    Ok(chunks) => shared.opened(chunks),
-                    Err(e) => {
-                        shared.opened(Vec::new());
-                        return Err(e);
-                    }
-                },
+                Task::Open(i, mut opening) => {
+                    opening.chunks = self.open_source(i, shared, out)?;
+                }
                 Task::Chunk(c) => {
                     let name = &shared.sources[c.source].name;
                     let mut counts = Counts::default();

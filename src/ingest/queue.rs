@@ -26,9 +26,22 @@ struct Queue {
     stopped: bool,
 }
 
-pub enum Task {
-    Open(usize),
+pub enum Task<'s, 'a> {
+    Open(usize, Opening<'s, 'a>),
     Chunk(Chunk),
+}
+
+/// A source being opened by one thread. Dropping it hands the source's pieces (if any) to the
+/// queue, also when opening failed or panicked, so no other thread waits for them forever.
+pub struct Opening<'s, 'a> {
+    shared: &'s Shared<'a>,
+    pub chunks: Vec<Chunk>,
+}
+
+impl Drop for Opening<'_, '_> {
+    fn drop(&mut self) {
+        self.shared.opened(std::mem::take(&mut self.chunks));
+    }
 }
 
 /// What the decoding workers share.
@@ -64,7 +77,7 @@ impl<'a> Shared<'a> {
 
     /// The next piece of work: chunks of opened sources first (their bytes are mapped
     /// already), then the next source. `None` when everything is taken or the run stopped.
-    pub fn next_task(&self) -> Option<Task> {
+    pub fn next_task<'s>(&'s self) -> Option<Task<'s, 'a>> {
         let mut q = self.queue.lock().expect("lock");
         loop {
             if q.stopped {
@@ -76,7 +89,11 @@ impl<'a> Shared<'a> {
             if q.next_source < self.sources.len() {
                 q.next_source += 1;
                 q.opening += 1;
-                return Some(Task::Open(q.next_source - 1));
+                let opening = Opening {
+                    shared: self,
+                    chunks: Vec::new(),
+                };
+                return Some(Task::Open(q.next_source - 1, opening));
             }
             if q.opening == 0 {
                 return None;
@@ -85,8 +102,9 @@ impl<'a> Shared<'a> {
         }
     }
 
-    pub fn opened(&self, chunks: Vec<Chunk>) {
-        let mut q = self.queue.lock().expect("lock");
+    fn opened(&self, chunks: Vec<Chunk>) {
+        // Also runs while unwinding (see `Opening`): never panic here.
+        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         q.chunks.extend(chunks);
         q.opening -= 1;
         self.ready.notify_all();
@@ -103,5 +121,29 @@ impl<'a> Shared<'a> {
         let r = reports[source].as_mut().expect("reported when opened");
         r.accepted += accepted;
         r.rejected += rejected;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_thread_that_fails_while_opening_does_not_leave_the_others_waiting() {
+        let sources = vec![SourceRef::stdin()];
+        let shared = Shared::new(&sources, HashSet::new());
+        std::thread::scope(|s| {
+            let Some(Task::Open(0, opening)) = shared.next_task() else {
+                panic!("the first task opens the first source");
+            };
+            // Nothing left to open, but a source is being opened: this thread waits for it.
+            let waiter = s.spawn(|| shared.next_task().is_none());
+            let opener = s.spawn(move || {
+                let _opening = opening;
+                panic!("opening failed");
+            });
+            assert!(opener.join().is_err());
+            assert!(waiter.join().unwrap(), "the waiting thread ends with no task");
+        });
     }
 }
