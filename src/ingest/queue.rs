@@ -143,7 +143,10 @@ mod tests {
                 panic!("opening failed");
             });
             assert!(opener.join().is_err());
-            assert!(waiter.join().unwrap(), "the waiting thread ends with no task");
+            assert!(
+                waiter.join().unwrap(),
+                "the waiting thread ends with no task"
+            );
         });
     }
 }
