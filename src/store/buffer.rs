@@ -1,7 +1,7 @@
 //! Rows an ingest has accepted but not yet written: held per day partition within a byte
-//! budget, so that a partition usually becomes one well-compressed file per run while memory
-//! stays bounded whatever the input size (the largest partition is written out when the
-//! budget is reached).
+//! budget. A partition becomes one well-compressed file per run when the budget holds the
+//! input; beyond that the largest partition is written out whenever the budget is reached, so
+//! memory stays bounded whatever the input size.
 
 use std::collections::BTreeMap;
 use std::fs::File;
