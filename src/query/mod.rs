@@ -139,24 +139,16 @@ impl Engine {
 
     /// Say that a query ran out of its memory pool in words the user can act on.
     pub fn explain_error(&self, e: QueryError) -> QueryError {
-        match e {
-            QueryError::DataFusion(df)
-                if matches!(df.find_root(), DataFusionError::ResourcesExhausted(_)) =>
-            {
-                let detail = match df.find_root() {
-                    DataFusionError::ResourcesExhausted(m) => {
-                        let last = m.lines().last().unwrap_or(m).trim();
-                        last.trim_start_matches("Error: ").to_string()
-                    }
-                    _ => unreachable!(),
-                };
-                QueryError::MemoryLimit {
+        if let QueryError::DataFusion(df) = &e {
+            if let DataFusionError::ResourcesExhausted(m) = df.find_root() {
+                let last = m.lines().last().unwrap_or(m).trim();
+                return QueryError::MemoryLimit {
                     limit: self.memory_limit,
-                    detail,
-                }
+                    detail: last.trim_start_matches("Error: ").to_string(),
+                };
             }
-            other => other,
         }
+        e
     }
 
     /// Plan a read-only SQL statement. DDL, DML, COPY and SET are refused.
