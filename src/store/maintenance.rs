@@ -10,11 +10,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use arrow::array::{AsArray, BooleanArray, RecordBatch};
-use arrow::compute::{concat_batches, filter_record_batch, sort_to_indices, take_record_batch};
+use arrow::compute::{concat_batches, filter_record_batch, take_record_batch};
 use arrow::datatypes::TimestampMicrosecondType;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::Serialize;
 
+use super::buffer::time_order;
 use super::dedup::KeySpec;
 use super::log::{self, DataFile};
 use super::writer::{parquet_err, Transaction};
@@ -81,8 +82,10 @@ pub fn compact(
                 batches.extend(read_file(&root, f)?);
             }
             let all = concat_batches(&table.arrow_schema(), &batches).map_err(parquet_err)?;
-            let order =
-                sort_to_indices(all.column(table.time_index()), None, None).map_err(parquet_err)?;
+            let times = all
+                .column(table.time_index())
+                .as_primitive::<TimestampMicrosecondType>();
+            let order = time_order(times.values());
             let sorted = take_record_batch(&all, &order).map_err(parquet_err)?;
             let spec = KeySpec::new(table);
             let mut seen = HashSet::new();

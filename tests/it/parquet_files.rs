@@ -44,6 +44,20 @@ fn files_are_plain_hive_partitioned_parquet_with_portable_types() {
             let meta = reader.metadata();
             rows += meta.file_metadata().num_rows();
             let schema = meta.file_metadata().schema_descr();
+            // No embedded Arrow schema (it cost up to 10 KB a file): the Parquet types alone
+            // must map back to the table's Arrow types, nullability and time zone included.
+            let kv = meta.file_metadata().key_value_metadata();
+            assert!(
+                kv.is_none_or(|kv| kv.iter().all(|e| e.key != "ARROW:schema")),
+                "{}",
+                f.display()
+            );
+            let mapped = parquet::arrow::parquet_to_arrow_schema(schema, None).unwrap();
+            let expected = omslake::schema::Catalog::builtin()
+                .get(table)
+                .unwrap()
+                .arrow_schema();
+            assert_eq!(mapped.fields(), expected.fields(), "{table}");
             let tg = schema
                 .columns()
                 .iter()
