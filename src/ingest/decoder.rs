@@ -237,7 +237,7 @@ fn append_extra(out: &mut String, key: &str, value: &InValue<'_>) {
     out.push_str(&serde_json::to_string(key).expect("strings serialise"));
     out.push(':');
     match value {
-        InValue::Raw(raw) => out.push_str(&minify(raw.get())),
+        InValue::Raw(raw) => out.push_str(&minify(raw)),
         InValue::Text(t) => {
             out.push_str(&serde_json::to_string(t.as_ref()).expect("strings serialise"))
         }

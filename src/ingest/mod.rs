@@ -5,6 +5,7 @@ pub mod coerce;
 pub mod decoder;
 pub mod o365;
 mod queue;
+mod scan;
 pub mod shape;
 pub mod source;
 
@@ -513,9 +514,7 @@ impl Run<'_> {
             {
                 Some(v) => {
                     let name = match v {
-                        InValue::Raw(raw) if raw.get().starts_with('"') => {
-                            coerce::unescape(raw.get()).ok()
-                        }
+                        InValue::Raw(raw) if raw.starts_with('"') => coerce::unescape(raw).ok(),
                         InValue::Text(t) => Some(t.clone()),
                         _ => None,
                     };

@@ -6,8 +6,6 @@
 
 use std::borrow::Cow;
 
-use serde_json::value::RawValue;
-
 use super::coerce::InValue;
 use super::shape::Fields;
 
@@ -63,8 +61,8 @@ pub fn map_record<'a>(fields: Fields<'a>) -> Fields<'a> {
 
 /// A JSON integer becomes its enum name (or its decimal text when the code is unknown);
 /// anything else (already a name) passes through unchanged.
-fn enum_name<'a>(raw: &'a RawValue, names: fn(i64) -> Option<&'static str>) -> InValue<'a> {
-    match raw.get().parse::<i64>() {
+fn enum_name<'a>(raw: &'a str, names: fn(i64) -> Option<&'static str>) -> InValue<'a> {
+    match raw.parse::<i64>() {
         Ok(code) => InValue::Text(match names(code) {
             Some(name) => Cow::Borrowed(name),
             None => Cow::Owned(code.to_string()),
@@ -263,7 +261,7 @@ mod tests {
         let get = |k: &str| {
             mapped.iter().find(|(n, _)| n == k).map(|(_, v)| match v {
                 InValue::Text(t) => t.to_string(),
-                InValue::Raw(r) => r.get().to_string(),
+                InValue::Raw(r) => r.to_string(),
             })
         };
         assert_eq!(get("RecordType").unwrap(), "AzureActiveDirectory");

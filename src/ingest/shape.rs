@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::coerce::InValue;
+use super::scan;
 
 /// Where a record sits in its source, for the rejects file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -311,6 +312,26 @@ fn floor_char_boundary(s: &str, max: usize) -> usize {
 
 /// A record object's fields, keys and values borrowed from the input.
 pub fn record_fields(text: &str) -> Result<Fields<'_>, String> {
+    let mut fields = Vec::with_capacity(32);
+    if scan::scan_record(text, &mut fields) {
+        return Ok(fields);
+    }
+    parse_record_fields(text)
+}
+
+/// A bit of a 128-bit filter over the keys of a record, so that the linear duplicate search
+/// runs only when a key's bit is already set, instead of comparing every pair of keys.
+pub fn key_bit(key: &str) -> u128 {
+    let b = key.as_bytes();
+    1u128
+        << ((b.len() * 31
+            + usize::from(b.first().copied().unwrap_or(0)) * 7
+            + usize::from(b.last().copied().unwrap_or(0)))
+            % 128)
+}
+
+/// [`record_fields`] by the full parser: slower, and the one that describes malformed input.
+pub fn parse_record_fields(text: &str) -> Result<Fields<'_>, String> {
     struct RecordVisitor;
     impl<'de> Visitor<'de> for RecordVisitor {
         type Value = Fields<'de>;
@@ -319,8 +340,6 @@ pub fn record_fields(text: &str) -> Result<Fields<'_>, String> {
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
             let mut fields: Fields<'de> = Vec::with_capacity(map.size_hint().unwrap_or(32));
-            // A cheap filter over the keys seen: the linear duplicate search runs only when
-            // a key's bit is already set, instead of comparing every pair of keys.
             let mut seen = 0u128;
             while let Some(key) = map.next_key::<Key<'de>>()? {
                 let value: &'de RawValue = map.next_value()?;
@@ -330,18 +349,13 @@ pub fn record_fields(text: &str) -> Result<Fields<'_>, String> {
                         key.0
                     )));
                 }
-                let b = key.0.as_bytes();
-                let bit = 1u128
-                    << ((b.len() * 31
-                        + usize::from(b.first().copied().unwrap_or(0)) * 7
-                        + usize::from(b.last().copied().unwrap_or(0)))
-                        % 128);
+                let bit = key_bit(&key.0);
                 let maybe_seen = seen & bit != 0;
                 seen |= bit;
                 if maybe_seen && fields.iter().any(|(k, _)| *k == key.0) {
                     return Err(de::Error::custom(format_args!("duplicate key {:?}", key.0)));
                 }
-                fields.push((key.0, InValue::Raw(value)));
+                fields.push((key.0, InValue::Raw(value.get())));
             }
             Ok(fields)
         }
@@ -353,7 +367,7 @@ pub fn record_fields(text: &str) -> Result<Fields<'_>, String> {
 }
 
 /// Deepest nesting a stored value may have (serde_json's own limit for parsed values).
-const MAX_DEPTH: usize = 128;
+pub const MAX_DEPTH: usize = 128;
 
 /// Nesting depth of valid JSON text (raw values are skipped by serde without a depth limit).
 fn nesting_depth(json: &str) -> usize {
@@ -457,7 +471,7 @@ fn query_api<'a>(text: &'a str, tables: &'a RawValue, f: &mut impl FnMut(Item<'a
                     .columns
                     .iter()
                     .zip(values)
-                    .map(|(c, v)| (Cow::Owned(c.name.clone()), InValue::Raw(v)))
+                    .map(|(c, v)| (Cow::Owned(c.name.clone()), InValue::Raw(v.get())))
                     .collect()),
             };
             f(Item {

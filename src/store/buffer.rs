@@ -216,10 +216,17 @@ pub fn write_sorted_file(
         std::fs::create_dir_all(dir).map_err(|e| StoreError::io(path, e))?;
     }
     let file = File::create(path).map_err(|e| StoreError::io(path, e))?;
+    let all_null: Vec<bool> = (0..table.columns.len())
+        .map(|i| {
+            batches
+                .iter()
+                .all(|b| b.column(i).null_count() == b.num_rows())
+        })
+        .collect();
     // No embedded Arrow schema: every column type maps back from Parquet's own types exactly
     // (timestamps as `Timestamp(µs, "UTC")`), and the copy costs up to 10 KB a file.
     let options = ArrowWriterOptions::new()
-        .with_properties(writer_properties(table))
+        .with_properties(writer_properties(table, &all_null))
         .with_skip_arrow_metadata(true);
     let mut writer = ArrowWriter::try_new_with_options(file, table.arrow_schema(), options)
         .map_err(parquet_err)?;
