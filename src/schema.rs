@@ -117,7 +117,9 @@ pub struct TableSchema {
     /// Input-only key names mapped to the column they fill (`PublishDate` → `PublishedDate`).
     pub aliases: HashMap<String, String>,
     arrow: SchemaRef,
-    index: HashMap<String, usize>,
+    /// Column positions by name; ingest looks up every key a record's layout has not shown
+    /// before, so this uses ahash rather than SipHash.
+    index: HashMap<String, usize, ahash::RandomState>,
 }
 
 impl TableSchema {
@@ -127,12 +129,13 @@ impl TableSchema {
             .iter()
             .map(|c| Field::new(&c.name, c.ty.arrow_type(), c.nullable))
             .collect();
-        let index = file
-            .columns
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.name.clone(), i))
-            .collect();
+        let mut index = HashMap::with_capacity_and_hasher(
+            file.columns.len(),
+            ahash::RandomState::with_seeds(1, 2, 3, 4),
+        );
+        for (i, c) in file.columns.iter().enumerate() {
+            index.insert(c.name.clone(), i);
+        }
         TableSchema {
             name: file.table,
             description: file.description,

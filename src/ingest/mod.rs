@@ -451,11 +451,14 @@ impl Run<'_> {
         match outcome {
             Ok(table) => {
                 counts.accepted += 1;
-                *self
-                    .summary
-                    .accepted
-                    .entry(self.decoders[table].schema().name.clone())
-                    .or_default() += 1;
+                let name = &self.decoders[table].schema().name;
+                // Not `entry(name.clone())`: that allocates a key for every record.
+                match self.summary.accepted.get_mut(name) {
+                    Some(n) => *n += 1,
+                    None => {
+                        self.summary.accepted.insert(name.clone(), 1);
+                    }
+                }
                 self.pending_bytes[table] += item.raw.len();
                 let d = &mut self.decoders[table];
                 if d.buffered_rows() >= self.options.batch_rows

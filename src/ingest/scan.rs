@@ -1,7 +1,8 @@
 //! One-pass reader for the common record: a JSON object whose keys need no unescaping.
 //!
 //! It finds each key and the extent of each value, validating the JSON grammar as it goes, and
-//! yields the same fields the full (serde) parser does, as slices of the input. It declines
+//! yields the same fields the full (serde) parser does, as slices of the input (a string value
+//! without escapes as its content, [`InValue::Text`]; any other value as its JSON). It declines
 //! anything out of the ordinary — escaped or duplicate keys, nesting deeper than
 //! [`MAX_DEPTH`], or any malformed input — and the caller then runs the full parser, which
 //! reads the record again and, for bad input, says what is wrong. So this path never decides
@@ -19,6 +20,7 @@ pub fn scan_record<'a>(text: &'a str, out: &mut Fields<'a>) -> bool {
     let mut s = Scanner {
         b: text.as_bytes(),
         i: 0,
+        escapes: false,
     };
     s.ws();
     if !s.eat(b'{') {
@@ -48,16 +50,24 @@ pub fn scan_record<'a>(text: &'a str, out: &mut Fields<'a>) -> bool {
         }
         s.ws();
         let value_start = s.i;
+        s.escapes = false;
         if !s.value(0) {
             return false;
         }
+        let raw = &text[value_start..s.i];
+        // A string without escapes is its own content: hand it over as text, so coercion
+        // does not look for escapes again.
+        let value = match raw.as_bytes()[0] == b'"' && !s.escapes {
+            true => InValue::Text(Cow::Borrowed(&raw[1..raw.len() - 1])),
+            false => InValue::Raw(raw),
+        };
         let bit = key_bit(key);
         let maybe_seen = seen & bit != 0;
         seen |= bit;
         if maybe_seen && out.iter().any(|(k, _)| k == key) {
             return false;
         }
-        out.push((Cow::Borrowed(key), InValue::Raw(&text[value_start..s.i])));
+        out.push((Cow::Borrowed(key), value));
         s.ws();
         match s.next() {
             Some(b',') => s.ws(),
@@ -72,6 +82,8 @@ pub fn scan_record<'a>(text: &'a str, out: &mut Fields<'a>) -> bool {
 struct Scanner<'a> {
     b: &'a [u8],
     i: usize,
+    /// Whether a string read since this was last cleared held an escape.
+    escapes: bool,
 }
 
 impl Scanner<'_> {
@@ -127,17 +139,22 @@ impl Scanner<'_> {
                     self.i = j + 1;
                     return true;
                 }
-                Some(b'\\') => match self.b.get(j + 1) {
-                    Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.i = j + 2,
-                    Some(b'u') => {
-                        let hex = self.b.get(j + 2..j + 6);
-                        if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
-                            return false;
+                Some(b'\\') => {
+                    self.escapes = true;
+                    match self.b.get(j + 1) {
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
+                            self.i = j + 2
                         }
-                        self.i = j + 6;
+                        Some(b'u') => {
+                            let hex = self.b.get(j + 2..j + 6);
+                            if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
+                                return false;
+                            }
+                            self.i = j + 6;
+                        }
+                        _ => return false,
                     }
-                    _ => return false,
-                },
+                }
                 _ => return false, // end of input or a control character
             }
         }
@@ -259,6 +276,7 @@ fn find_special(b: &[u8], from: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::coerce::unescape;
     use crate::ingest::shape::parse_record_fields;
     use proptest::prelude::*;
 
@@ -267,11 +285,17 @@ mod tests {
         parse_record_fields(text).ok().map(|f| as_text(&f))
     }
 
+    /// Fields with string values decoded, so a string given as text and the same string
+    /// given as its JSON literal compare equal.
     fn as_text(f: &Fields<'_>) -> Vec<(String, String)> {
         f.iter()
             .map(|(k, v)| match v {
+                InValue::Raw(r) if r.starts_with('"') => match unescape(r) {
+                    Ok(s) => (k.to_string(), format!("string {s}")),
+                    Err(e) => (k.to_string(), format!("bad string {e}")),
+                },
                 InValue::Raw(r) => (k.to_string(), r.to_string()),
-                InValue::Text(t) => (k.to_string(), format!("text:{t}")),
+                InValue::Text(t) => (k.to_string(), format!("string {t}")),
             })
             .collect()
     }

@@ -62,10 +62,25 @@ pub fn split_days(table: &TableSchema, batch: RecordBatch) -> Result<Vec<DayBatc
         }]);
     }
     // Group the row numbers by day (stable: input order within a day), one gather per day.
-    let mut by_day: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
-    for (row, day) in days.iter().enumerate() {
-        by_day.entry(*day).or_default().push(row as u32);
-    }
+    // A batch spans a few days: index buckets by day rather than look up a map per row.
+    let first = *days.iter().min().expect("rows");
+    let last = *days.iter().max().expect("rows");
+    let by_day: Vec<(i64, Vec<u32>)> = if last - first < 4096 {
+        let mut buckets = vec![Vec::new(); (last - first + 1) as usize];
+        for (row, day) in days.iter().enumerate() {
+            buckets[(day - first) as usize].push(row as u32);
+        }
+        (first..)
+            .zip(buckets)
+            .filter(|(_, rows)| !rows.is_empty())
+            .collect()
+    } else {
+        let mut map: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
+        for (row, day) in days.iter().enumerate() {
+            map.entry(*day).or_default().push(row as u32);
+        }
+        map.into_iter().collect()
+    };
     by_day
         .into_iter()
         .map(|(day, rows)| {
