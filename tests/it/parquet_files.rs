@@ -83,6 +83,25 @@ fn files_are_plain_hive_partitioned_parquet_with_portable_types() {
                 Some(LogicalType::String)
             ));
             for rg in meta.row_groups() {
+                // Columns null in the whole file are stored uncompressed (their pages are a
+                // run of null levels); every other column is zstd-compressed.
+                for c in rg.columns() {
+                    let all_null = c
+                        .statistics()
+                        .and_then(|s| s.null_count_opt())
+                        .is_some_and(|n| n as i64 == meta.file_metadata().num_rows());
+                    let expected = match all_null {
+                        true => "UNCOMPRESSED",
+                        false => "ZSTD",
+                    };
+                    assert!(
+                        c.compression().to_string().starts_with(expected),
+                        "{table}.{}: {} in {}",
+                        c.column_path(),
+                        c.compression(),
+                        f.display()
+                    );
+                }
                 let sorting = rg.sorting_columns().expect("sort order declared");
                 assert_eq!(sorting[0].column_idx as usize, tg);
                 let col = rg.column(tg);

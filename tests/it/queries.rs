@@ -209,3 +209,39 @@ fn memory_limit_spills_sorts_and_stops_what_cannot_fit_with_one_line() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("--memory-limit"), "{}", r.stderr);
 }
+
+#[test]
+fn in_subsearch_read_as_a_join_returns_the_rows_in_returns() {
+    let env = Env::new();
+    let events = events(&env);
+    // Update keys: a case variant of c0, c2 twice (keys must not repeat rows), no Computer.
+    let updates = env.write(
+        "updates.ndjson",
+        br#"{"Type":"Update","TimeGenerated":"2024-01-01T00:00:00Z","Computer":"C0","KBID":"1"}
+{"Type":"Update","TimeGenerated":"2024-01-01T00:00:01Z","Computer":"c2","KBID":"2"}
+{"Type":"Update","TimeGenerated":"2024-01-01T00:00:02Z","Computer":"c2","KBID":"3"}
+{"Type":"Update","TimeGenerated":"2024-01-01T00:00:03Z","KBID":"4"}
+{"Type":"Event","TimeGenerated":"2024-01-02T05:00:00Z","EventLevelName":"Error"}
+"#,
+    );
+    assert_eq!(env.ingest(&[&events, &updates]).code, 0);
+    let search = "Type=Event Computer IN {Type=Update | Distinct Computer}";
+    let sql = env.run(&["translate", search]);
+    assert!(sql.stdout.contains(" JOIN \"Event\""), "{}", sql.stdout);
+    let r = env.run(&["search", search, "--format", "csv"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut got: Vec<String> = r.stdout.lines().skip(1).map(str::to_string).collect();
+    let mut expected = env.csv(
+        "SELECT * FROM \"Event\" WHERE lower(\"Computer\") IN \
+         (SELECT lower(\"Computer\") FROM \"Update\" WHERE \"Computer\" IS NOT NULL)",
+    );
+    got.sort();
+    expected.sort();
+    assert_eq!(got.len(), 10, "c0 and c2 on five days each");
+    assert_eq!(got, expected);
+    // The header is the table's own columns: the join's key column stays out.
+    let header = r.stdout.lines().next().unwrap();
+    assert!(!header.contains("_key"), "{header}");
+    let all = env.run(&["sql", "SELECT * FROM \"Event\" LIMIT 0", "--format", "csv"]);
+    assert_eq!(header, all.stdout.lines().next().unwrap());
+}
