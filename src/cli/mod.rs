@@ -44,9 +44,10 @@ enum Command {
         /// Give up after this many seconds if another writer holds the store
         #[arg(long, value_name = "SECONDS")]
         lock_timeout: Option<f64>,
-        /// Decoded rows held in memory across day partitions before the largest partition is
-        /// written out: more gives fewer, larger files; less bounds memory tighter
-        #[arg(long, value_name = "MB", default_value_t = 96, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        /// Memory for decoded rows held across day partitions and for the dedup keys of those
+        /// partitions; when full, the largest partition is written out (rows keep at least a
+        /// quarter). More gives fewer, larger files; less bounds memory tighter
+        #[arg(long, value_name = "MB", default_value_t = 192, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
         buffer_mb: u64,
     },
     /// List tables with row count, files, bytes and time range

@@ -142,7 +142,7 @@ pub fn open(src: &SourceRef) -> Result<OpenedSource, IngestError> {
 
 /// Pages of a mapped file read this far are given back as hashing and decoding go on, so a
 /// file larger than memory does not stay resident (they are re-read if touched again).
-const RELEASE_STEP: usize = 64 << 20;
+const RELEASE_STEP: usize = 8 << 20;
 
 fn hash(bytes: &SourceBytes) -> String {
     let mut h = Sha256::new();

@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 use std::path::Path;
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
@@ -116,14 +116,41 @@ fn hash_cell(arr: &ArrayRef, row: usize, h: &mut impl Hasher) {
     }
 }
 
+/// Hashes a key that is already a 128-bit hash by folding it to 64 bits (SipHash over it
+/// again would only cost time: the set is probed once per ingested record).
+#[derive(Default)]
+pub struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u128(&mut self, k: u128) {
+        self.0 = (k as u64) ^ ((k >> 64) as u64);
+    }
+}
+
+type KeySet = HashSet<u128, BuildHasherDefault<KeyHasher>>;
+
 /// Keys seen per (table, day partition) in one transaction, loaded from the committed files
 /// on first use.
 #[derive(Default)]
 pub struct KeyIndex {
-    seen: HashMap<String, HashSet<u128>>,
+    seen: HashMap<String, KeySet>,
 }
 
 impl KeyIndex {
+    /// Bytes the key sets take: 17 a slot (the key and a control byte), and a set of
+    /// capacity `c` has about `c * 8 / 7` slots.
+    pub fn bytes(&self) -> usize {
+        self.seen.values().map(|s| s.capacity() * 20).sum()
+    }
+
     /// Drop the rows of `batch` (one table, one day; `hashes` its rows' key hashes) whose key is already stored or already
     /// seen; returns the rows to keep and how many were dropped.
     pub fn filter(
@@ -158,8 +185,8 @@ fn load(
     spec: &KeySpec,
     partition: &str,
     committed: &[DataFile],
-) -> Result<HashSet<u128>, StoreError> {
-    let mut set = HashSet::new();
+) -> Result<KeySet, StoreError> {
+    let mut set = KeySet::default();
     let prefix = format!("{partition}/");
     for f in committed.iter().filter(|f| f.path.starts_with(&prefix)) {
         let path = root.join(&f.path);
@@ -187,4 +214,53 @@ fn load(
         }
     }
     Ok(set)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::Catalog;
+
+    #[test]
+    fn key_sets_drop_repeats_and_report_their_memory() {
+        let table = Catalog::builtin().get("Event").unwrap();
+        let batch = RecordBatch::new_empty(table.arrow_schema());
+        let root = Path::new("/nonexistent-omslake-store");
+        let mut index = KeyIndex::default();
+        assert_eq!(index.bytes(), 0);
+        let hashes: Vec<u128> = (0..10_000u128).map(|i| i << 70 | i).collect();
+        let (_, dropped) = index
+            .filter(root, table, "Event/date=2024-01-01", &[], &batch, &hashes)
+            .unwrap();
+        assert_eq!(dropped, 0);
+        // 16 bytes a key and a control byte, at most 1/8 of the slots free, power-of-two growth.
+        let bytes = index.bytes();
+        assert!(
+            (10_000 * 17..=10_000 * 17 * 8 / 7 * 2 + 4096).contains(&bytes),
+            "{bytes}"
+        );
+        // The same keys again on a one-row batch: all of them are repeats.
+        let again = [hashes[0]];
+        let schema = table.arrow_schema();
+        let columns: Vec<ArrayRef> = schema
+            .fields()
+            .iter()
+            .map(|f| -> ArrayRef {
+                match (f.is_nullable(), f.data_type()) {
+                    (true, t) => arrow::array::new_null_array(t, 1),
+                    (false, DataType::Utf8) => {
+                        std::sync::Arc::new(arrow::array::StringArray::from(vec!["Event"]))
+                    }
+                    (false, _) => std::sync::Arc::new(
+                        arrow::array::TimestampMicrosecondArray::from(vec![0]).with_timezone("UTC"),
+                    ),
+                }
+            })
+            .collect();
+        let one = RecordBatch::try_new(schema, columns).unwrap();
+        let (kept, dropped) = index
+            .filter(root, table, "Event/date=2024-01-01", &[], &one, &again)
+            .unwrap();
+        assert_eq!((kept.num_rows(), dropped), (0, 1));
+    }
 }

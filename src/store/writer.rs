@@ -84,7 +84,8 @@ impl Transaction {
         &self.snapshot
     }
 
-    /// Bytes of Arrow data buffered before the largest partition is written out.
+    /// Bytes for buffered Arrow data and dedup keys together; past it, the largest partition
+    /// is written out.
     pub fn set_buffer_budget(&mut self, bytes: usize) {
         self.budget = bytes;
     }
@@ -113,7 +114,10 @@ impl Transaction {
             return Ok(());
         }
         self.buffers.add(table, &partition, batch);
-        while self.buffers.bytes() > self.budget {
+        // The dedup keys of the partitions seen so far grow with the input; they share the
+        // budget with the rows, which keep at least a quarter of it.
+        let rows_budget = (self.budget.saturating_sub(self.keys.bytes())).max(self.budget / 4);
+        while self.buffers.bytes() > rows_budget {
             let Some(p) = self.buffers.take_largest() else {
                 break;
             };
