@@ -249,6 +249,7 @@ mod tests {
     use super::*;
 
     fn raw(s: &str) -> InValue<'_> {
+        // `Raw` promises validated JSON: check the test's input holds to it.
         serde_json::from_str::<&RawValue>(s).unwrap();
         InValue::Raw(s)
     }

@@ -213,7 +213,7 @@ pub struct Written {
 /// Row positions in `TimeGenerated` order. The sort is stable: rows with the same time (an
 /// update assessment writes one per update, all at one instant) keep their input order, which
 /// groups repeated values as the exporter wrote them. That is what lets dictionary indices and
-/// run-length encoding compress; an unstable sort scatters them (Update: 11% larger files).
+/// run-length encoding compress; an unstable sort scatters them (Update files about 10 % larger).
 pub fn time_order(times: &[i64]) -> UInt32Array {
     let mut order: Vec<u32> = (0..times.len() as u32).collect();
     order.sort_by_key(|&i| times[i as usize]);

@@ -116,7 +116,10 @@ impl Transaction {
         self.buffers.add(table, &partition, batch);
         // The dedup keys of the partitions seen so far grow with the input; they share the
         // budget with the rows, which keep at least a quarter of it.
-        let rows_budget = (self.budget.saturating_sub(self.keys.bytes())).max(self.budget / 4);
+        let rows_budget = self
+            .budget
+            .saturating_sub(self.keys.bytes())
+            .max(self.budget / 4);
         while self.buffers.bytes() > rows_budget {
             let Some(p) = self.buffers.take_largest() else {
                 break;
