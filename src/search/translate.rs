@@ -142,7 +142,7 @@ impl Stage {
     }
 
     /// `… FROM t WHERE x IN (SELECT k …) AND rest` as
-    /// `SELECT "_t".* FROM (SELECT DISTINCT k AS "_key" …) AS "_in" JOIN t AS "_t" ON x = "_in"."_key" WHERE rest`.
+    /// `SELECT "_t".* FROM (SELECT DISTINCT k AS "_key" …) AS "_in" JOIN t AS "_t" ON "_in"."_key" = x WHERE rest`.
     ///
     /// The same rows: the keys are distinct, so each row of `t` meets at most one, and a NULL
     /// `x` meets none, as it fails `IN`. DataFusion builds a join's hash table from its left
