@@ -184,6 +184,15 @@ impl TableSchema {
             .expect("every table has Type")
     }
 
+    /// The column that alone is the natural key (OfficeActivity's `OfficeId`), if any: its
+    /// values are all distinct.
+    pub fn unique_key_index(&self) -> Option<usize> {
+        match self.natural_key_indices().as_slice() {
+            [part] if part.len() == 1 => Some(part[0]),
+            _ => None,
+        }
+    }
+
     /// Natural-key alternatives as column positions.
     pub fn natural_key_indices(&self) -> Vec<Vec<usize>> {
         match &self.natural_key {

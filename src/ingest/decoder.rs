@@ -7,9 +7,11 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
-    TimestampMicrosecondBuilder,
+    Array, ArrayRef, AsArray, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder,
+    StringBuilder, StringDictionaryBuilder, TimestampMicrosecondBuilder,
 };
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Schema, UInt32Type};
 use arrow::record_batch::RecordBatch;
 
 use super::coerce::{coerce, minify, Cell, InValue};
@@ -24,6 +26,7 @@ pub struct RecordError {
 
 enum Builder {
     Str(StringBuilder),
+    Dict(StringDictionaryBuilder<UInt32Type>),
     Bool(BooleanBuilder),
     I32(Int32Builder),
     I64(Int64Builder),
@@ -34,8 +37,11 @@ enum Builder {
 impl Builder {
     /// A builder with room for `rows` values (and `bytes` of string data), so that filling
     /// it does not grow and copy its buffers over and over.
-    fn new(ty: ColumnType, rows: usize, bytes: usize) -> Builder {
+    fn new(ty: ColumnType, dictionary: bool, rows: usize, bytes: usize) -> Builder {
         match ty {
+            ColumnType::String if dictionary => Builder::Dict(
+                StringDictionaryBuilder::with_capacity(rows, rows.min(1024), bytes),
+            ),
             ColumnType::String | ColumnType::Dynamic => {
                 Builder::Str(StringBuilder::with_capacity(rows, bytes))
             }
@@ -53,6 +59,8 @@ impl Builder {
     fn data_bytes(&self) -> usize {
         match self {
             Builder::Str(b) => b.values_slice().len(),
+            // Its distinct values only: small, and grown as needed.
+            Builder::Dict(_) => 0,
             _ => 0,
         }
     }
@@ -61,6 +69,11 @@ impl Builder {
         match (self, cell) {
             (Builder::Str(b), Cell::Str(s)) => b.append_value(s),
             (Builder::Str(b), Cell::Null) => b.append_null(),
+            (Builder::Dict(b), Cell::Str(s)) => {
+                b.append(s.as_ref())
+                    .expect("u32 keys do not overflow in a batch");
+            }
+            (Builder::Dict(b), Cell::Null) => b.append_null(),
             (Builder::Bool(b), Cell::Bool(v)) => b.append_value(*v),
             (Builder::Bool(b), Cell::Null) => b.append_null(),
             (Builder::I32(b), Cell::I32(v)) => b.append_value(*v),
@@ -78,6 +91,7 @@ impl Builder {
     fn finish(&mut self) -> ArrayRef {
         match self {
             Builder::Str(b) => Arc::new(b.finish()),
+            Builder::Dict(b) => Arc::new(b.finish()),
             Builder::Bool(b) => Arc::new(b.finish()),
             Builder::I32(b) => Arc::new(b.finish()),
             Builder::I64(b) => Arc::new(b.finish()),
@@ -90,6 +104,11 @@ impl Builder {
 pub struct TableDecoder {
     schema: &'static TableSchema,
     builders: Vec<Builder>,
+    /// String columns buffered as dictionaries: most repeat a few values (computer, update,
+    /// tenant), and as indices they take a fraction of the memory, so a byte budget holds
+    /// several times more rows, and gathering them moves indices instead of text. A column
+    /// whose values turn out to be mostly distinct goes back to plain strings.
+    dictionary: Vec<bool>,
     rows: usize,
     time: usize,
     type_col: usize,
@@ -109,13 +128,19 @@ enum Slot {
 
 impl TableDecoder {
     pub fn new(schema: &'static TableSchema) -> TableDecoder {
+        let unique_key = schema.unique_key_index();
+        let dictionary: Vec<bool> = (0..schema.columns.len())
+            .map(|i| Some(i) != unique_key)
+            .collect();
         TableDecoder {
             schema,
             builders: schema
                 .columns
                 .iter()
-                .map(|c| Builder::new(c.ty, 1024, 0))
+                .zip(&dictionary)
+                .map(|(c, &d)| Builder::new(c.ty, d, 1024, 0))
                 .collect(),
+            dictionary,
             rows: 0,
             time: schema.time_index(),
             type_col: schema.type_index(),
@@ -212,23 +237,39 @@ impl TableDecoder {
         slot
     }
 
-    /// The buffered rows as a batch (empty builders afterwards).
+    /// The buffered rows as a batch (empty builders afterwards). String columns come as
+    /// `Dictionary(UInt32, Utf8)` or `Utf8` (see `dictionary`), so a batch's schema is the
+    /// table's up to that.
     pub fn flush(&mut self) -> RecordBatch {
-        // The next batch will most likely be like this one: size the new builders for it.
-        let arrays: Vec<ArrayRef> = self
-            .builders
-            .iter_mut()
-            .zip(&self.schema.columns)
-            .map(|(b, c)| {
-                let next = Builder::new(c.ty, self.rows, b.data_bytes());
-                std::mem::replace(b, next).finish()
-            })
-            .collect();
+        let rows = self.rows;
+        let mut fields = Vec::with_capacity(self.builders.len());
+        let mut arrays = Vec::with_capacity(self.builders.len());
+        for (i, c) in self.schema.columns.iter().enumerate() {
+            // The next batch will most likely be like this one: size the new builders for it.
+            let bytes = self.builders[i].data_bytes();
+            let next = Builder::new(c.ty, self.dictionary[i], rows, bytes);
+            let mut array = std::mem::replace(&mut self.builders[i], next).finish();
+            if let DataType::Dictionary(_, _) = array.data_type() {
+                let distinct = array.as_any_dictionary().values().len();
+                if rows >= MIN_ROWS_TO_JUDGE && distinct * 2 > rows {
+                    self.dictionary[i] = false;
+                    self.builders[i] = Builder::new(c.ty, false, rows, bytes);
+                    array = cast(&array, &DataType::Utf8).expect("dictionary of strings");
+                }
+            }
+            let field = self.schema.arrow_schema().field(i).clone();
+            fields.push(field.with_data_type(array.data_type().clone()));
+            arrays.push(array);
+        }
         self.rows = 0;
-        RecordBatch::try_new(self.schema.arrow_schema(), arrays)
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
             .expect("builders follow the schema")
     }
 }
+
+/// Rows a batch needs before a dictionary column with mostly distinct values is judged
+/// unsuitable (small batches say little about a column).
+const MIN_ROWS_TO_JUDGE: usize = 1024;
 
 fn append_extra(out: &mut String, key: &str, value: &InValue<'_>) {
     if out.len() > 1 {
@@ -299,8 +340,48 @@ mod tests {
             col("_extra").as_string::<i32>().value(0),
             r#"{"MG":"x","id":7}"#
         );
-        assert_eq!(col("Type").as_string::<i32>().value(0), "UpdateSummary");
+        // Repeating strings are buffered as dictionaries.
+        let ty = col("Type");
+        assert!(matches!(ty.data_type(), DataType::Dictionary(_, _)));
+        let ty = cast(&ty, &DataType::Utf8).unwrap();
+        assert_eq!(ty.as_string::<i32>().value(0), "UpdateSummary");
         assert!(col("WSUSServer").is_null(0));
+    }
+
+    #[test]
+    fn a_column_of_mostly_distinct_strings_goes_back_to_plain_strings() {
+        let table = Catalog::builtin().get("Event").unwrap();
+        let mut d = TableDecoder::new(table);
+        let mut cells = Vec::new();
+        let lines: Vec<String> = (0..MIN_ROWS_TO_JUDGE)
+            .map(|i| {
+                format!(
+                    r#"{{"TimeGenerated":"2024-01-02T00:00:00Z","Computer":"c{}","RenderedDescription":"event {i}"}}"#,
+                    i % 3
+                )
+            })
+            .collect();
+        let mut batch = || {
+            for l in &lines {
+                d.push(&record_fields(l).unwrap(), &mut cells).unwrap();
+            }
+            d.flush()
+        };
+        let first = batch();
+        let ty =
+            |b: &RecordBatch, n: &str| b.schema().field_with_name(n).unwrap().data_type().clone();
+        assert_eq!(ty(&first, "RenderedDescription"), DataType::Utf8);
+        assert!(matches!(ty(&first, "Computer"), DataType::Dictionary(_, _)));
+        assert_eq!(
+            first
+                .column(first.schema().index_of("RenderedDescription").unwrap())
+                .as_string::<i32>()
+                .value(7),
+            "event 7"
+        );
+        // And stays plain in the batches after.
+        let second = batch();
+        assert_eq!(ty(&second, "RenderedDescription"), DataType::Utf8);
     }
 
     #[test]

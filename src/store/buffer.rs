@@ -6,13 +6,15 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::Path;
+use std::sync::Arc;
 
 use arrow::array::{
     new_null_array, Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions, UInt32Array,
 };
-use arrow::compute::{concat, interleave, take};
-use arrow::datatypes::TimestampMicrosecondType;
+use arrow::compute::{cast, concat, interleave, take};
+use arrow::datatypes::{Field, Schema, SchemaRef, TimestampMicrosecondType};
 use arrow::error::ArrowError;
+use arrow_select::dictionary::garbage_collect_any_dictionary;
 use parquet::arrow::arrow_writer::ArrowWriterOptions;
 use parquet::arrow::ArrowWriter;
 
@@ -104,10 +106,18 @@ fn take_rows(batch: &RecordBatch, rows: &UInt32Array) -> Result<RecordBatch, Arr
     let columns = batch
         .columns()
         .iter()
-        .map(|c| match c.null_count() == c.len() {
-            true => Ok(new_null_array(c.data_type(), rows.len())),
-            false => take(c, rows, None),
-        })
+        .map(
+            |c| match (c.null_count() == c.len(), c.as_any_dictionary_opt()) {
+                (true, _) => Ok(new_null_array(c.data_type(), rows.len())),
+                // A gathered dictionary shares its parent's values; keep only those its rows use,
+                // so each day's rows own their memory.
+                (false, Some(_)) => {
+                    let part = take(c, rows, None)?;
+                    garbage_collect_any_dictionary(part.as_any_dictionary())
+                }
+                (false, None) => take(c, rows, None),
+            },
+        )
         .collect::<Result<Vec<ArrayRef>, _>>()?;
     with_columns(batch, columns, rows.len())
 }
@@ -134,8 +144,60 @@ fn with_columns(
     columns: Vec<ArrayRef>,
     rows: usize,
 ) -> Result<RecordBatch, ArrowError> {
+    with_columns_of(&like.schema(), columns, rows)
+}
+
+fn with_columns_of(
+    schema: &SchemaRef,
+    columns: Vec<ArrayRef>,
+    rows: usize,
+) -> Result<RecordBatch, ArrowError> {
     let options = RecordBatchOptions::new().with_row_count(Some(rows));
-    RecordBatch::try_new_with_options(like.schema(), columns, &options)
+    RecordBatch::try_new_with_options(schema.clone(), columns, &options)
+}
+
+/// The batches of one partition with one schema. Decoded batches hold string columns as
+/// dictionaries or as plain strings (see `TableDecoder`), and the choice can differ between
+/// batches; where it does, the column becomes plain strings in all of them. Either way the
+/// Parquet column is the same.
+fn one_schema(
+    table: &TableSchema,
+    batches: &[RecordBatch],
+) -> Result<(SchemaRef, Vec<RecordBatch>), ArrowError> {
+    let first = batches[0].schema();
+    if batches.iter().all(|b| b.schema() == first) {
+        return Ok((first, batches.to_vec()));
+    }
+    let plain = table.arrow_schema();
+    let fields: Vec<Field> = (0..plain.fields().len())
+        .map(|i| {
+            let ty = first.field(i).data_type();
+            match batches
+                .iter()
+                .all(|b| b.schema().field(i).data_type() == ty)
+            {
+                true => first.field(i).clone(),
+                false => plain.field(i).clone(),
+            }
+        })
+        .collect();
+    let schema = Arc::new(Schema::new(fields));
+    let batches = batches
+        .iter()
+        .map(|b| {
+            let columns = b
+                .columns()
+                .iter()
+                .zip(schema.fields())
+                .map(|(c, f)| match c.data_type() == f.data_type() {
+                    true => Ok(c.clone()),
+                    false => cast(c, f.data_type()),
+                })
+                .collect::<Result<Vec<ArrayRef>, _>>()?;
+            with_columns_of(&schema, columns, b.num_rows())
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((schema, batches))
 }
 
 /// The UTC date of a day number, as used in partition folder names.
@@ -233,6 +295,8 @@ pub fn write_sorted_file(
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| StoreError::io(path, e))?;
     }
+    let (schema, unified) = one_schema(table, batches).map_err(parquet_err)?;
+    let batches = &unified[..];
     let file = File::create(path).map_err(|e| StoreError::io(path, e))?;
     let all_null: Vec<bool> = (0..table.columns.len())
         .map(|i| {
@@ -246,8 +310,8 @@ pub fn write_sorted_file(
     let options = ArrowWriterOptions::new()
         .with_properties(writer_properties(table, &all_null))
         .with_skip_arrow_metadata(true);
-    let mut writer = ArrowWriter::try_new_with_options(file, table.arrow_schema(), options)
-        .map_err(parquet_err)?;
+    let mut writer =
+        ArrowWriter::try_new_with_options(file, schema, options).map_err(parquet_err)?;
     let time_arrays: Vec<&dyn Array> = batches.iter().map(|b| b.column(time).as_ref()).collect();
     let all_times = concat(&time_arrays).map_err(parquet_err)?;
     let all_times = all_times.as_primitive::<TimestampMicrosecondType>();
@@ -300,6 +364,7 @@ mod tests {
     use super::*;
     use crate::schema::Catalog;
     use arrow::array::{ArrayRef, StringArray, TimestampMicrosecondArray};
+    use arrow::datatypes::DataType;
     use std::sync::Arc;
 
     fn event_batch(times: &[i64]) -> RecordBatch {
@@ -374,6 +439,78 @@ mod tests {
             })
             .collect();
         assert_eq!(got, vec![1, 2, 4, 5, 9]);
+    }
+
+    /// `event_batch` with `Computer` buffered as a dictionary, as the decoder does.
+    fn with_dictionary_computer(batch: RecordBatch) -> RecordBatch {
+        let table = Catalog::builtin().get("Event").unwrap();
+        let i = table.column_index("Computer").unwrap();
+        let dict_type = DataType::Dictionary(Box::new(DataType::UInt32), Box::new(DataType::Utf8));
+        let mut columns = batch.columns().to_vec();
+        columns[i] = cast(&columns[i], &dict_type).unwrap();
+        let mut fields: Vec<Field> = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        fields[i] = fields[i].clone().with_data_type(dict_type);
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap()
+    }
+
+    #[test]
+    fn a_days_dictionary_keeps_only_the_values_its_rows_use() {
+        let table = Catalog::builtin().get("Event").unwrap();
+        let d = MICROS_PER_DAY;
+        let batch = with_dictionary_computer(event_batch(&[1, d + 1, 2, d + 2, d + 3]));
+        let parts = split_days(table, batch).unwrap();
+        let computer = table.column_index("Computer").unwrap();
+        let values = |p: &DayBatch| {
+            let c = cast(p.batch.column(computer), &DataType::Utf8).unwrap();
+            let dict = p.batch.column(computer).as_any_dictionary().values().len();
+            (
+                c.as_string::<i32>()
+                    .iter()
+                    .map(|v| v.unwrap().to_string())
+                    .collect::<Vec<_>>(),
+                dict,
+            )
+        };
+        assert_eq!(values(&parts[0]), (vec!["c1".to_string(), "c2".into()], 2));
+        assert_eq!(values(&parts[1]).1, 3);
+        // A row hashes the same whether its strings are a dictionary or plain.
+        let plain = split_days(table, event_batch(&[1, d + 1, 2, d + 2, d + 3])).unwrap();
+        assert_eq!(parts[1].hashes, plain[1].hashes);
+    }
+
+    #[test]
+    fn a_file_from_dictionary_and_plain_batches_holds_plain_strings_in_time_order() {
+        let table = Catalog::builtin().get("Event").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("Event/date=1970-01-01/part.parquet");
+        let batches = vec![
+            with_dictionary_computer(event_batch(&[5, 1, 9])),
+            event_batch(&[4, 2]),
+        ];
+        write_sorted_file(&path, table, &batches).unwrap();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(
+            File::open(&path).unwrap(),
+            1024,
+        )
+        .unwrap();
+        let computer = table.column_index("Computer").unwrap();
+        let got: Vec<String> = reader
+            .flat_map(|b| {
+                let b = b.unwrap();
+                assert_eq!(b.schema(), table.arrow_schema());
+                b.column(computer)
+                    .as_string::<i32>()
+                    .iter()
+                    .map(|v| v.unwrap().to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(got, vec!["c1", "c2", "c4", "c5", "c9"]);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
 use arrow::datatypes::{
-    DataType, Float64Type, Int32Type, Int64Type, TimeUnit, TimestampMicrosecondType,
+    DataType, Float64Type, Int32Type, Int64Type, TimeUnit, TimestampMicrosecondType, UInt32Type,
 };
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
@@ -100,6 +100,12 @@ static HASH_B: ahash::RandomState = ahash::RandomState::with_seeds(
 fn hash_cell(arr: &ArrayRef, row: usize, h: &mut impl Hasher) {
     match arr.data_type() {
         DataType::Utf8 => arr.as_string::<i32>().value(row).hash(h),
+        // Buffered strings (see `TableDecoder`): hashed as the text, like the stored column.
+        DataType::Dictionary(_, _) => {
+            let dict = arr.as_dictionary::<UInt32Type>();
+            let key = dict.keys().value(row) as usize;
+            dict.values().as_string::<i32>().value(key).hash(h)
+        }
         DataType::Boolean => arr.as_boolean().value(row).hash(h),
         DataType::Int32 => arr.as_primitive::<Int32Type>().value(row).hash(h),
         DataType::Int64 => arr.as_primitive::<Int64Type>().value(row).hash(h),

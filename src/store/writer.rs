@@ -380,10 +380,7 @@ pub fn writer_properties(table: &TableSchema, all_null: &[bool]) -> WriterProper
             nulls_first: false,
         }]))
         .set_created_by(format!("omslake {}", env!("CARGO_PKG_VERSION")));
-    let unique_key = match table.natural_key_indices().as_slice() {
-        [part] if part.len() == 1 => Some(part[0]),
-        _ => None,
-    };
+    let unique_key = table.unique_key_index();
     for (i, c) in table.columns.iter().enumerate() {
         let near_unique = c.ty == ColumnType::Datetime || Some(i) == unique_key;
         if near_unique && c.name != TIME_COLUMN {
