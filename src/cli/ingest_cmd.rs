@@ -71,6 +71,7 @@ pub fn run(
         })
         .collect();
     let duplicates = tx.duplicates.clone();
+    let spilled = tx.spilled_bytes();
     let commit = tx.commit(sources, Vec::new())?;
     print_summary(
         &summary,
@@ -78,6 +79,12 @@ pub fn run(
         commit.as_ref().map(|c| c.version),
         started.elapsed(),
     );
+    if spilled > 0 && commit.is_some() {
+        eprintln!(
+            "  {:.1} MB of rows waited on disk for their partition's file (over --buffer-mb {buffer_mb}; more is faster)",
+            spilled as f64 / 1e6
+        );
+    }
     print_rejects(
         &summary,
         commit

@@ -11,7 +11,7 @@ use arrow::array::{
     StringBuilder, StringDictionaryBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, Schema, UInt32Type};
+use arrow::datatypes::{DataType, Schema, UInt16Type};
 use arrow::record_batch::RecordBatch;
 
 use super::coerce::{coerce, minify, Cell, InValue};
@@ -26,7 +26,7 @@ pub struct RecordError {
 
 enum Builder {
     Str(StringBuilder),
-    Dict(StringDictionaryBuilder<UInt32Type>),
+    Dict(StringDictionaryBuilder<UInt16Type>),
     Bool(BooleanBuilder),
     I32(Int32Builder),
     I64(Int64Builder),
@@ -238,7 +238,7 @@ impl TableDecoder {
     }
 
     /// The buffered rows as a batch (empty builders afterwards). String columns come as
-    /// `Dictionary(UInt32, Utf8)` or `Utf8` (see `dictionary`), so a batch's schema is the
+    /// `Dictionary(UInt16, Utf8)` or `Utf8` (see `dictionary`), so a batch's schema is the
     /// table's up to that.
     pub fn flush(&mut self) -> RecordBatch {
         let rows = self.rows;
@@ -266,6 +266,10 @@ impl TableDecoder {
             .expect("builders follow the schema")
     }
 }
+
+/// Rows a batch may hold: its dictionaries then have at most 2^16 values, so their keys
+/// take two bytes a row.
+pub const MAX_BATCH_ROWS: usize = 1 << 16;
 
 /// Rows a batch needs before a dictionary column with mostly distinct values is judged
 /// unsuitable (small batches say little about a column).

@@ -109,7 +109,7 @@ impl Default for IngestOptions {
         IngestOptions {
             table: None,
             max_errors: None,
-            batch_rows: 128 * 1024,
+            batch_rows: decoder::MAX_BATCH_ROWS,
             batch_bytes: 8 << 20,
             chunk_bytes: 8 << 20,
         }
@@ -461,7 +461,7 @@ impl Run<'_> {
                 }
                 self.pending_bytes[table] += item.raw.len();
                 let d = &mut self.decoders[table];
-                if d.buffered_rows() >= self.options.batch_rows
+                if d.buffered_rows() >= self.options.batch_rows.min(decoder::MAX_BATCH_ROWS)
                     || self.pending_bytes[table] >= self.options.batch_bytes
                 {
                     self.pending_bytes[table] = 0;

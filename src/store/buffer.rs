@@ -160,7 +160,7 @@ fn with_columns_of(
 /// dictionaries or as plain strings (see `TableDecoder`), and the choice can differ between
 /// batches; where it does, the column becomes plain strings in all of them. Either way the
 /// Parquet column is the same.
-fn one_schema(
+pub fn one_schema(
     table: &TableSchema,
     batches: &[RecordBatch],
 ) -> Result<(SchemaRef, Vec<RecordBatch>), ArrowError> {
@@ -445,7 +445,7 @@ mod tests {
     fn with_dictionary_computer(batch: RecordBatch) -> RecordBatch {
         let table = Catalog::builtin().get("Event").unwrap();
         let i = table.column_index("Computer").unwrap();
-        let dict_type = DataType::Dictionary(Box::new(DataType::UInt32), Box::new(DataType::Utf8));
+        let dict_type = DataType::Dictionary(Box::new(DataType::UInt16), Box::new(DataType::Utf8));
         let mut columns = batch.columns().to_vec();
         columns[i] = cast(&columns[i], &dict_type).unwrap();
         let mut fields: Vec<Field> = batch

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
 use arrow::datatypes::{
-    DataType, Float64Type, Int32Type, Int64Type, TimeUnit, TimestampMicrosecondType, UInt32Type,
+    DataType, Float64Type, Int32Type, Int64Type, TimeUnit, TimestampMicrosecondType, UInt16Type,
 };
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
@@ -102,7 +102,7 @@ fn hash_cell(arr: &ArrayRef, row: usize, h: &mut impl Hasher) {
         DataType::Utf8 => arr.as_string::<i32>().value(row).hash(h),
         // Buffered strings (see `TableDecoder`): hashed as the text, like the stored column.
         DataType::Dictionary(_, _) => {
-            let dict = arr.as_dictionary::<UInt32Type>();
+            let dict = arr.as_dictionary::<UInt16Type>();
             let key = dict.keys().value(row) as usize;
             dict.values().as_string::<i32>().value(key).hash(h)
         }

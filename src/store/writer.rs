@@ -1,11 +1,13 @@
 //! A write transaction: Parquet files staged under `_staging/<commit>/`, then renamed into the
 //! table folders and made visible by one commit record.
 
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use arrow::array::RecordBatch;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
@@ -20,6 +22,7 @@ use super::buffer::{
 use super::dedup::KeyIndex;
 use super::lock::WriterLock;
 use super::log::{self, Commit, DataFile, Snapshot, SourceEntry};
+use super::spill::{self, Run};
 use super::{fault, sync_dir, StoreError};
 use crate::ingest::{IngestError, Reject, Sink};
 use crate::schema::{ColumnType, TableSchema, TIME_COLUMN};
@@ -39,6 +42,10 @@ pub struct Transaction {
     next_part: usize,
     keys: KeyIndex,
     buffers: Buffers,
+    /// Rows set aside on disk, per partition (see `spill`).
+    spilled: BTreeMap<String, (&'static TableSchema, Vec<Run>)>,
+    next_run: usize,
+    spilled_bytes: usize,
     budget: usize,
     /// Records not stored because their natural key was already stored, per table.
     pub duplicates: std::collections::BTreeMap<String, u64>,
@@ -70,10 +77,18 @@ impl Transaction {
             next_part: 0,
             keys: KeyIndex::default(),
             buffers: Buffers::default(),
+            spilled: BTreeMap::new(),
+            next_run: 0,
+            spilled_bytes: 0,
             budget: DEFAULT_BUDGET,
             duplicates: Default::default(),
             cleaned_leftovers,
         })
+    }
+
+    /// Bytes of rows set aside on disk because the buffer was full.
+    pub fn spilled_bytes(&self) -> usize {
+        self.spilled_bytes
     }
 
     pub fn version(&self) -> u64 {
@@ -124,8 +139,25 @@ impl Transaction {
             let Some(p) = self.buffers.take_largest() else {
                 break;
             };
-            self.stage_pending(&p)?;
+            self.spill(p)?;
         }
+        Ok(())
+    }
+
+    /// Set a partition's buffered rows aside on disk until commit.
+    fn spill(&mut self, p: Pending) -> Result<(), StoreError> {
+        self.next_run += 1;
+        let path = self
+            .staging
+            .join("_spill")
+            .join(format!("{}.arrows", self.next_run));
+        let run = spill::write_run(&path, p.table, &p.batches, p.bytes)?;
+        self.spilled_bytes += p.bytes;
+        self.spilled
+            .entry(p.partition)
+            .or_insert_with(|| (p.table, Vec::new()))
+            .1
+            .push(run);
         Ok(())
     }
 
@@ -160,34 +192,65 @@ impl Transaction {
         Ok(())
     }
 
-    /// Write every buffered partition, several at a time (one per core).
+    /// Write every partition's rows, buffered and spilled, as few files as memory allows,
+    /// several partitions at a time (one per core).
     fn stage_buffered(&mut self) -> Result<(), StoreError> {
-        let mut pending = self.buffers.take_all();
-        // Biggest first, so the threads finish together.
-        pending.sort_by_key(|p| std::cmp::Reverse(p.bytes));
-        let jobs: Vec<(String, Pending)> = pending
+        // No row is added after this: the dedup keys can make room for the merge.
+        self.keys = KeyIndex::default();
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        // What one file may read back from disk, with one file being written per thread.
+        let limit = (self.budget / 2 / threads).max(1);
+        let mut buffered: BTreeMap<String, Pending> = self
+            .buffers
+            .take_all()
             .into_iter()
-            .map(|p| (self.next_file(&p.partition), p))
+            .map(|p| (p.partition.clone(), p))
             .collect();
-        let threads = std::thread::available_parallelism()
-            .map_or(2, |n| n.get())
-            .min(jobs.len());
-        let next = AtomicUsize::new(0);
+        let mut jobs: Vec<(String, Job)> = Vec::new();
+        for (partition, (table, runs)) in std::mem::take(&mut self.spilled) {
+            let memory = buffered.remove(&partition);
+            let first = memory.as_ref().map_or(0, |p| p.bytes);
+            let mut memory = memory.map(|p| p.batches);
+            for runs in spill::group_runs(first, runs, limit) {
+                let memory = memory.take().unwrap_or_default();
+                if memory.is_empty() && runs.is_empty() {
+                    continue;
+                }
+                let job = Job::new(table, memory, runs);
+                jobs.push((self.next_file(&partition), job));
+            }
+        }
+        for (partition, p) in buffered {
+            let job = Job::new(p.table, p.batches, Vec::new());
+            jobs.push((self.next_file(&partition), job));
+        }
+        // Biggest first, so the threads finish together.
+        let mut order: Vec<usize> = (0..jobs.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(jobs[i].1.bytes));
+        let next = &AtomicUsize::new(0);
         let staging = &self.staging;
+        let jobs_ref = &jobs;
+        let order = &order;
         let results: Vec<Result<Vec<(usize, Written)>, StoreError>> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads)
+            let handles: Vec<_> = (0..threads.min(jobs_ref.len()))
                 .map(|_| {
-                    s.spawn(|| {
+                    s.spawn(move || {
                         let mut done = Vec::new();
                         loop {
-                            let i = next.fetch_add(1, Ordering::SeqCst);
-                            let Some((rel, p)) = jobs.get(i) else {
+                            let k = next.fetch_add(1, Ordering::SeqCst);
+                            let Some(&i) = order.get(k) else {
                                 return Ok(done);
                             };
-                            done.push((
-                                i,
-                                write_sorted_file(&staging.join(rel), p.table, &p.batches)?,
-                            ));
+                            let (rel, job) = &jobs_ref[i];
+                            // Taken, so the rows are freed as soon as their file is written.
+                            let (mut batches, runs) =
+                                std::mem::take(&mut *job.rows.lock().expect("lock"));
+                            for run in &runs {
+                                batches.extend(spill::read_run(run)?);
+                            }
+                            let written =
+                                write_sorted_file(&staging.join(rel), job.table, &batches)?;
+                            done.push((i, written));
                         }
                     })
                 })
@@ -203,8 +266,8 @@ impl Transaction {
         }
         written.sort_by_key(|(i, _)| *i);
         for (i, w) in written {
-            let (rel, p) = &jobs[i];
-            self.staged.push(data_file(p.table, rel.clone(), w));
+            let (rel, job) = &jobs[i];
+            self.staged.push(data_file(job.table, rel.clone(), w));
         }
         Ok(())
     }
@@ -336,6 +399,28 @@ impl Sink for Transaction {
     fn reject(&mut self, reject: &Reject) -> Result<(), IngestError> {
         self.write_reject(reject)
             .map_err(|e| IngestError::Sink(e.to_string()))
+    }
+}
+
+/// One file to write at commit: rows in memory and runs to read back.
+struct Job {
+    table: &'static TableSchema,
+    bytes: usize,
+    rows: Mutex<(Vec<RecordBatch>, Vec<Run>)>,
+}
+
+impl Job {
+    fn new(table: &'static TableSchema, memory: Vec<RecordBatch>, runs: Vec<Run>) -> Job {
+        let bytes = memory
+            .iter()
+            .map(RecordBatch::get_array_memory_size)
+            .sum::<usize>()
+            + runs.iter().map(|r| r.bytes).sum::<usize>();
+        Job {
+            table,
+            bytes,
+            rows: Mutex::new((memory, runs)),
+        }
     }
 }
 

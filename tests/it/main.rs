@@ -11,3 +11,4 @@ mod parquet_files;
 mod queries;
 mod rejects;
 mod search;
+mod spill;
