@@ -57,7 +57,7 @@ pub async fn run(store: Option<PathBuf>, data: Option<PathBuf>) -> CmdResult {
         .filter(|s| s.status == SourceStatus::Ingested)
         .map(|s| SourceEntry {
             name: s.name.clone(),
-            sha256: s.sha256.clone(),
+            blake3: s.blake3.clone(),
             bytes: s.bytes,
         })
         .collect();

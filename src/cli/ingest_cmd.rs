@@ -66,7 +66,7 @@ pub fn run(
         .filter(|s| s.status == SourceStatus::Ingested)
         .map(|s| SourceEntry {
             name: s.name.clone(),
-            sha256: s.sha256.clone(),
+            blake3: s.blake3.clone(),
             bytes: s.bytes,
         })
         .collect();
@@ -109,9 +109,9 @@ fn print_summary(
         match s.status {
             SourceStatus::AlreadyIngested => {
                 eprintln!(
-                    "{}: already ingested (same content, sha256 {}…), skipped",
+                    "{}: already ingested (same content, blake3 {}…), skipped",
                     s.name,
-                    &s.sha256[..12]
+                    &s.blake3[..12]
                 )
             }
             SourceStatus::RepeatedInThisRun => eprintln!(

@@ -126,7 +126,7 @@ pub enum SourceStatus {
 #[derive(Debug, Clone, Serialize)]
 pub struct SourceReport {
     pub name: String,
-    pub sha256: String,
+    pub blake3: String,
     pub bytes: u64,
     pub decoded_bytes: u64,
     pub shape: Option<&'static str>,
@@ -358,7 +358,7 @@ impl Run<'_> {
         let opened = Arc::new(source::open(src)?);
         let mut report = SourceReport {
             name: src.name.clone(),
-            sha256: opened.sha256.clone(),
+            blake3: opened.blake3.clone(),
             bytes: opened.stored_bytes,
             decoded_bytes: opened.bytes.len() as u64,
             shape: None,
@@ -366,14 +366,14 @@ impl Run<'_> {
             accepted: 0,
             rejected: 0,
         };
-        let new = if shared.ingested.contains(&opened.sha256) {
+        let new = if shared.ingested.contains(&opened.blake3) {
             report.status = SourceStatus::AlreadyIngested;
             false
         } else if !shared
             .seen
             .lock()
             .expect("lock")
-            .insert(opened.sha256.clone())
+            .insert(opened.blake3.clone())
         {
             report.status = SourceStatus::RepeatedInThisRun;
             false

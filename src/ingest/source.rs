@@ -6,7 +6,6 @@ use std::ops::Deref;
 use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
-use sha2::{Digest, Sha256};
 
 use super::IngestError;
 
@@ -92,7 +91,7 @@ impl Deref for SourceBytes {
 /// An opened source: its content hash (of the bytes as stored, compressed or not) and its
 /// decoded bytes.
 pub struct OpenedSource {
-    pub sha256: String,
+    pub blake3: String,
     pub stored_bytes: u64,
     pub bytes: SourceBytes,
 }
@@ -119,7 +118,7 @@ pub fn open(src: &SourceRef) -> Result<OpenedSource, IngestError> {
             }
         }
     };
-    let sha256 = hash(&raw);
+    let blake3 = hash(&raw);
     let stored_bytes = raw.len() as u64;
     let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
@@ -134,7 +133,7 @@ pub fn open(src: &SourceRef) -> Result<OpenedSource, IngestError> {
         raw
     };
     Ok(OpenedSource {
-        sha256,
+        blake3,
         stored_bytes,
         bytes,
     })
@@ -144,13 +143,15 @@ pub fn open(src: &SourceRef) -> Result<OpenedSource, IngestError> {
 /// file larger than memory does not stay resident (they are re-read if touched again).
 const RELEASE_STEP: usize = 8 << 20;
 
+/// BLAKE3, not SHA-256: several times faster on one core (SIMD, no dedicated instructions
+/// needed), and hashing every input byte was 8 % of ingest CPU with SHA-256.
 fn hash(bytes: &SourceBytes) -> String {
-    let mut h = Sha256::new();
+    let mut h = blake3::Hasher::new();
     for (i, window) in bytes.chunks(RELEASE_STEP).enumerate() {
         h.update(window);
         bytes.release(i * RELEASE_STEP..i * RELEASE_STEP + window.len());
     }
-    hex(&h.finalize())
+    h.finalize().to_hex().to_string()
 }
 
 impl SourceBytes {
@@ -170,8 +171,4 @@ impl SourceBytes {
             }
         }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -28,7 +28,11 @@ pub struct DataFile {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SourceEntry {
     pub name: String,
-    pub sha256: String,
+    /// BLAKE3 of the source's bytes as stored (compressed or not). Earlier logs hold
+    /// SHA-256 under `sha256`: such sources never match again, and a re-ingest of one is
+    /// caught record by record by the natural keys instead.
+    #[serde(alias = "sha256")]
+    pub blake3: String,
     pub bytes: u64,
 }
 
@@ -79,7 +83,7 @@ impl Snapshot {
         for f in c.add {
             self.files.entry(f.table.clone()).or_default().push(f);
         }
-        self.sources.extend(c.sources.into_iter().map(|s| s.sha256));
+        self.sources.extend(c.sources.into_iter().map(|s| s.blake3));
     }
 }
 
@@ -149,4 +153,18 @@ pub fn write_commit(root: &Path, commit: &Commit) -> Result<(), StoreError> {
         Err(e) => return Err(StoreError::io(&final_path, e)),
     }
     super::sync_dir(&dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_source_logged_with_its_sha256_still_reads() {
+        let old: SourceEntry =
+            serde_json::from_str(r#"{"name":"a.json","sha256":"00ff","bytes":3}"#).unwrap();
+        assert_eq!((old.blake3.as_str(), old.bytes), ("00ff", 3));
+        let new = serde_json::to_string(&old).unwrap();
+        assert!(new.contains(r#""blake3":"00ff""#), "{new}");
+    }
 }
