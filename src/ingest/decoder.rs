@@ -7,14 +7,15 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder,
-    StringBuilder, StringDictionaryBuilder, TimestampMicrosecondBuilder,
+    Array, ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
+    TimestampMicrosecondBuilder,
 };
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, Schema, UInt16Type};
+use arrow::datatypes::{DataType, Schema};
 use arrow::record_batch::RecordBatch;
 
 use super::coerce::{coerce, minify, Cell, InValue};
+use super::dict::{DictBuilder, MAX_VALUES};
 use crate::schema::{ColumnType, TableSchema, TIME_COLUMN, TYPE_COLUMN};
 
 /// Why a record could not be stored.
@@ -26,7 +27,7 @@ pub struct RecordError {
 
 enum Builder {
     Str(StringBuilder),
-    Dict(StringDictionaryBuilder<UInt16Type>),
+    Dict(DictBuilder),
     Bool(BooleanBuilder),
     I32(Int32Builder),
     I64(Int64Builder),
@@ -39,9 +40,7 @@ impl Builder {
     /// it does not grow and copy its buffers over and over.
     fn new(ty: ColumnType, dictionary: bool, rows: usize, bytes: usize) -> Builder {
         match ty {
-            ColumnType::String if dictionary => Builder::Dict(
-                StringDictionaryBuilder::with_capacity(rows, rows.min(1024), bytes),
-            ),
+            ColumnType::String if dictionary => Builder::Dict(DictBuilder::with_capacity(rows)),
             ColumnType::String | ColumnType::Dynamic => {
                 Builder::Str(StringBuilder::with_capacity(rows, bytes))
             }
@@ -69,10 +68,7 @@ impl Builder {
         match (self, cell) {
             (Builder::Str(b), Cell::Str(s)) => b.append_value(s),
             (Builder::Str(b), Cell::Null) => b.append_null(),
-            (Builder::Dict(b), Cell::Str(s)) => {
-                b.append(s.as_ref())
-                    .expect("u32 keys do not overflow in a batch");
-            }
+            (Builder::Dict(b), Cell::Str(s)) => b.append(s),
             (Builder::Dict(b), Cell::Null) => b.append_null(),
             (Builder::Bool(b), Cell::Bool(v)) => b.append_value(*v),
             (Builder::Bool(b), Cell::Null) => b.append_null(),
@@ -88,15 +84,15 @@ impl Builder {
         }
     }
 
-    fn finish(&mut self) -> ArrayRef {
+    fn finish(self) -> ArrayRef {
         match self {
-            Builder::Str(b) => Arc::new(b.finish()),
-            Builder::Dict(b) => Arc::new(b.finish()),
-            Builder::Bool(b) => Arc::new(b.finish()),
-            Builder::I32(b) => Arc::new(b.finish()),
-            Builder::I64(b) => Arc::new(b.finish()),
-            Builder::F64(b) => Arc::new(b.finish()),
-            Builder::Ts(b) => Arc::new(b.finish()),
+            Builder::Str(mut b) => Arc::new(b.finish()),
+            Builder::Dict(b) => b.finish(),
+            Builder::Bool(mut b) => Arc::new(b.finish()),
+            Builder::I32(mut b) => Arc::new(b.finish()),
+            Builder::I64(mut b) => Arc::new(b.finish()),
+            Builder::F64(mut b) => Arc::new(b.finish()),
+            Builder::Ts(mut b) => Arc::new(b.finish()),
         }
     }
 }
@@ -248,14 +244,14 @@ impl TableDecoder {
             // The next batch will most likely be like this one: size the new builders for it.
             let bytes = self.builders[i].data_bytes();
             let next = Builder::new(c.ty, self.dictionary[i], rows, bytes);
-            let mut array = std::mem::replace(&mut self.builders[i], next).finish();
-            if let DataType::Dictionary(_, _) = array.data_type() {
-                let distinct = array.as_any_dictionary().values().len();
-                if rows >= MIN_ROWS_TO_JUDGE && distinct * 2 > rows {
-                    self.dictionary[i] = false;
-                    self.builders[i] = Builder::new(c.ty, false, rows, bytes);
-                    array = cast(&array, &DataType::Utf8).expect("dictionary of strings");
-                }
+            let done = std::mem::replace(&mut self.builders[i], next);
+            let mostly_distinct = matches!(&done, Builder::Dict(d)
+                if rows >= MIN_ROWS_TO_JUDGE && d.distinct() * 2 > rows);
+            let mut array = done.finish();
+            if mostly_distinct {
+                self.dictionary[i] = false;
+                self.builders[i] = Builder::new(c.ty, false, rows, bytes);
+                array = cast(&array, &DataType::Utf8).expect("dictionary of strings");
             }
             let field = self.schema.arrow_schema().field(i).clone();
             fields.push(field.with_data_type(array.data_type().clone()));
@@ -269,7 +265,7 @@ impl TableDecoder {
 
 /// Rows a batch may hold: its dictionaries then have at most 2^16 values, so their keys
 /// take two bytes a row.
-pub const MAX_BATCH_ROWS: usize = 1 << 16;
+pub const MAX_BATCH_ROWS: usize = MAX_VALUES;
 
 /// Rows a batch needs before a dictionary column with mostly distinct values is judged
 /// unsuitable (small batches say little about a column).

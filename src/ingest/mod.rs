@@ -3,6 +3,7 @@
 
 pub mod coerce;
 pub mod decoder;
+mod dict;
 pub mod o365;
 mod queue;
 mod scan;

@@ -1,0 +1,140 @@
+//! A string dictionary builder for the decoder: what arrow's `StringDictionaryBuilder` does,
+//! plus one check before hashing. Exports list a computer's records together, so most
+//! columns (computer, tenant, OS, management group) repeat the previous row's value; comparing
+//! with it first skips the hash and the table probe for those. Building dictionaries with
+//! arrow's builder was about 15 % of ingest CPU.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, DictionaryArray, NullBufferBuilder, StringArray, UInt16Array};
+use arrow::buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
+use hashbrown::HashTable;
+
+/// Distinct values a batch may have: keys are `u16`.
+pub const MAX_VALUES: usize = 1 << 16;
+
+pub struct DictBuilder {
+    keys: Vec<u16>,
+    nulls: NullBufferBuilder,
+    offsets: Vec<i32>,
+    data: Vec<u8>,
+    /// Value → key, by the value's hash.
+    index: HashTable<u16>,
+    hasher: ahash::RandomState,
+    /// The key appended last, if any.
+    last: Option<u16>,
+}
+
+impl DictBuilder {
+    pub fn with_capacity(rows: usize) -> DictBuilder {
+        DictBuilder {
+            keys: Vec::with_capacity(rows),
+            nulls: NullBufferBuilder::new(rows),
+            offsets: vec![0],
+            data: Vec::new(),
+            index: HashTable::new(),
+            hasher: ahash::RandomState::with_seeds(1, 2, 3, 4),
+            last: None,
+        }
+    }
+
+    fn value(&self, key: u16) -> &[u8] {
+        let k = key as usize;
+        &self.data[self.offsets[k] as usize..self.offsets[k + 1] as usize]
+    }
+
+    /// Append `value`. Panics past [`MAX_VALUES`] distinct values (batches have fewer rows).
+    pub fn append(&mut self, value: &str) {
+        let bytes = value.as_bytes();
+        if let Some(k) = self.last {
+            if self.value(k) == bytes {
+                self.keys.push(k);
+                self.nulls.append_non_null();
+                return;
+            }
+        }
+        let hash = self.hasher.hash_one(bytes);
+        let (data, offsets) = (&self.data, &self.offsets);
+        let found = self.index.find(hash, |&k| {
+            let k = k as usize;
+            &data[offsets[k] as usize..offsets[k + 1] as usize] == bytes
+        });
+        let key = match found {
+            Some(&k) => k,
+            None => {
+                let k = u16::try_from(self.offsets.len() - 1)
+                    .expect("a batch has at most MAX_VALUES distinct values");
+                self.data.extend_from_slice(bytes);
+                self.offsets
+                    .push(i32::try_from(self.data.len()).expect("a batch's strings fit in 2 GB"));
+                let (data, offsets, hasher) = (&self.data, &self.offsets, &self.hasher);
+                self.index.insert_unique(hash, k, |&k| {
+                    let k = k as usize;
+                    hasher.hash_one(&data[offsets[k] as usize..offsets[k + 1] as usize])
+                });
+                k
+            }
+        };
+        self.last = Some(key);
+        self.keys.push(key);
+        self.nulls.append_non_null();
+    }
+
+    pub fn append_null(&mut self) {
+        self.keys.push(0);
+        self.nulls.append_null();
+    }
+
+    /// Distinct values so far.
+    pub fn distinct(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    /// A `Dictionary(UInt16, Utf8)` array of what was appended.
+    pub fn finish(self) -> ArrayRef {
+        let mut nulls = self.nulls;
+        let keys = UInt16Array::new(ScalarBuffer::from(self.keys), nulls.finish());
+        // SAFETY: offsets start at 0 and grow with `data`, and every value was a `&str`.
+        let values = unsafe {
+            StringArray::new_unchecked(
+                OffsetBuffer::new_unchecked(ScalarBuffer::from(self.offsets)),
+                self.data.into(),
+                None::<NullBuffer>,
+            )
+        };
+        // SAFETY: every non-null key was handed out for a value that exists.
+        let dict = unsafe { DictionaryArray::new_unchecked(keys, Arc::new(values)) };
+        Arc::new(dict)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::UInt16Type;
+
+    #[test]
+    fn repeats_share_a_key_and_nulls_stay_null() {
+        let mut b = DictBuilder::with_capacity(4);
+        for v in [Some("a"), Some("a"), None, Some("b"), Some("a"), Some("")] {
+            match v {
+                Some(v) => b.append(v),
+                None => b.append_null(),
+            }
+        }
+        assert_eq!(b.distinct(), 3);
+        let array = b.finish();
+        array.to_data().validate_full().unwrap();
+        let dict = array.as_dictionary::<UInt16Type>();
+        let values = dict.values().as_string::<i32>();
+        let got: Vec<Option<&str>> = (0..dict.len())
+            .map(|i| dict.key(i).map(|k| values.value(k)))
+            .collect();
+        assert_eq!(
+            got,
+            vec![Some("a"), Some("a"), None, Some("b"), Some("a"), Some("")]
+        );
+        assert_eq!(dict.keys().values().to_vec()[..2], [0, 0]);
+    }
+}
