@@ -139,7 +139,7 @@ fn files_are_plain_hive_partitioned_parquet_with_portable_types() {
 }
 
 #[test]
-fn a_small_ingest_buffer_writes_more_files_each_sorted_with_the_same_rows() {
+fn a_small_ingest_buffer_writes_files_each_sorted_with_the_same_rows() {
     use arrow::array::AsArray;
     use arrow::datatypes::TimestampMicrosecondType;
     let (roomy, tight) = (Env::new(), Env::new());
@@ -153,7 +153,8 @@ fn a_small_ingest_buffer_writes_more_files_each_sorted_with_the_same_rows() {
     ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(roomy.ingest(&[&gen]).code, 0);
-    // Small batches from the decoders and a 1 MB buffer: partitions are written out early.
+    // Small batches from the decoders and a 1 MB buffer: rows wait on disk, and partitions
+    // whose runs exceed what the buffer can merge at once become several files.
     let store = omslake::store::Store::open(tight.store());
     let mut tx = store.begin("ingest", None, &mut || {}).unwrap();
     tx.set_buffer_budget(1 << 20);
@@ -169,7 +170,7 @@ fn a_small_ingest_buffer_writes_more_files_each_sorted_with_the_same_rows() {
     parquet_files(&roomy.store(), &mut few);
     parquet_files(&tight.store(), &mut many);
     assert!(
-        many.len() > few.len(),
+        many.len() >= few.len(),
         "{} vs {} files",
         many.len(),
         few.len()
