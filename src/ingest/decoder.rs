@@ -7,8 +7,8 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
-    TimestampMicrosecondBuilder,
+    Array, ArrayBuilder, ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder,
+    StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Schema};
@@ -64,22 +64,44 @@ impl Builder {
         }
     }
 
+    fn len(&self) -> usize {
+        match self {
+            Builder::Str(b) => b.len(),
+            Builder::Dict(b) => b.len(),
+            Builder::Bool(b) => b.len(),
+            Builder::I32(b) => b.len(),
+            Builder::I64(b) => b.len(),
+            Builder::F64(b) => b.len(),
+            Builder::Ts(b) => b.len(),
+        }
+    }
+
+    /// Nulls up to `rows` values: rows that had no value here.
+    fn fill_to(&mut self, rows: usize) {
+        let n = rows - self.len();
+        if n == 0 {
+            return;
+        }
+        match self {
+            Builder::Str(b) => b.append_nulls(n),
+            Builder::Dict(b) => b.append_nulls(n),
+            Builder::Bool(b) => b.append_nulls(n),
+            Builder::I32(b) => b.append_nulls(n),
+            Builder::I64(b) => b.append_nulls(n),
+            Builder::F64(b) => b.append_nulls(n),
+            Builder::Ts(b) => b.append_nulls(n),
+        }
+    }
+
     fn append(&mut self, cell: &Cell<'_>) {
         match (self, cell) {
             (Builder::Str(b), Cell::Str(s)) => b.append_value(s),
-            (Builder::Str(b), Cell::Null) => b.append_null(),
             (Builder::Dict(b), Cell::Str(s)) => b.append(s),
-            (Builder::Dict(b), Cell::Null) => b.append_null(),
             (Builder::Bool(b), Cell::Bool(v)) => b.append_value(*v),
-            (Builder::Bool(b), Cell::Null) => b.append_null(),
             (Builder::I32(b), Cell::I32(v)) => b.append_value(*v),
-            (Builder::I32(b), Cell::Null) => b.append_null(),
             (Builder::I64(b), Cell::I64(v)) => b.append_value(*v),
-            (Builder::I64(b), Cell::Null) => b.append_null(),
             (Builder::F64(b), Cell::F64(v)) => b.append_value(*v),
-            (Builder::F64(b), Cell::Null) => b.append_null(),
             (Builder::Ts(b), Cell::Micros(v)) => b.append_value(*v),
-            (Builder::Ts(b), Cell::Null) => b.append_null(),
             (_, cell) => unreachable!("coerce returned {cell:?} for another column type"),
         }
     }
@@ -109,6 +131,10 @@ pub struct TableDecoder {
     time: usize,
     type_col: usize,
     extra: usize,
+    /// Columns the record being pushed has a value for. Only those builders are appended to;
+    /// the others catch up with a run of nulls when next given a value, or at flush (most of
+    /// OfficeActivity's 146 columns are empty in any one record).
+    given: Vec<usize>,
     /// Where the key at each field position of the previous record went: records of one
     /// export list their keys in the same order, so this saves a lookup by name per field.
     slots: Vec<(String, Slot)>,
@@ -137,6 +163,7 @@ impl TableDecoder {
                 .map(|(c, &d)| Builder::new(c.ty, d, 1024, 0))
                 .collect(),
             dictionary,
+            given: Vec::new(),
             rows: 0,
             time: schema.time_index(),
             type_col: schema.type_index(),
@@ -161,6 +188,7 @@ impl TableDecoder {
     ) -> Result<(), RecordError> {
         cells.clear();
         cells.resize(self.builders.len(), Cell::Null);
+        self.given.clear();
         let mut extra: Option<String> = None;
         for (pos, (key, value)) in fields.iter().enumerate() {
             match self.slot(pos, key) {
@@ -180,7 +208,10 @@ impl TableDecoder {
                             ),
                         });
                     }
-                    cells[i] = cell;
+                    if cell != Cell::Null {
+                        cells[i] = cell;
+                        self.given.push(i);
+                    }
                 }
                 Slot::Extra => {
                     append_extra(extra.get_or_insert_with(|| String::from("{")), key, value)
@@ -194,12 +225,16 @@ impl TableDecoder {
             });
         }
         cells[self.type_col] = Cell::Str(Cow::Borrowed(self.schema.name.as_str()));
+        self.given.push(self.type_col);
         if let Some(mut e) = extra {
             e.push('}');
             cells[self.extra] = Cell::Str(Cow::Owned(e));
+            self.given.push(self.extra);
         }
-        for (b, c) in self.builders.iter_mut().zip(cells.iter()) {
-            b.append(c);
+        for &i in &self.given {
+            let b = &mut self.builders[i];
+            b.fill_to(self.rows);
+            b.append(&cells[i]);
         }
         self.rows += 1;
         Ok(())
@@ -244,6 +279,7 @@ impl TableDecoder {
             // The next batch will most likely be like this one: size the new builders for it.
             let bytes = self.builders[i].data_bytes();
             let next = Builder::new(c.ty, self.dictionary[i], rows, bytes);
+            self.builders[i].fill_to(rows);
             let done = std::mem::replace(&mut self.builders[i], next);
             let mostly_distinct = matches!(&done, Builder::Dict(d)
                 if rows >= MIN_ROWS_TO_JUDGE && d.distinct() * 2 > rows);
@@ -382,6 +418,33 @@ mod tests {
         // And stays plain in the batches after.
         let second = batch();
         assert_eq!(ty(&second, "RenderedDescription"), DataType::Utf8);
+    }
+
+    #[test]
+    fn columns_given_in_some_records_only_hold_their_values_in_the_right_rows() {
+        let (batch, errs) = decode(
+            "Event",
+            &[
+                r#"{"TimeGenerated":"2024-01-02T00:00:00Z","Computer":"a","EventID":1}"#,
+                r#"{"TimeGenerated":"2024-01-02T00:00:01Z"}"#,
+                r#"{"TimeGenerated":"2024-01-02T00:00:02Z","Computer":"b","EventID":"bad"}"#,
+                r#"{"TimeGenerated":"2024-01-02T00:00:03Z","EventID":3,"Computer":null}"#,
+                r#"{"TimeGenerated":"2024-01-02T00:00:04Z","Computer":"a"}"#,
+            ],
+        );
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(batch.num_rows(), 4);
+        batch
+            .columns()
+            .iter()
+            .for_each(|c| c.to_data().validate_full().unwrap());
+        let col = |n: &str| batch.column(batch.schema().index_of(n).unwrap()).clone();
+        let computer = cast(&col("Computer"), &DataType::Utf8).unwrap();
+        let computer: Vec<Option<&str>> = computer.as_string::<i32>().iter().collect();
+        assert_eq!(computer, vec![Some("a"), None, None, Some("a")]);
+        let ids: Vec<Option<i32>> = col("EventID").as_primitive::<Int32Type>().iter().collect();
+        assert_eq!(ids, vec![Some(1), None, Some(3), None]);
+        assert_eq!(col("Source").null_count(), 4);
     }
 
     #[test]

@@ -80,9 +80,13 @@ impl DictBuilder {
         self.nulls.append_non_null();
     }
 
-    pub fn append_null(&mut self) {
-        self.keys.push(0);
-        self.nulls.append_null();
+    pub fn append_nulls(&mut self, n: usize) {
+        self.keys.resize(self.keys.len() + n, 0);
+        self.nulls.append_n_nulls(n);
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
     }
 
     /// Distinct values so far.
@@ -120,7 +124,7 @@ mod tests {
         for v in [Some("a"), Some("a"), None, Some("b"), Some("a"), Some("")] {
             match v {
                 Some(v) => b.append(v),
-                None => b.append_null(),
+                None => b.append_nulls(1),
             }
         }
         assert_eq!(b.distinct(), 3);
