@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use omslake::generate::Layout;
 use omslake::query::output::Format;
+use omslake::store::buffer::DEFAULT_BUDGET;
 
 #[derive(Parser)]
 #[command(
@@ -45,9 +46,9 @@ enum Command {
         #[arg(long, value_name = "SECONDS")]
         lock_timeout: Option<f64>,
         /// Memory for decoded rows held across day partitions and for the dedup keys of those
-        /// partitions; when full, the largest partition is written out (rows keep at least a
-        /// quarter). More gives fewer, larger files; less bounds memory tighter
-        #[arg(long, value_name = "MB", default_value_t = 192, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        /// partitions; when full, the largest partition's rows wait on disk until commit (rows
+        /// keep at least a quarter). More is faster; less bounds memory tighter
+        #[arg(long, value_name = "MB", default_value_t = (DEFAULT_BUDGET >> 20) as u64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
         buffer_mb: u64,
     },
     /// List tables with row count, files, bytes and time range

@@ -15,7 +15,7 @@ use arrow::datatypes::{DataType, Schema};
 use arrow::record_batch::RecordBatch;
 
 use super::coerce::{coerce, minify, Cell, InValue};
-use super::dict::{DictBuilder, MAX_VALUES};
+use super::dict::{same_bytes, DictBuilder, MAX_VALUES};
 use crate::schema::{ColumnType, TableSchema, TIME_COLUMN, TYPE_COLUMN};
 
 /// Why a record could not be stored.
@@ -242,7 +242,7 @@ impl TableDecoder {
 
     fn slot(&mut self, pos: usize, key: &str) -> Slot {
         if let Some((k, slot)) = self.slots.get(pos) {
-            if k == key {
+            if same_bytes(k.as_bytes(), key.as_bytes()) {
                 return *slot;
             }
         }

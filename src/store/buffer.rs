@@ -27,9 +27,10 @@ pub const MICROS_PER_DAY: i64 = 86_400_000_000;
 
 /// Default bytes of Arrow data buffered across all partitions of a transaction, together with
 /// the dedup keys of those partitions. Measured on the 2 GB benchmark input (about 90 MB of
-/// keys): 96 MB gave a 361 MiB peak and 208 files, 192 gives 460–475 MiB and about 130 files
-/// (fewer, better-compressed files, and a faster ingest); 224 came within 15 MB of 512.
-pub const DEFAULT_BUDGET: usize = 192 << 20;
+/// keys), with repeating strings buffered as dictionaries: 192 MB peaked at 364–386 MiB with
+/// 318 MB of rows set aside on disk, 256 at 415 MiB with 258 MB (and 10 % faster), 320 at
+/// 468 MiB, too close to 512.
+pub const DEFAULT_BUDGET: usize = 256 << 20;
 
 /// Rows written to the Parquet writer at a time when merging a partition's batches.
 const WRITE_CHUNK_ROWS: usize = 64 * 1024;
