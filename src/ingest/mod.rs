@@ -323,9 +323,12 @@ impl Run<'_> {
                     let piece = &c.bytes.bytes[c.range.clone()];
                     let mut failure = None;
                     let mut cells = Vec::new();
-                    shape::ndjson_lines(piece, c.first_line, &mut |item| {
+                    let mut base = shape::LineBase::before(&c.bytes.bytes, c.range.start);
+                    shape::ndjson_lines(piece, 1, &mut |item| {
                         if failure.is_none() && !self.summary.aborted {
-                            if let Err(e) = self.record(name, item, &mut cells, out, &mut counts) {
+                            let result =
+                                self.record(name, item, &mut base, &mut cells, out, &mut counts);
+                            if let Err(e) = result {
                                 failure = Some(e);
                             }
                         }
@@ -382,9 +385,7 @@ impl Run<'_> {
             true
         };
         let chunks = match new {
-            true => shape::ndjson_chunks(&opened.bytes, self.options.chunk_bytes, |r| {
-                opened.bytes.release(r)
-            }),
+            true => shape::ndjson_chunks(&opened.bytes, self.options.chunk_bytes),
             false => None,
         };
         if let Some(pieces) = chunks {
@@ -392,11 +393,10 @@ impl Run<'_> {
             shared.reports.lock().expect("lock")[i] = Some(report);
             return Ok(pieces
                 .into_iter()
-                .map(|(range, first_line)| Chunk {
+                .map(|range| Chunk {
                     source: i,
                     bytes: opened.clone(),
                     range,
-                    first_line,
                 })
                 .collect());
         }
@@ -415,7 +415,10 @@ impl Run<'_> {
                     opened.bytes.release(released..at);
                     released = at;
                 }
-                if let Err(e) = self.record(&src.name, item, &mut cells, out, &mut counts) {
+                let mut base = shape::LineBase::none();
+                if let Err(e) =
+                    self.record(&src.name, item, &mut base, &mut cells, out, &mut counts)
+                {
                     failure = Some(e);
                 }
             });
@@ -435,6 +438,7 @@ impl Run<'_> {
         &mut self,
         name: &str,
         item: shape::Item<'a>,
+        line_base: &mut shape::LineBase<'_>,
         cells: &mut Vec<Cell<'a>>,
         out: &mut ChannelSink<'_, S>,
         counts: &mut Counts,
@@ -475,7 +479,7 @@ impl Run<'_> {
                 let reject = Reject {
                     source: name.to_string(),
                     line: match item.location {
-                        Location::Line(l) => Some(l),
+                        Location::Line(l) => Some(line_base.lines() + l),
                         _ => None,
                     },
                     record: match item.location {

@@ -14,7 +14,6 @@ pub struct Chunk {
     pub source: usize,
     pub bytes: Arc<OpenedSource>,
     pub range: Range<usize>,
-    pub first_line: u64,
 }
 
 #[derive(Default)]

@@ -124,11 +124,7 @@ fn whole_file_error(bytes: &[u8], reason: String) -> Item<'_> {
 /// NDJSON here means what [`for_each_record`] would treat as NDJSON: the first line is one
 /// complete JSON object and more lines follow. When unsure, say `None`. `scanned` is told
 /// each range once it has been read (a mapped file can then give its pages back).
-pub fn ndjson_chunks(
-    bytes: &[u8],
-    target: usize,
-    mut scanned: impl FnMut(Range<usize>),
-) -> Option<Vec<(Range<usize>, u64)>> {
+pub fn ndjson_chunks(bytes: &[u8], target: usize) -> Option<Vec<Range<usize>>> {
     if bytes.len() <= target {
         return None;
     }
@@ -142,19 +138,50 @@ pub fn ndjson_chunks(
     if !first.trim_start().starts_with('{') || serde_json::from_str::<&RawValue>(first).is_err() {
         return None;
     }
+    // Only the bytes around each cut are read here: line numbers are counted when a record is
+    // rejected (see [`LineBase`]), not by another pass over the whole file.
     let mut chunks = Vec::new();
-    let (mut at, mut line) = (start, 1u64);
+    let mut at = start;
     while at < bytes.len() {
         let mut end = (at + target).min(bytes.len());
         if end < bytes.len() {
             end = memchr::memchr(b'\n', &bytes[end..]).map_or(bytes.len(), |p| end + p + 1);
         }
-        chunks.push((at..end, line));
-        line += memchr::memchr_iter(b'\n', &bytes[at..end]).count() as u64;
-        scanned(at..end);
+        chunks.push(at..end);
         at = end;
     }
     Some(chunks)
+}
+
+/// The number of lines before a piece of an NDJSON file, counted on first use: pieces number
+/// their lines from 1, and only a rejected record needs its line in the whole file.
+pub struct LineBase<'b> {
+    before: &'b [u8],
+    lines: Option<u64>,
+}
+
+impl<'b> LineBase<'b> {
+    /// For a piece starting at `at` in `bytes`.
+    pub fn before(bytes: &'b [u8], at: usize) -> LineBase<'b> {
+        LineBase {
+            before: &bytes[..at],
+            lines: None,
+        }
+    }
+
+    /// For text read whole.
+    pub fn none() -> LineBase<'static> {
+        LineBase {
+            before: &[],
+            lines: Some(0),
+        }
+    }
+
+    pub fn lines(&mut self) -> u64 {
+        *self
+            .lines
+            .get_or_insert_with(|| memchr::memchr_iter(b'\n', self.before).count() as u64)
+    }
 }
 
 fn ndjson<'a>(bytes: &'a [u8], f: &mut impl FnMut(Item<'a>)) {
@@ -503,11 +530,16 @@ mod tests {
     /// Records seen through the chunks, in order, as (line, raw text).
     fn via_chunks(input: &str, target: usize) -> Option<Vec<(Location, String)>> {
         let bytes = input.as_bytes();
-        let chunks = ndjson_chunks(bytes, target, |_| {})?;
+        let chunks = ndjson_chunks(bytes, target)?;
         let mut out = Vec::new();
-        for (range, first_line) in chunks {
-            ndjson_lines(&bytes[range], first_line, &mut |item| {
-                out.push((item.location, item.raw.to_string()))
+        for range in chunks {
+            let mut base = LineBase::before(bytes, range.start);
+            ndjson_lines(&bytes[range], 1, &mut |item| {
+                let location = match item.location {
+                    Location::Line(l) => Location::Line(base.lines() + l),
+                    other => other,
+                };
+                out.push((location, item.raw.to_string()))
             });
         }
         Some(out)
@@ -538,10 +570,7 @@ mod tests {
             "oops\n{\"a\":1}\n",
             "{\"a\":1}",
         ] {
-            assert!(
-                ndjson_chunks(input.as_bytes(), 1, |_| {}).is_none(),
-                "{input}"
-            );
+            assert!(ndjson_chunks(input.as_bytes(), 1).is_none(), "{input}");
         }
     }
 
