@@ -135,9 +135,16 @@ pub struct TableDecoder {
     /// the others catch up with a run of nulls when next given a value, or at flush (most of
     /// OfficeActivity's 146 columns are empty in any one record).
     given: Vec<usize>,
-    /// Where the key at each field position of the previous record went: records of one
-    /// export list their keys in the same order, so this saves a lookup by name per field.
-    slots: Vec<(String, Slot)>,
+    /// The keys of a typical record of this export, in order, and where each goes: records of
+    /// one export list their keys in the same order, but leave some out (or add some), so a
+    /// record's field is looked for at its position in this layout, one before or one after,
+    /// and by name only when none matches.
+    layout: Vec<(String, Slot)>,
+    /// Per record: how far its positions have drifted from `layout`, how many of its keys
+    /// were not found there, and where each of its fields went.
+    drift: isize,
+    misses: usize,
+    record_slots: Vec<Slot>,
 }
 
 #[derive(Clone, Copy)]
@@ -168,7 +175,10 @@ impl TableDecoder {
             time: schema.time_index(),
             type_col: schema.type_index(),
             extra: schema.extra_index(),
-            slots: Vec::new(),
+            layout: Vec::new(),
+            drift: 0,
+            misses: 0,
+            record_slots: Vec::new(),
         }
     }
 
@@ -189,6 +199,9 @@ impl TableDecoder {
         cells.clear();
         cells.resize(self.builders.len(), Cell::Null);
         self.given.clear();
+        self.drift = 0;
+        self.misses = 0;
+        self.record_slots.clear();
         let mut extra: Option<String> = None;
         for (pos, (key, value)) in fields.iter().enumerate() {
             match self.slot(pos, key) {
@@ -218,6 +231,7 @@ impl TableDecoder {
                 }
             }
         }
+        self.learn_layout(fields);
         if cells[self.time] == Cell::Null {
             return Err(RecordError {
                 column: Some(TIME_COLUMN.into()),
@@ -241,11 +255,23 @@ impl TableDecoder {
     }
 
     fn slot(&mut self, pos: usize, key: &str) -> Slot {
-        if let Some((k, slot)) = self.slots.get(pos) {
-            if same_bytes(k.as_bytes(), key.as_bytes()) {
-                return *slot;
+        let at = pos as isize + self.drift;
+        // Same place, one key left out here, one key added here.
+        for step in [0, 1, -1] {
+            let Ok(i) = usize::try_from(at + step) else {
+                continue;
+            };
+            if let Some((k, slot)) = self.layout.get(i) {
+                if same_bytes(k.as_bytes(), key.as_bytes()) {
+                    self.drift += step;
+                    self.record_slots.push(*slot);
+                    return *slot;
+                }
             }
         }
+        // Not in the layout around here: taken as a key this record adds.
+        self.misses += 1;
+        self.drift -= 1;
         let slot = if key == TYPE_COLUMN {
             Slot::Skip
         } else {
@@ -258,14 +284,22 @@ impl TableDecoder {
                 None => Slot::Extra,
             }
         };
-        if let Some((k, s)) = self.slots.get_mut(pos) {
-            k.clear();
-            k.push_str(key);
-            *s = slot;
-        } else if pos == self.slots.len() {
-            self.slots.push((key.to_string(), slot));
-        }
+        self.record_slots.push(slot);
         slot
+    }
+
+    /// After a record whose keys the layout did not predict, take its keys as the layout.
+    fn learn_layout(&mut self, fields: &[(Cow<'_, str>, InValue<'_>)]) {
+        if self.misses <= LAYOUT_MISSES || self.record_slots.len() != fields.len() {
+            return;
+        }
+        self.layout.clear();
+        self.layout.extend(
+            fields
+                .iter()
+                .zip(&self.record_slots)
+                .map(|((k, _), s)| (k.to_string(), *s)),
+        );
     }
 
     /// The buffered rows as a batch (empty builders afterwards). String columns come as
@@ -298,6 +332,9 @@ impl TableDecoder {
             .expect("builders follow the schema")
     }
 }
+
+/// Keys of one record not found in the layout before the record becomes the layout.
+const LAYOUT_MISSES: usize = 2;
 
 /// Rows a batch may hold: its dictionaries then have at most 2^16 values, so their keys
 /// take two bytes a row.
@@ -445,6 +482,39 @@ mod tests {
         let ids: Vec<Option<i32>> = col("EventID").as_primitive::<Int32Type>().iter().collect();
         assert_eq!(ids, vec![Some(1), None, Some(3), None]);
         assert_eq!(col("Source").null_count(), 4);
+    }
+
+    #[test]
+    fn keys_left_out_added_or_reordered_still_reach_their_columns() {
+        let t = "\"TimeGenerated\":\"2024-01-02T00:00:00Z\"";
+        let lines = [
+            format!(r#"{{{t},"Computer":"a","EventID":1,"Source":"s1","EventLog":"l1"}}"#),
+            format!(r#"{{{t},"EventID":2,"Source":"s2","EventLog":"l2"}}"#),
+            format!(
+                r#"{{{t},"Computer":"c","New":true,"EventID":3,"Source":"s3","EventLog":"l3"}}"#
+            ),
+            format!(r#"{{"EventLog":"l4","Source":"s4","EventID":4,"Computer":"d",{t}}}"#),
+            format!(r#"{{{t},"Computer":"e","EventID":5,"Source":"s5","EventLog":"l5"}}"#),
+        ];
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let (batch, errs) = decode("Event", &lines);
+        assert!(errs.is_empty(), "{errs:?}");
+        let col = |n: &str| {
+            let c = batch.column(batch.schema().index_of(n).unwrap());
+            let c = cast(c, &DataType::Utf8).unwrap();
+            c.as_string::<i32>()
+                .iter()
+                .map(|v| v.map(str::to_string))
+                .collect::<Vec<_>>()
+        };
+        let some = |v: &[&str]| v.iter().map(|s| Some(s.to_string())).collect::<Vec<_>>();
+        assert_eq!(col("Source"), some(&["s1", "s2", "s3", "s4", "s5"]));
+        assert_eq!(col("EventLog"), some(&["l1", "l2", "l3", "l4", "l5"]));
+        assert_eq!(col("EventID"), some(&["1", "2", "3", "4", "5"]));
+        let computer = col("Computer");
+        assert_eq!(computer[1], None);
+        assert_eq!(computer[3].as_deref(), Some("d"));
+        assert_eq!(col("_extra")[2].as_deref(), Some(r#"{"New":true}"#));
     }
 
     #[test]
