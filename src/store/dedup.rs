@@ -9,7 +9,10 @@ use std::fs::File;
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 use std::path::Path;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int32Array, Int64Array, RecordBatch,
+    StringArray, TimestampMicrosecondArray, UInt16Array,
+};
 use arrow::datatypes::{
     DataType, Float64Type, Int32Type, Int64Type, TimeUnit, TimestampMicrosecondType, UInt16Type,
 };
@@ -55,30 +58,88 @@ impl KeySpec {
     fn hashes(&self, rows: usize, column: impl Fn(usize) -> ArrayRef) -> Vec<u128> {
         let arrays: HashMap<usize, ArrayRef> =
             self.columns().into_iter().map(|i| (i, column(i))).collect();
+        // Each column's type is resolved once per batch, not once per cell.
+        let parts: Vec<Vec<KeyColumn<'_>>> = self
+            .parts
+            .iter()
+            .map(|p| p.iter().map(|i| KeyColumn::new(&arrays[i])).collect())
+            .collect();
         (0..rows)
             .map(|row| {
                 let (mut a, mut b) = (HASH_A.build_hasher(), HASH_B.build_hasher());
-                for part in &self.parts {
-                    let chosen = part
-                        .iter()
-                        .map(|i| &arrays[i])
-                        .find(|arr| !arr.is_null(row));
-                    match chosen {
+                for part in &parts {
+                    match part.iter().find(|c| !c.is_null(row)) {
                         None => {
                             a.write_u8(0);
                             b.write_u8(0);
                         }
-                        Some(arr) => {
+                        Some(c) => {
                             a.write_u8(1);
                             b.write_u8(1);
-                            hash_cell(arr, row, &mut a);
-                            hash_cell(arr, row, &mut b);
+                            c.hash(row, &mut a);
+                            c.hash(row, &mut b);
                         }
                     }
                 }
                 (u128::from(a.finish()) << 64) | u128::from(b.finish())
             })
             .collect()
+    }
+}
+
+/// A key column, typed.
+enum KeyColumn<'a> {
+    Str(&'a StringArray),
+    /// Buffered strings (see `TableDecoder`): hashed as their text, like the stored column.
+    Dict(&'a UInt16Array, &'a StringArray),
+    Bool(&'a BooleanArray),
+    I32(&'a Int32Array),
+    I64(&'a Int64Array),
+    F64(&'a Float64Array),
+    Micros(&'a TimestampMicrosecondArray),
+}
+
+impl<'a> KeyColumn<'a> {
+    fn new(arr: &'a ArrayRef) -> KeyColumn<'a> {
+        match arr.data_type() {
+            DataType::Utf8 => KeyColumn::Str(arr.as_string::<i32>()),
+            DataType::Dictionary(_, _) => {
+                let dict = arr.as_dictionary::<UInt16Type>();
+                KeyColumn::Dict(dict.keys(), dict.values().as_string::<i32>())
+            }
+            DataType::Boolean => KeyColumn::Bool(arr.as_boolean()),
+            DataType::Int32 => KeyColumn::I32(arr.as_primitive::<Int32Type>()),
+            DataType::Int64 => KeyColumn::I64(arr.as_primitive::<Int64Type>()),
+            DataType::Float64 => KeyColumn::F64(arr.as_primitive::<Float64Type>()),
+            DataType::Timestamp(TimeUnit::Microsecond, _) => {
+                KeyColumn::Micros(arr.as_primitive::<TimestampMicrosecondType>())
+            }
+            other => unreachable!("schemas hold no {other} columns"),
+        }
+    }
+
+    fn is_null(&self, row: usize) -> bool {
+        match self {
+            KeyColumn::Str(a) => a.is_null(row),
+            KeyColumn::Dict(k, v) => k.is_null(row) || v.is_null(k.value(row) as usize),
+            KeyColumn::Bool(a) => a.is_null(row),
+            KeyColumn::I32(a) => a.is_null(row),
+            KeyColumn::I64(a) => a.is_null(row),
+            KeyColumn::F64(a) => a.is_null(row),
+            KeyColumn::Micros(a) => a.is_null(row),
+        }
+    }
+
+    fn hash(&self, row: usize, h: &mut impl Hasher) {
+        match self {
+            KeyColumn::Str(a) => a.value(row).hash(h),
+            KeyColumn::Dict(k, v) => v.value(k.value(row) as usize).hash(h),
+            KeyColumn::Bool(a) => a.value(row).hash(h),
+            KeyColumn::I32(a) => a.value(row).hash(h),
+            KeyColumn::I64(a) => a.value(row).hash(h),
+            KeyColumn::F64(a) => a.value(row).to_bits().hash(h),
+            KeyColumn::Micros(a) => a.value(row).hash(h),
+        }
     }
 }
 
@@ -96,31 +157,6 @@ static HASH_B: ahash::RandomState = ahash::RandomState::with_seeds(
     0xc0ac_29b7_c97c_50dd,
     0x3f84_d5b5_b547_0917,
 );
-
-fn hash_cell(arr: &ArrayRef, row: usize, h: &mut impl Hasher) {
-    match arr.data_type() {
-        DataType::Utf8 => arr.as_string::<i32>().value(row).hash(h),
-        // Buffered strings (see `TableDecoder`): hashed as the text, like the stored column.
-        DataType::Dictionary(_, _) => {
-            let dict = arr.as_dictionary::<UInt16Type>();
-            let key = dict.keys().value(row) as usize;
-            dict.values().as_string::<i32>().value(key).hash(h)
-        }
-        DataType::Boolean => arr.as_boolean().value(row).hash(h),
-        DataType::Int32 => arr.as_primitive::<Int32Type>().value(row).hash(h),
-        DataType::Int64 => arr.as_primitive::<Int64Type>().value(row).hash(h),
-        DataType::Float64 => arr
-            .as_primitive::<Float64Type>()
-            .value(row)
-            .to_bits()
-            .hash(h),
-        DataType::Timestamp(TimeUnit::Microsecond, _) => arr
-            .as_primitive::<TimestampMicrosecondType>()
-            .value(row)
-            .hash(h),
-        other => unreachable!("schemas hold no {other} columns"),
-    }
-}
 
 /// Hashes a key that is already a 128-bit hash by folding it to 64 bits (SipHash over it
 /// again would only cost time: the set is probed once per ingested record).
