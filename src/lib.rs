@@ -4,6 +4,7 @@
 
 pub mod generate;
 pub mod ingest;
+pub mod nulls;
 pub mod query;
 pub mod schema;
 pub mod search;

@@ -16,6 +16,7 @@ use arrow::record_batch::RecordBatch;
 
 use super::coerce::{coerce, minify, Cell, InValue};
 use super::dict::{same_bytes, DictBuilder, MAX_VALUES};
+use crate::nulls;
 use crate::schema::{ColumnType, TableSchema, TIME_COLUMN, TYPE_COLUMN};
 
 /// Why a record could not be stored.
@@ -313,11 +314,15 @@ impl TableDecoder {
             // The next batch will most likely be like this one: size the new builders for it.
             let bytes = self.builders[i].data_bytes();
             let next = Builder::new(c.ty, self.dictionary[i], rows, bytes);
+            let given = self.builders[i].len() > 0;
             self.builders[i].fill_to(rows);
             let done = std::mem::replace(&mut self.builders[i], next);
             let mostly_distinct = matches!(&done, Builder::Dict(d)
                 if rows >= MIN_ROWS_TO_JUDGE && d.distinct() * 2 > rows);
             let mut array = done.finish();
+            if !given {
+                array = nulls::shared(array.data_type(), rows);
+            }
             if mostly_distinct {
                 self.dictionary[i] = false;
                 self.builders[i] = Builder::new(c.ty, false, rows, bytes);

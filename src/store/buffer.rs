@@ -8,9 +8,7 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{
-    new_null_array, Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions, UInt32Array,
-};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions, UInt32Array};
 use arrow::compute::{cast, concat, interleave, take};
 use arrow::datatypes::{Field, Schema, SchemaRef, TimestampMicrosecondType};
 use arrow::error::ArrowError;
@@ -21,6 +19,7 @@ use parquet::arrow::ArrowWriter;
 use super::dedup::KeySpec;
 use super::writer::{parquet_err, writer_properties};
 use super::StoreError;
+use crate::nulls;
 use crate::schema::TableSchema;
 
 pub const MICROS_PER_DAY: i64 = 86_400_000_000;
@@ -108,8 +107,8 @@ fn take_rows(batch: &RecordBatch, rows: &UInt32Array) -> Result<RecordBatch, Arr
         .columns()
         .iter()
         .map(
-            |c| match (c.null_count() == c.len(), c.as_any_dictionary_opt()) {
-                (true, _) => Ok(new_null_array(c.data_type(), rows.len())),
+            |c| match (nulls::all_null(c.as_ref()), c.as_any_dictionary_opt()) {
+                (true, _) => Ok(nulls::shared(c.data_type(), rows.len())),
                 // A gathered dictionary shares its parent's values; keep only those its rows use,
                 // so each day's rows own their memory.
                 (false, Some(_)) => {
@@ -131,8 +130,8 @@ fn interleave_rows(
     let columns = (0..batches[0].num_columns())
         .map(|i| {
             let arrays: Vec<&dyn Array> = batches.iter().map(|b| b.column(i).as_ref()).collect();
-            match arrays.iter().all(|a| a.null_count() == a.len()) {
-                true => Ok(new_null_array(arrays[0].data_type(), pairs.len())),
+            match arrays.iter().all(|a| nulls::all_null(*a)) {
+                true => Ok(nulls::shared(arrays[0].data_type(), pairs.len())),
                 false => interleave(&arrays, pairs),
             }
         })
@@ -172,12 +171,14 @@ pub fn one_schema(
     let plain = table.arrow_schema();
     let fields: Vec<Field> = (0..plain.fields().len())
         .map(|i| {
-            let ty = first.field(i).data_type();
-            match batches
+            // Columns null in a whole batch take any type; the others must agree.
+            let mut types = batches
                 .iter()
-                .all(|b| b.schema().field(i).data_type() == ty)
-            {
-                true => first.field(i).clone(),
+                .filter(|b| !nulls::all_null(b.column(i).as_ref()))
+                .map(|b| b.column(i).data_type());
+            let ty = types.next().unwrap_or(first.field(i).data_type());
+            match types.all(|t| t == ty) {
+                true => first.field(i).clone().with_data_type(ty.clone()),
                 false => plain.field(i).clone(),
             }
         })
@@ -192,6 +193,9 @@ pub fn one_schema(
                 .zip(schema.fields())
                 .map(|(c, f)| match c.data_type() == f.data_type() {
                     true => Ok(c.clone()),
+                    false if nulls::all_null(c.as_ref()) => {
+                        Ok(nulls::shared(f.data_type(), c.len()))
+                    }
                     false => cast(c, f.data_type()),
                 })
                 .collect::<Result<Vec<ArrayRef>, _>>()?;
@@ -226,7 +230,7 @@ pub struct Buffers {
 
 impl Buffers {
     pub fn add(&mut self, table: &'static TableSchema, partition: &str, batch: RecordBatch) {
-        let bytes = batch.get_array_memory_size();
+        let bytes = nulls::owned_bytes(&batch);
         let pending = self
             .parts
             .entry(partition.to_string())

@@ -12,13 +12,19 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 
-use arrow::array::RecordBatch;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, NullArray, RecordBatch, RecordBatchOptions};
+use arrow::datatypes::{DataType, Field, Schema};
+use arrow::error::ArrowError;
 use arrow::ipc::reader::StreamReader;
 use arrow::ipc::writer::StreamWriter;
 
 use super::buffer::one_schema;
 use super::writer::parquet_err;
 use super::StoreError;
+use crate::nulls;
 use crate::schema::TableSchema;
 
 /// One run of a partition's rows on disk.
@@ -40,6 +46,44 @@ pub fn write_run(
     }
     // An IPC stream has one schema; batches may differ in which columns are dictionaries.
     let (schema, batches) = one_schema(table, batches).map_err(parquet_err)?;
+    // Columns null in every batch go as `Null` columns, which have no buffers, with their
+    // type kept in the field's metadata.
+    let empty: Vec<bool> = (0..schema.fields().len())
+        .map(|i| {
+            batches
+                .iter()
+                .all(|b| nulls::all_null(b.column(i).as_ref()))
+        })
+        .collect();
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .zip(&empty)
+        .map(|(f, &empty)| match empty {
+            false => f.as_ref().clone(),
+            true => Field::new(f.name(), DataType::Null, true).with_metadata(HashMap::from([(
+                TYPE_KEY.to_string(),
+                f.data_type().to_string(),
+            )])),
+        })
+        .collect();
+    let schema = Arc::new(Schema::new(fields));
+    let batches = batches
+        .iter()
+        .map(|b| {
+            let columns = b
+                .columns()
+                .iter()
+                .zip(&empty)
+                .map(|(c, &empty)| match empty {
+                    false => c.clone(),
+                    true => Arc::new(NullArray::new(c.len())) as ArrayRef,
+                })
+                .collect();
+            RecordBatch::try_new(schema.clone(), columns)
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(parquet_err)?;
     let file = File::create(path).map_err(|e| StoreError::io(path, e))?;
     // A stream (not the IPC file format) because each batch carries its own dictionaries.
     let mut writer = StreamWriter::try_new(BufWriter::new(file), &schema).map_err(parquet_err)?;
@@ -57,10 +101,38 @@ pub fn write_run(
 pub fn read_run(run: &Run) -> Result<Vec<RecordBatch>, StoreError> {
     let file = File::open(&run.path).map_err(|e| StoreError::io(&run.path, e))?;
     let reader = StreamReader::try_new(BufReader::new(file), None).map_err(parquet_err)?;
-    let batches = reader.collect::<Result<Vec<_>, _>>().map_err(parquet_err)?;
+    let batches = reader
+        .map(|b| b.and_then(restore_nulls))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(parquet_err)?;
     // Read once; the staging folder goes at commit anyway, but the disk space can go now.
     let _ = std::fs::remove_file(&run.path);
     Ok(batches)
+}
+
+/// Field metadata holding the type of a column written as `Null`.
+const TYPE_KEY: &str = "omslake:type";
+
+/// `Null` columns of a run back as (shared) null columns of their own type.
+fn restore_nulls(batch: RecordBatch) -> Result<RecordBatch, ArrowError> {
+    let schema = batch.schema();
+    let mut fields = Vec::with_capacity(schema.fields().len());
+    let mut columns = Vec::with_capacity(schema.fields().len());
+    for (f, c) in schema.fields().iter().zip(batch.columns()) {
+        match f.metadata().get(TYPE_KEY) {
+            Some(ty) if f.data_type() == &DataType::Null => {
+                let ty: DataType = ty.parse()?;
+                columns.push(nulls::shared(&ty, c.len()));
+                fields.push(Field::new(f.name(), ty, true));
+            }
+            _ => {
+                columns.push(c.clone());
+                fields.push(f.as_ref().clone());
+            }
+        }
+    }
+    let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+    RecordBatch::try_new_with_options(Arc::new(Schema::new(fields)), columns, &options)
 }
 
 /// Split a partition's runs into groups to merge into one file each, none holding more than
@@ -89,6 +161,48 @@ mod tests {
             path: PathBuf::from(format!("{bytes}")),
             bytes,
         }
+    }
+
+    #[test]
+    fn a_run_reads_back_as_written_with_its_empty_columns_typed() {
+        use crate::schema::Catalog;
+        use arrow::array::{Array, AsArray, TimestampMicrosecondArray};
+        let table = Catalog::builtin().get("Event").unwrap();
+        let schema = table.arrow_schema();
+        let dict = DataType::Dictionary(Box::new(DataType::UInt16), Box::new(DataType::Utf8));
+        let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+        let columns: Vec<ArrayRef> = schema
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(i, f)| -> ArrayRef {
+                if f.name() == "TimeGenerated" {
+                    Arc::new(TimestampMicrosecondArray::from(vec![1, 2]).with_timezone("UTC"))
+                } else if f.name() == "Type" {
+                    Arc::new(arrow::array::StringArray::from(vec!["Event"; 2]))
+                } else if f.name() == "Computer" {
+                    fields[i] = f.as_ref().clone().with_data_type(dict.clone());
+                    nulls::shared(&dict, 2)
+                } else {
+                    nulls::shared(f.data_type(), 2)
+                }
+            })
+            .collect();
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let run = write_run(&dir.path().join("r.arrows"), table, &[batch.clone()], 0).unwrap();
+        let back = read_run(&run).unwrap();
+        assert_eq!(back.len(), 1);
+        assert_eq!(back[0].schema(), batch.schema(), "types restored");
+        assert_eq!(back[0].num_rows(), 2);
+        let times = back[0]
+            .column(table.time_index())
+            .as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+        assert_eq!(times.values().to_vec(), vec![1, 2]);
+        assert!(back[0].columns().iter().enumerate().all(|(i, c)| {
+            i == table.time_index() || i == table.type_index() || c.null_count() == 2
+        }));
+        assert!(!run.path.exists(), "a run is read once");
     }
 
     #[test]

@@ -25,6 +25,7 @@ use super::log::{self, Commit, DataFile, Snapshot, SourceEntry};
 use super::spill::{self, Run};
 use super::{fault, sync_dir, StoreError};
 use crate::ingest::{IngestError, Reject, Sink};
+use crate::nulls;
 use crate::schema::{ColumnType, TableSchema, TIME_COLUMN};
 
 const ROW_GROUP_ROWS: usize = 1024 * 1024;
@@ -411,10 +412,7 @@ struct Job {
 
 impl Job {
     fn new(table: &'static TableSchema, memory: Vec<RecordBatch>, runs: Vec<Run>) -> Job {
-        let bytes = memory
-            .iter()
-            .map(RecordBatch::get_array_memory_size)
-            .sum::<usize>()
+        let bytes = memory.iter().map(nulls::owned_bytes).sum::<usize>()
             + runs.iter().map(|r| r.bytes).sum::<usize>();
         Job {
             table,
