@@ -11,7 +11,7 @@ use std::path::Path;
 
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int32Array, Int64Array, RecordBatch,
-    StringArray, TimestampMicrosecondArray, UInt16Array,
+    RecordBatchOptions, StringArray, TimestampMicrosecondArray, UInt16Array,
 };
 use arrow::datatypes::{
     DataType, Float64Type, Int32Type, Int64Type, TimeUnit, TimestampMicrosecondType, UInt16Type,
@@ -21,6 +21,7 @@ use parquet::arrow::ProjectionMask;
 
 use super::log::DataFile;
 use super::StoreError;
+use crate::nulls;
 use crate::schema::{TableSchema, EXTRA_COLUMN};
 
 /// The key columns of a table: alternatives per part (first non-null wins).
@@ -217,6 +218,15 @@ impl KeyIndex {
         }
         let kept = arrow::compute::filter_record_batch(batch, &keep)
             .map_err(|e| StoreError::Parquet(e.to_string()))?;
+        // Filtering allocates even all-null columns; share them again, as the buffer counts
+        // them as nothing.
+        let columns = nulls::share(kept.columns().to_vec());
+        let kept = RecordBatch::try_new_with_options(
+            kept.schema(),
+            columns,
+            &RecordBatchOptions::new().with_row_count(Some(kept.num_rows())),
+        )
+        .map_err(|e| StoreError::Parquet(e.to_string()))?;
         Ok((kept, dropped))
     }
 }
