@@ -59,8 +59,7 @@ impl Builder {
     fn data_bytes(&self) -> usize {
         match self {
             Builder::Str(b) => b.values_slice().len(),
-            // Its distinct values only: small, and grown as needed.
-            Builder::Dict(_) => 0,
+            // A dictionary's distinct values are few, and grown as needed.
             _ => 0,
         }
     }

@@ -28,7 +28,8 @@ pub const MICROS_PER_DAY: i64 = 86_400_000_000;
 /// the dedup keys of those partitions. Measured on the 2 GB benchmark input (about 90 MB of
 /// keys), with repeating strings buffered as dictionaries: 192 MB peaked at 364–386 MiB with
 /// 318 MB of rows set aside on disk, 256 at 415 MiB with 258 MB (and 10 % faster), 320 at
-/// 468 MiB, too close to 512.
+/// 468 MiB, too close to 512. Since empty columns are shared, 256 peaks at 392 MiB with 78 MB
+/// set aside.
 pub const DEFAULT_BUDGET: usize = 256 << 20;
 
 /// Rows written to the Parquet writer at a time when merging a partition's batches.
@@ -184,25 +185,32 @@ pub fn one_schema(
         })
         .collect();
     let schema = Arc::new(Schema::new(fields));
-    let batches = batches
+    let batches = map_columns(batches, &schema, |i, c| {
+        let ty = schema.field(i).data_type();
+        match c.data_type() == ty {
+            true => Ok(c.clone()),
+            false if nulls::all_null(c.as_ref()) => Ok(nulls::shared(ty, c.len())),
+            false => cast(c, ty),
+        }
+    })?;
+    Ok((schema, batches))
+}
+
+/// `batches` under `schema`, each column replaced by `f(column index, column)`.
+pub fn map_columns(
+    batches: &[RecordBatch],
+    schema: &SchemaRef,
+    f: impl Fn(usize, &ArrayRef) -> Result<ArrayRef, ArrowError>,
+) -> Result<Vec<RecordBatch>, ArrowError> {
+    batches
         .iter()
         .map(|b| {
-            let columns = b
-                .columns()
-                .iter()
-                .zip(schema.fields())
-                .map(|(c, f)| match c.data_type() == f.data_type() {
-                    true => Ok(c.clone()),
-                    false if nulls::all_null(c.as_ref()) => {
-                        Ok(nulls::shared(f.data_type(), c.len()))
-                    }
-                    false => cast(c, f.data_type()),
-                })
-                .collect::<Result<Vec<ArrayRef>, _>>()?;
-            with_columns_of(&schema, columns, b.num_rows())
+            let columns = (b.columns().iter().enumerate())
+                .map(|(i, c)| f(i, c))
+                .collect::<Result<Vec<_>, _>>()?;
+            with_columns_of(schema, columns, b.num_rows())
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok((schema, batches))
+        .collect()
 }
 
 /// The UTC date of a day number, as used in partition folder names.

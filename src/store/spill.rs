@@ -21,7 +21,7 @@ use arrow::error::ArrowError;
 use arrow::ipc::reader::StreamReader;
 use arrow::ipc::writer::StreamWriter;
 
-use super::buffer::one_schema;
+use super::buffer::{map_columns, one_schema};
 use super::writer::parquet_err;
 use super::StoreError;
 use crate::nulls;
@@ -68,22 +68,13 @@ pub fn write_run(
         })
         .collect();
     let schema = Arc::new(Schema::new(fields));
-    let batches = batches
-        .iter()
-        .map(|b| {
-            let columns = b
-                .columns()
-                .iter()
-                .zip(&empty)
-                .map(|(c, &empty)| match empty {
-                    false => c.clone(),
-                    true => Arc::new(NullArray::new(c.len())) as ArrayRef,
-                })
-                .collect();
-            RecordBatch::try_new(schema.clone(), columns)
+    let batches = map_columns(&batches, &schema, |i, c| {
+        Ok(match empty[i] {
+            false => c.clone(),
+            true => Arc::new(NullArray::new(c.len())) as ArrayRef,
         })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(parquet_err)?;
+    })
+    .map_err(parquet_err)?;
     let file = File::create(path).map_err(|e| StoreError::io(path, e))?;
     // A stream (not the IPC file format) because each batch carries its own dictionaries.
     let mut writer = StreamWriter::try_new(BufWriter::new(file), &schema).map_err(parquet_err)?;
