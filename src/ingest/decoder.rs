@@ -310,18 +310,28 @@ impl TableDecoder {
         let mut fields = Vec::with_capacity(self.builders.len());
         let mut arrays = Vec::with_capacity(self.builders.len());
         for (i, c) in self.schema.columns.iter().enumerate() {
-            // The next batch will most likely be like this one: size the new builders for it.
-            let bytes = self.builders[i].data_bytes();
-            let next = Builder::new(c.ty, self.dictionary[i], rows, bytes);
             let given = self.builders[i].len() > 0;
-            self.builders[i].fill_to(rows);
-            let done = std::mem::replace(&mut self.builders[i], next);
+            // The next batch will most likely be like this one: size the new builders for it
+            // (a column this batch never filled gets no room).
+            let bytes = self.builders[i].data_bytes();
+            let room = if given { rows } else { 0 };
+            let next = Builder::new(c.ty, self.dictionary[i], room, bytes);
+            let mut done = std::mem::replace(&mut self.builders[i], next);
+            if !given {
+                // Nothing to finish: one shared all-null column (see `nulls`).
+                let ty = match done {
+                    Builder::Dict(_) => DictBuilder::data_type(),
+                    _ => self.schema.arrow_schema().field(i).data_type().clone(),
+                };
+                let field = self.schema.arrow_schema().field(i).clone();
+                arrays.push(nulls::shared(&ty, rows));
+                fields.push(field.with_data_type(ty));
+                continue;
+            }
+            done.fill_to(rows);
             let mostly_distinct = matches!(&done, Builder::Dict(d)
                 if rows >= MIN_ROWS_TO_JUDGE && d.distinct() * 2 > rows);
             let mut array = done.finish();
-            if !given {
-                array = nulls::shared(array.data_type(), rows);
-            }
             if mostly_distinct {
                 self.dictionary[i] = false;
                 self.builders[i] = Builder::new(c.ty, false, rows, bytes);
@@ -486,6 +496,9 @@ mod tests {
         let ids: Vec<Option<i32>> = col("EventID").as_primitive::<Int32Type>().iter().collect();
         assert_eq!(ids, vec![Some(1), None, Some(3), None]);
         assert_eq!(col("Source").null_count(), 4);
+        // A string column no record filled has the type it would have had with values.
+        assert_eq!(col("Source").data_type(), &DictBuilder::data_type());
+        assert_eq!(col("EventLevel").data_type(), &DataType::Int32);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, DictionaryArray, NullBufferBuilder, StringArray, UInt16Array};
 use arrow::buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow::datatypes::DataType;
 use hashbrown::HashTable;
 
 /// Byte equality for the short strings of log records (names, ids, GUIDs): compares words in
@@ -65,6 +66,11 @@ impl DictBuilder {
             hasher: ahash::RandomState::with_seeds(1, 2, 3, 4),
             last: None,
         }
+    }
+
+    /// The type of the arrays it builds.
+    pub fn data_type() -> DataType {
+        DataType::Dictionary(Box::new(DataType::UInt16), Box::new(DataType::Utf8))
     }
 
     fn value(&self, key: u16) -> &[u8] {

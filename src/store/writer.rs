@@ -25,7 +25,6 @@ use super::log::{self, Commit, DataFile, Snapshot, SourceEntry};
 use super::spill::{self, Run};
 use super::{fault, sync_dir, StoreError};
 use crate::ingest::{IngestError, Reject, Sink};
-use crate::nulls;
 use crate::schema::{ColumnType, TableSchema, TIME_COLUMN};
 
 const ROW_GROUP_ROWS: usize = 1024 * 1024;
@@ -209,20 +208,21 @@ impl Transaction {
             .collect();
         let mut jobs: Vec<(String, Job)> = Vec::new();
         for (partition, (table, runs)) in std::mem::take(&mut self.spilled) {
-            let memory = buffered.remove(&partition);
+            let mut memory = buffered.remove(&partition);
             let first = memory.as_ref().map_or(0, |p| p.bytes);
-            let mut memory = memory.map(|p| p.batches);
             for runs in spill::group_runs(first, runs, limit) {
-                let memory = memory.take().unwrap_or_default();
-                if memory.is_empty() && runs.is_empty() {
+                let (batches, bytes) = memory
+                    .take()
+                    .map_or((Vec::new(), 0), |p| (p.batches, p.bytes));
+                if batches.is_empty() && runs.is_empty() {
                     continue;
                 }
-                let job = Job::new(table, memory, runs);
+                let job = Job::new(table, batches, bytes, runs);
                 jobs.push((self.next_file(&partition), job));
             }
         }
         for (partition, p) in buffered {
-            let job = Job::new(p.table, p.batches, Vec::new());
+            let job = Job::new(p.table, p.batches, p.bytes, Vec::new());
             jobs.push((self.next_file(&partition), job));
         }
         // Biggest first, so the threads finish together.
@@ -411,9 +411,14 @@ struct Job {
 }
 
 impl Job {
-    fn new(table: &'static TableSchema, memory: Vec<RecordBatch>, runs: Vec<Run>) -> Job {
-        let bytes = memory.iter().map(nulls::owned_bytes).sum::<usize>()
-            + runs.iter().map(|r| r.bytes).sum::<usize>();
+    /// `memory_bytes`: what the buffer counted for `memory`.
+    fn new(
+        table: &'static TableSchema,
+        memory: Vec<RecordBatch>,
+        memory_bytes: usize,
+        runs: Vec<Run>,
+    ) -> Job {
+        let bytes = memory_bytes + runs.iter().map(|r| r.bytes).sum::<usize>();
         Job {
             table,
             bytes,
