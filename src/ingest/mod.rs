@@ -564,10 +564,9 @@ impl Run<'_> {
         } else {
             fields
         };
-        self.decoders[index]
-            .push(&fields, cells)
-            .map(|()| index)
-            .map_err(|e| (Some(index), e))
+        let pushed = self.decoders[index].push(&fields, cells);
+        shape::recycle_fields(fields);
+        pushed.map(|()| index).map_err(|e| (Some(index), e))
     }
 }
 

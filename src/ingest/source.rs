@@ -103,22 +103,29 @@ pub fn open(src: &SourceRef) -> Result<OpenedSource, IngestError> {
             std::io::stdin()
                 .read_to_end(&mut v)
                 .map_err(|e| IngestError::io(Path::new("-"), e))?;
-            SourceBytes::Owned(v)
+            (SourceBytes::Owned(v), None)
         }
         Some(p) => {
             let f = File::open(p).map_err(|e| IngestError::io(p, e))?;
             let len = f.metadata().map_err(|e| IngestError::io(p, e))?.len();
             if len == 0 {
-                SourceBytes::Owned(Vec::new())
+                (SourceBytes::Owned(Vec::new()), None)
             } else {
                 // SAFETY: the map is read-only; a file truncated by another process while we
                 // read it is outside what omslake can defend against (as for any mmap reader).
                 let m = unsafe { Mmap::map(&f) }.map_err(|e| IngestError::io(p, e))?;
-                SourceBytes::Mapped(m)
+                let blake3 = hash_file(&f).map_err(|e| IngestError::io(p, e))?;
+                (SourceBytes::Mapped(m), Some(blake3))
             }
         }
     };
-    let blake3 = hash(&raw);
+    let (raw, blake3) = match raw {
+        (raw, Some(blake3)) => (raw, blake3),
+        (raw, None) => {
+            let blake3 = hash(&raw);
+            (raw, blake3)
+        }
+    };
     let stored_bytes = raw.len() as u64;
     let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
@@ -139,19 +146,29 @@ pub fn open(src: &SourceRef) -> Result<OpenedSource, IngestError> {
     })
 }
 
-/// Pages of a mapped file read this far are given back as hashing and decoding go on, so a
-/// file larger than memory does not stay resident (they are re-read if touched again).
-const RELEASE_STEP: usize = 8 << 20;
-
 /// BLAKE3, not SHA-256: several times faster on one core (SIMD, no dedicated instructions
 /// needed), and hashing every input byte was 8 % of ingest CPU with SHA-256.
-fn hash(bytes: &SourceBytes) -> String {
+fn hash(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex().to_string()
+}
+
+/// [`hash`] of a file, read through a small buffer rather than its map: mapping each page to
+/// hash it, releasing it and mapping it again to decode it cost more than copying it once
+/// (page faults were a third of the hashing time).
+fn hash_file(mut f: &File) -> std::io::Result<String> {
     let mut h = blake3::Hasher::new();
-    for (i, window) in bytes.chunks(RELEASE_STEP).enumerate() {
-        h.update(window);
-        bytes.release(i * RELEASE_STEP..i * RELEASE_STEP + window.len());
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                h.update(&buf[..n]);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
     }
-    h.finalize().to_hex().to_string()
+    Ok(h.finalize().to_hex().to_string())
 }
 
 impl SourceBytes {
