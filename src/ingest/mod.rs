@@ -385,7 +385,9 @@ impl Run<'_> {
             true
         };
         let chunks = match new {
-            true => shape::ndjson_chunks(&opened.bytes, self.options.chunk_bytes),
+            true => shape::ndjson_chunks(&opened.bytes, self.options.chunk_bytes, |piece| {
+                opened.bytes.release(piece)
+            }),
             false => None,
         };
         if let Some(pieces) = chunks {

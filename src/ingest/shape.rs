@@ -117,14 +117,20 @@ fn whole_file_error(bytes: &[u8], reason: String) -> Item<'_> {
     }
 }
 
-/// Split a large NDJSON input at line ends into pieces of about `target` bytes, each with the
-/// number of its first line, so that several threads can decode one file. `None` when the
-/// input is small or not NDJSON (then [`for_each_record`] reads it whole).
+/// Split a large NDJSON input at line ends into pieces of about `target` bytes, so that
+/// several threads can decode one file. `None` when the input is small or not NDJSON (then
+/// [`for_each_record`] reads it whole).
 ///
 /// NDJSON here means what [`for_each_record`] would treat as NDJSON: the first line is one
-/// complete JSON object and more lines follow. When unsure, say `None`. `scanned` is told
-/// each range once it has been read (a mapped file can then give its pages back).
-pub fn ndjson_chunks(bytes: &[u8], target: usize) -> Option<Vec<Range<usize>>> {
+/// complete JSON object and more lines follow. When unsure, say `None`. `scanned` is told each
+/// piece once its end has been found, so that a mapped file can give back the pages the search
+/// mapped: the kernel maps the whole large folio a read touches (about a megabyte per cut was
+/// measured), which over the cuts of a 2.4 GB file kept 400 MB resident.
+pub fn ndjson_chunks(
+    bytes: &[u8],
+    target: usize,
+    mut scanned: impl FnMut(Range<usize>),
+) -> Option<Vec<Range<usize>>> {
     if bytes.len() <= target {
         return None;
     }
@@ -147,6 +153,7 @@ pub fn ndjson_chunks(bytes: &[u8], target: usize) -> Option<Vec<Range<usize>>> {
         if end < bytes.len() {
             end = memchr::memchr(b'\n', &bytes[end..]).map_or(bytes.len(), |p| end + p + 1);
         }
+        scanned(at..end);
         chunks.push(at..end);
         at = end;
     }
@@ -550,7 +557,10 @@ mod tests {
     /// Records seen through the chunks, in order, as (line, raw text).
     fn via_chunks(input: &str, target: usize) -> Option<Vec<(Location, String)>> {
         let bytes = input.as_bytes();
-        let chunks = ndjson_chunks(bytes, target)?;
+        let mut scanned = Vec::new();
+        let chunks = ndjson_chunks(bytes, target, |r| scanned.push(r))?;
+        // Every piece is reported as scanned, so a mapped input gives back all it mapped.
+        assert_eq!(scanned, chunks);
         let mut out = Vec::new();
         for range in chunks {
             let mut base = LineBase::before(bytes, range.start);
@@ -590,7 +600,7 @@ mod tests {
             "oops\n{\"a\":1}\n",
             "{\"a\":1}",
         ] {
-            assert!(ndjson_chunks(input.as_bytes(), 1).is_none(), "{input}");
+            assert!(ndjson_chunks(input.as_bytes(), 1, |_| {}).is_none(), "{input}");
         }
     }
 
