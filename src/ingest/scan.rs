@@ -11,6 +11,7 @@
 use std::borrow::Cow;
 
 use super::coerce::InValue;
+use super::dict::same_bytes;
 use super::shape::{key_bit, Fields, MAX_DEPTH};
 
 /// Fill `out` with the fields of the object `text`, or return false (and leave `out` in an
@@ -64,7 +65,11 @@ pub fn scan_record<'a>(text: &'a str, out: &mut Fields<'a>) -> bool {
         let bit = key_bit(key);
         let maybe_seen = seen & bit != 0;
         seen |= bit;
-        if maybe_seen && out.iter().any(|(k, _)| k == key) {
+        if maybe_seen
+            && out
+                .iter()
+                .any(|(k, _)| same_bytes(k.as_bytes(), key.as_bytes()))
+        {
             return false;
         }
         out.push((Cow::Borrowed(key), value));

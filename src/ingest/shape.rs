@@ -600,7 +600,10 @@ mod tests {
             "oops\n{\"a\":1}\n",
             "{\"a\":1}",
         ] {
-            assert!(ndjson_chunks(input.as_bytes(), 1, |_| {}).is_none(), "{input}");
+            assert!(
+                ndjson_chunks(input.as_bytes(), 1, |_| {}).is_none(),
+                "{input}"
+            );
         }
     }
 
