@@ -97,33 +97,27 @@ pub struct OpenedSource {
 }
 
 pub fn open(src: &SourceRef) -> Result<OpenedSource, IngestError> {
-    let raw = match &src.path {
+    let (raw, blake3) = match &src.path {
         None => {
             let mut v = Vec::new();
             std::io::stdin()
                 .read_to_end(&mut v)
                 .map_err(|e| IngestError::io(Path::new("-"), e))?;
-            (SourceBytes::Owned(v), None)
+            let blake3 = hash(&v);
+            (SourceBytes::Owned(v), blake3)
         }
         Some(p) => {
             let f = File::open(p).map_err(|e| IngestError::io(p, e))?;
             let len = f.metadata().map_err(|e| IngestError::io(p, e))?.len();
+            let blake3 = hash_file(&f).map_err(|e| IngestError::io(p, e))?;
             if len == 0 {
-                (SourceBytes::Owned(Vec::new()), None)
+                (SourceBytes::Owned(Vec::new()), blake3)
             } else {
                 // SAFETY: the map is read-only; a file truncated by another process while we
                 // read it is outside what omslake can defend against (as for any mmap reader).
                 let m = unsafe { Mmap::map(&f) }.map_err(|e| IngestError::io(p, e))?;
-                let blake3 = hash_file(&f).map_err(|e| IngestError::io(p, e))?;
-                (SourceBytes::Mapped(m), Some(blake3))
+                (SourceBytes::Mapped(m), blake3)
             }
-        }
-    };
-    let (raw, blake3) = match raw {
-        (raw, Some(blake3)) => (raw, blake3),
-        (raw, None) => {
-            let blake3 = hash(&raw);
-            (raw, blake3)
         }
     };
     let stored_bytes = raw.len() as u64;
