@@ -72,6 +72,7 @@ pub fn run(
         .collect();
     let duplicates = tx.duplicates.clone();
     let spilled = tx.spilled_bytes();
+    let frozen_keys = tx.frozen_keys();
     let commit = tx.commit(sources, Vec::new())?;
     print_summary(
         &summary,
@@ -83,6 +84,11 @@ pub fn run(
         eprintln!(
             "  {:.1} MB of rows waited on disk for their partition's file (over --buffer-mb {buffer_mb}; more is faster)",
             spilled as f64 / 1e6
+        );
+    }
+    if frozen_keys > 0 && commit.is_some() {
+        eprintln!(
+            "  {frozen_keys} dedup keys waited on disk (they passed half of --buffer-mb {buffer_mb})"
         );
     }
     print_rejects(

@@ -181,17 +181,76 @@ impl Hasher for KeyHasher {
 type KeySet = HashSet<u128, BuildHasherDefault<KeyHasher>>;
 
 /// Keys seen per (table, day partition) in one transaction, loaded from the committed files
-/// on first use.
+/// on first use. They grow with the input (one per record), so when they pass their share of
+/// the buffer the largest partition's set is frozen: written sorted to disk, with a Bloom
+/// filter and a sparse index kept in memory (about 1.3 bytes a key instead of 20–40).
 #[derive(Default)]
 pub struct KeyIndex {
-    seen: HashMap<String, KeySet>,
+    seen: HashMap<String, PartitionKeys>,
+    frozen_runs: usize,
+    frozen_keys: u64,
+}
+
+/// One partition's keys: the recent ones in a hash set, older ones in frozen runs.
+#[derive(Default)]
+struct PartitionKeys {
+    recent: KeySet,
+    frozen: Vec<FrozenKeys>,
+}
+
+impl PartitionKeys {
+    /// Take `key`; false when it was seen before.
+    fn insert(&mut self, key: u128) -> Result<bool, StoreError> {
+        if self.frozen.is_empty() {
+            return Ok(self.recent.insert(key));
+        }
+        if self.recent.contains(&key) {
+            return Ok(false);
+        }
+        for run in &self.frozen {
+            if run.contains(key)? {
+                return Ok(false);
+            }
+        }
+        self.recent.insert(key);
+        Ok(true)
+    }
+
+    fn bytes(&self) -> usize {
+        self.recent.capacity() * 20 + self.frozen.iter().map(FrozenKeys::bytes).sum::<usize>()
+    }
 }
 
 impl KeyIndex {
-    /// Bytes the key sets take: 17 a slot (the key and a control byte), and a set of
-    /// capacity `c` has about `c * 8 / 7` slots.
+    /// Bytes the key sets take in memory: 17 a slot in a hash set (the key and a control
+    /// byte), and a set of capacity `c` has about `c * 8 / 7` slots; frozen runs count their
+    /// filter and index.
     pub fn bytes(&self) -> usize {
-        self.seen.values().map(|s| s.capacity() * 20).sum()
+        self.seen.values().map(PartitionKeys::bytes).sum()
+    }
+
+    /// Keys written to disk so far, and in how many runs.
+    pub fn frozen(&self) -> (u64, usize) {
+        (self.frozen_keys, self.frozen_runs)
+    }
+
+    /// Freeze the largest partition's recent keys into a run file in `dir`. False when no
+    /// partition has recent keys to freeze.
+    pub fn freeze_largest(&mut self, dir: &Path) -> Result<bool, StoreError> {
+        let Some(keys) = self
+            .seen
+            .values_mut()
+            .filter(|p| !p.recent.is_empty())
+            .max_by_key(|p| p.recent.len())
+        else {
+            return Ok(false);
+        };
+        self.frozen_runs += 1;
+        let path = dir.join(format!("keys-{}.bin", self.frozen_runs));
+        let recent = std::mem::take(&mut keys.recent);
+        self.frozen_keys += recent.len() as u64;
+        keys.frozen.push(FrozenKeys::write(&path, recent)?);
+        Ok(true)
     }
 
     /// Drop the rows of `batch` (one table, one day; `hashes` its rows' key hashes) whose key is already stored or already
@@ -207,11 +266,18 @@ impl KeyIndex {
     ) -> Result<(RecordBatch, u64), StoreError> {
         let spec = KeySpec::new(table);
         if !self.seen.contains_key(partition) {
-            let set = load(root, &spec, partition, committed)?;
-            self.seen.insert(partition.to_string(), set);
+            let recent = load(root, &spec, partition, committed)?;
+            let keys = PartitionKeys {
+                recent,
+                frozen: Vec::new(),
+            };
+            self.seen.insert(partition.to_string(), keys);
         }
-        let set = self.seen.get_mut(partition).expect("inserted above");
-        let keep: BooleanArray = hashes.iter().map(|h| Some(set.insert(*h))).collect();
+        let keys = self.seen.get_mut(partition).expect("inserted above");
+        let keep = hashes
+            .iter()
+            .map(|h| keys.insert(*h).map(Some))
+            .collect::<Result<BooleanArray, StoreError>>()?;
         let dropped = keep.iter().filter(|k| *k == Some(false)).count() as u64;
         if dropped == 0 {
             return Ok((batch.clone(), 0));
@@ -229,6 +295,97 @@ impl KeyIndex {
         .map_err(|e| StoreError::Parquet(e.to_string()))?;
         Ok((kept, dropped))
     }
+}
+
+/// Keys of one partition set aside on disk, sorted. A key is looked for in the file only when
+/// the Bloom filter may hold it (about 1 % of new keys; every repeat), and then one block of
+/// the file is read, found through a sparse index of every [`BLOCK`]-th key.
+struct FrozenKeys {
+    /// The file, already unlinked: it lives as long as this handle, and a crash leaves
+    /// nothing behind.
+    file: File,
+    path: std::path::PathBuf,
+    len: usize,
+    /// The first key of each block.
+    index: Vec<u128>,
+    bloom: Vec<u64>,
+}
+
+/// Keys per block read from a run file (4 KB).
+const BLOCK: usize = 256;
+/// Bloom filter bits per key and probes: about 1 % false positives.
+const BLOOM_BITS: usize = 10;
+const BLOOM_PROBES: u64 = 7;
+
+impl FrozenKeys {
+    fn write(path: &Path, keys: KeySet) -> Result<FrozenKeys, StoreError> {
+        use std::io::Write;
+        let io = |e| StoreError::io(path, e);
+        let mut sorted: Vec<u128> = keys.into_iter().collect();
+        sorted.sort_unstable();
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let mut out = std::io::BufWriter::new(File::create(path).map_err(io)?);
+        for k in &sorted {
+            out.write_all(&k.to_le_bytes()).map_err(io)?;
+        }
+        out.into_inner()
+            .map_err(|e| StoreError::io(path, e.into_error()))?;
+        let file = File::open(path).map_err(io)?;
+        std::fs::remove_file(path).map_err(io)?;
+        let bits = (sorted.len() * BLOOM_BITS).max(64).div_ceil(64) * 64;
+        let mut bloom = vec![0u64; bits / 64];
+        for k in &sorted {
+            for bit in bloom_bits(*k, bits) {
+                bloom[bit / 64] |= 1 << (bit % 64);
+            }
+        }
+        Ok(FrozenKeys {
+            file,
+            path: path.to_path_buf(),
+            len: sorted.len(),
+            index: sorted.iter().step_by(BLOCK).copied().collect(),
+            bloom,
+        })
+    }
+
+    fn bytes(&self) -> usize {
+        self.bloom.len() * 8 + self.index.len() * 16
+    }
+
+    fn contains(&self, key: u128) -> Result<bool, StoreError> {
+        let bits = self.bloom.len() * 64;
+        if !bloom_bits(key, bits).all(|bit| self.bloom[bit / 64] & (1 << (bit % 64)) != 0) {
+            return Ok(false);
+        }
+        // The block whose first key is the last one not above `key`.
+        let Some(block) = self
+            .index
+            .partition_point(|&first| first <= key)
+            .checked_sub(1)
+        else {
+            return Ok(false);
+        };
+        let start = block * BLOCK;
+        let n = BLOCK.min(self.len - start);
+        let mut buf = [0u8; BLOCK * 16];
+        std::os::unix::fs::FileExt::read_exact_at(
+            &self.file,
+            &mut buf[..n * 16],
+            start as u64 * 16,
+        )
+        .map_err(|e| StoreError::io(&self.path, e))?;
+        Ok(buf[..n * 16]
+            .chunks_exact(16)
+            .any(|c| u128::from_le_bytes(c.try_into().expect("16 bytes")) == key))
+    }
+}
+
+/// The filter bits of `key` (already a uniform hash: its halves are the two base hashes).
+fn bloom_bits(key: u128, bits: usize) -> impl Iterator<Item = usize> {
+    let (a, b) = (key as u64, (key >> 64) as u64 | 1);
+    (0..BLOOM_PROBES).map(move |i| (a.wrapping_add(i.wrapping_mul(b)) % bits as u64) as usize)
 }
 
 /// Key hashes of the committed files of one partition, reading only the key columns.
@@ -272,6 +429,44 @@ fn load(
 mod tests {
     use super::*;
     use crate::schema::Catalog;
+
+    #[test]
+    fn frozen_keys_are_found_again_and_new_ones_are_not() {
+        let dir = std::env::temp_dir().join(format!("omslake-frozen-{}", std::process::id()));
+        // Spread like the real keys (hashes), with a last block of 16 keys.
+        let key = |i: u128| i.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835) ^ (i << 64);
+        let mut index = KeyIndex::default();
+        let mut keys = PartitionKeys::default();
+        for i in 0..10_000 {
+            assert!(keys.insert(key(i)).unwrap());
+        }
+        index.seen.insert("p".into(), keys);
+        let before = index.bytes();
+        assert!(index.freeze_largest(&dir).unwrap());
+        assert!(
+            !index.freeze_largest(&dir).unwrap(),
+            "nothing recent is left"
+        );
+        assert_eq!(index.frozen(), (10_000, 1));
+        assert!(index.bytes() * 10 < before, "{} of {before}", index.bytes());
+        let files = std::fs::read_dir(&dir).unwrap().count();
+        assert_eq!(files, 0, "the run file is unlinked once open");
+        let keys = index.seen.get_mut("p").unwrap();
+        for i in 0..10_000 {
+            assert!(!keys.insert(key(i)).unwrap(), "frozen key {i} not found");
+        }
+        // New keys are new, including the ~1 % the filter lets through to the file.
+        for i in 10_000..20_000 {
+            assert!(
+                keys.insert(key(i)).unwrap(),
+                "new key {i} taken for a repeat"
+            );
+        }
+        for i in 10_000..20_000 {
+            assert!(!keys.insert(key(i)).unwrap());
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn key_sets_drop_repeats_and_report_their_memory() {

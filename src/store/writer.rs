@@ -91,6 +91,11 @@ impl Transaction {
         self.spilled_bytes
     }
 
+    /// Dedup keys set aside on disk because they passed half the buffer.
+    pub fn frozen_keys(&self) -> u64 {
+        self.keys.frozen().0
+    }
+
     pub fn version(&self) -> u64 {
         self.version
     }
@@ -125,12 +130,19 @@ impl Transaction {
         if dropped > 0 {
             *self.duplicates.entry(table.name.clone()).or_default() += dropped;
         }
+        // The dedup keys grow with the input and with the stored partitions it touches (one
+        // per record): past half the budget, the largest partitions' keys are frozen to disk
+        // until they take a quarter. Even when every row was a repeat.
+        if self.keys.bytes() > self.budget / 2 {
+            let dir = self.staging.join("_spill");
+            while self.keys.bytes() > self.budget / 4 && self.keys.freeze_largest(&dir)? {}
+        }
         if batch.num_rows() == 0 {
             return Ok(());
         }
         self.buffers.add(table, &partition, batch);
-        // The dedup keys of the partitions seen so far grow with the input; they share the
-        // budget with the rows, which keep at least a quarter of it.
+        // The keys left in memory share the budget with the rows, which keep at least a
+        // quarter of it.
         let rows_budget = self
             .budget
             .saturating_sub(self.keys.bytes())

@@ -1,5 +1,6 @@
-//! An ingest larger than its memory budget: rows set aside on disk come back at commit, so
-//! the store holds exactly what an ingest with room to spare stores.
+//! An ingest larger than its memory budget: rows set aside on disk come back at commit, and
+//! dedup keys set aside on disk are still found, so the store holds exactly what an ingest
+//! with room to spare stores.
 
 use crate::common::Env;
 
@@ -33,7 +34,7 @@ fn files_per_partition(store: &std::path::Path) -> Vec<usize> {
 fn an_ingest_over_its_buffer_stores_the_same_rows_in_few_files() {
     let roomy = Env::new();
     let gen = roomy.path("gen");
-    let r = roomy.run(&["generate", "--scale", "0.1", "--out", gen.to_str().unwrap()]);
+    let r = roomy.run(&["generate", "--scale", "0.5", "--out", gen.to_str().unwrap()]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(roomy.ingest(&[&gen]).code, 0);
 
@@ -42,6 +43,11 @@ fn an_ingest_over_its_buffer_stores_the_same_rows_in_few_files() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
         r.stderr.contains("MB of rows waited on disk"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("dedup keys waited on disk"),
         "{}",
         r.stderr
     );
@@ -71,5 +77,11 @@ fn an_ingest_over_its_buffer_stores_the_same_rows_in_few_files() {
     }
     let r = tight.run(&["ingest", copy.to_str().unwrap(), "--buffer-mb", "1"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
+    // The stored keys, loaded for the check, were themselves frozen on the way.
+    assert!(
+        r.stderr.contains("dedup keys waited on disk"),
+        "{}",
+        r.stderr
+    );
     assert_eq!(all_rows(&tight), all_rows(&roomy));
 }
