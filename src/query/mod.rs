@@ -1,5 +1,7 @@
 //! Queries: a DataFusion `SessionContext` over one committed snapshot, read-only SQL.
 
+pub mod lower;
+pub mod lower_eq;
 pub mod output;
 pub mod table;
 
@@ -121,9 +123,15 @@ impl Engine {
             .with_memory_pool(Arc::new(pool))
             .build_arc()?;
         let ctx = SessionContext::new_with_config_rt(config, runtime);
+        ctx.register_udf(lower::ViewLower::udf());
+        ctx.add_optimizer_rule(Arc::new(lower_eq::FuseLowerEq::default()));
         for t in Catalog::builtin().tables() {
             let files = snapshot.table_files(&t.name).to_vec();
-            let provider = SnapshotTable::new(t.arrow_schema(), store.root().to_path_buf(), files);
+            let provider = SnapshotTable::new(
+                table::read_as_views(&t.arrow_schema()),
+                store.root().to_path_buf(),
+                files,
+            );
             ctx.register_table(TableReference::bare(t.name.as_str()), Arc::new(provider))?;
         }
         Ok(Engine {

@@ -2,7 +2,9 @@
 
 use std::fs::File;
 use std::io::Write;
+use std::sync::Arc;
 
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::StreamExt;
@@ -114,6 +116,20 @@ pub async fn write(
     Ok(rows)
 }
 
+/// The schema of an exported file: string views (how queries read strings) written as plain
+/// strings, so that the Arrow schema stored in the file names only types every reader knows.
+fn export_schema(schema: &SchemaRef) -> SchemaRef {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Utf8View => f.as_ref().clone().with_data_type(DataType::Utf8),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+}
+
 /// Stream results into a Parquet file (zstd), written to a temporary name then renamed so a
 /// failed query leaves no partial file.
 pub async fn write_parquet(
@@ -129,13 +145,22 @@ pub async fn write_parquet(
     let props = parquet::file::properties::WriterProperties::builder()
         .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
         .build();
+    let schema = export_schema(&stream.schema());
     let mut writer =
-        ArrowWriter::try_new(file, stream.schema(), Some(props)).map_err(|e| perr(&e))?;
+        ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(|e| perr(&e))?;
     let mut rows = 0u64;
     let result: Result<(), QueryError> = async {
         while let Some(batch) = stream.next().await {
             let batch = batch?;
             rows += batch.num_rows() as u64;
+            let columns = batch
+                .columns()
+                .iter()
+                .zip(schema.fields())
+                .map(|(c, f)| arrow::compute::cast(c, f.data_type()))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| perr(&e))?;
+            let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| perr(&e))?;
             writer.write(&batch).map_err(|e| perr(&e))?;
         }
         Ok(())

@@ -132,6 +132,19 @@ fn output_formats() {
             .unwrap();
     use parquet::file::reader::FileReader;
     assert_eq!(reader.metadata().file_metadata().num_rows(), 20);
+    // Queries read strings as views; the exported file names plain strings, as before.
+    let exported = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        std::fs::File::open(&out).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        exported
+            .schema()
+            .field_with_name("Computer")
+            .unwrap()
+            .data_type(),
+        &arrow::datatypes::DataType::Utf8
+    );
     let csv = env.path("out.csv");
     let r = env.run(&[
         "sql",
@@ -143,6 +156,57 @@ fn output_formats() {
     ]);
     assert_eq!(r.code, 0);
     assert_eq!(std::fs::read_to_string(csv).unwrap().lines().count(), 21);
+}
+
+/// `lower(x) = 'text'` in a filter runs as one fused comparison; it must count exactly the
+/// rows that lower-casing then comparing (as a projection still does) selects.
+#[test]
+fn case_insensitive_filters_agree_with_lower_then_equal() {
+    let env = Env::new();
+    let computers = [
+        "c0",
+        "C0",
+        "\\u212AB1",
+        "kb1",
+        "KB1",
+        "Ångström",
+        "ÅNGSTRÖM",
+        "SRV0001.Contoso.COM",
+        "srv0001.contoso.com",
+        "SRV0001.contoso.co",
+    ];
+    let mut lines: String = computers
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{{\"Type\":\"Event\",\"TimeGenerated\":\"2024-01-01T00:00:{i:02}Z\",\"Computer\":\"{c}\"}}\n"))
+        .collect();
+    lines.push_str("{\"Type\":\"Event\",\"TimeGenerated\":\"2024-01-01T00:01:00Z\"}\n");
+    let f = env.write("mixed.ndjson", lines.as_bytes());
+    assert_eq!(env.ingest(&[&f]).code, 0);
+    for (text, want) in [
+        ("c0", 2),
+        ("C0", 0),
+        ("kb1", 3),
+        ("ångström", 2),
+        ("srv0001.contoso.com", 2),
+        ("srv0001.contoso.co", 1),
+        ("", 0),
+    ] {
+        for (cmp, expect) in [("=", want), ("<>", 10 - want)] {
+            let filter =
+                format!(r#"SELECT count(*) FROM "Event" WHERE lower("Computer") {cmp} '{text}'"#);
+            let projected = format!(
+                r#"SELECT sum(CASE WHEN lower("Computer") {cmp} '{text}' THEN 1 ELSE 0 END) FROM "Event""#
+            );
+            assert_eq!(env.csv(&filter), vec![expect.to_string()], "{filter}");
+            assert_eq!(env.csv(&projected), vec![expect.to_string()], "{projected}");
+        }
+    }
+    let plan = env.run(&[
+        "sql",
+        r#"EXPLAIN SELECT count(*) FROM "Event" WHERE 'c0' = lower("Computer")"#,
+    ]);
+    assert!(plan.stdout.contains("lower_equals"), "{}", plan.stdout);
 }
 
 #[test]
