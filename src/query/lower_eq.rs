@@ -144,9 +144,7 @@ impl<'a> Target<'a> {
         };
         Ok(BooleanArray::new(bits, nulls))
     }
-}
 
-impl Target<'_> {
     /// The common case, kept to a few word operations a row: most rows differ in length
     /// (read from the view), a short value is compared inside its view, a long one after its
     /// four-byte prefix agrees.
@@ -159,8 +157,10 @@ impl Target<'_> {
         let buffers = a.data_buffers();
         let views = a.views();
         // A long value of another length can only match through KELVIN SIGN, so not at all
-        // if every buffer is ASCII (checked once; these are mostly small dictionary pages).
-        let ascii_buffers = buffers.iter().all(|b| b.is_ascii());
+        // if it is ASCII. Small buffers (a dictionary page's values) are checked once for all
+        // their values; values in large ones one by one, when it comes to that.
+        let small = buffers.iter().map(|b| b.len()).sum::<usize>() <= SMALL_BUFFERS;
+        let ascii_buffers = small && buffers.iter().all(|b| b.is_ascii());
         let short_target = (t.len() <= 12).then(|| inline_view(t));
         let long_prefix = (t.len() > 12).then(|| u32::from_le_bytes(t[..4].try_into().unwrap()));
         let long_value = |raw: u128| {
@@ -175,20 +175,17 @@ impl Target<'_> {
             let raw = views[i];
             let len = raw as u32 as usize;
             if len != t.len() {
-                let ascii = if len <= 12 {
-                    (raw >> 32) & HIGH_BITS == 0
-                } else {
-                    ascii_buffers
-                };
-                if ascii || len < t.len() || (len - t.len()) % 2 != 0 {
+                if len < t.len() || (len - t.len()) % 2 != 0 {
                     return false;
                 }
                 let bytes = raw.to_le_bytes();
-                return self.matches(if len <= 12 {
-                    &bytes[4..4 + len]
+                let (value, ascii) = if len <= 12 {
+                    (&bytes[4..4 + len], (raw >> 32) & HIGH_BITS == 0)
                 } else {
-                    long_value(raw)
-                });
+                    let value = long_value(raw);
+                    (value, ascii_buffers || value.is_ascii())
+                };
+                return !ascii && self.matches(value);
             }
             match (short_target, long_prefix) {
                 // Masked: the format asks for zero padding, but nothing here relies on it.
@@ -202,6 +199,9 @@ impl Target<'_> {
         })
     }
 }
+
+/// Bytes of view buffers checked for ASCII once per array rather than value by value.
+const SMALL_BUFFERS: usize = 64 << 10;
 
 /// The high bit of each of a short view's twelve data bytes (after its length is shifted out).
 const HIGH_BITS: u128 = 0x8080_8080_8080_8080_8080_8080;
@@ -409,6 +409,30 @@ mod tests {
         }
         assert_eq!(inline_mask(12), u128::MAX);
         assert_eq!(inline_mask(0), u32::MAX as u128);
+    }
+
+    #[test]
+    fn values_in_large_buffers_are_checked_one_by_one() {
+        // Over SMALL_BUFFERS of long values, with a Kelvin sign in one of them.
+        let mut values: Vec<String> = (0..5000)
+            .map(|i| format!("srv{i:05}.contoso.com"))
+            .collect();
+        values.push("\u{212A}\u{212A}SRV00001.contoso.com".into());
+        let refs: Vec<Option<&str>> = values.iter().map(|v| Some(v.as_str())).collect();
+        let array = StringViewArray::from(refs.clone());
+        assert!(array.data_buffers().iter().map(|b| b.len()).sum::<usize>() > SMALL_BUFFERS);
+        for target in [
+            "kksrv00001.contoso.com",
+            "srv00001.contoso.com",
+            "srv04999.contoso.com",
+        ] {
+            let got: Vec<Option<bool>> = Target::new(target)
+                .eval(&(Arc::new(array.clone()) as ArrayRef))
+                .unwrap()
+                .iter()
+                .collect();
+            assert_eq!(got, expected(&refs, target), "{target}");
+        }
     }
 
     /// The shortcut for ASCII targets rests on this fact about Unicode's lower-case mapping.
