@@ -96,7 +96,8 @@ pub fn lower_ascii_views(array: &StringViewArray) -> Option<StringViewArray> {
             continue;
         }
         let offset = u32::try_from(added.len()).ok()?;
-        added.extend(value.iter().map(u8::to_ascii_lowercase));
+        added.extend_from_slice(value);
+        added[offset as usize..].make_ascii_lowercase();
         let prefix = u32::from_le_bytes(added[offset as usize..][..4].try_into().ok()?);
         views.push(
             ByteView {

@@ -2,9 +2,8 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::sync::Arc;
 
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::datatypes::DataType;
 use arrow::record_batch::RecordBatch;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::StreamExt;
@@ -116,20 +115,6 @@ pub async fn write(
     Ok(rows)
 }
 
-/// The schema of an exported file: string views (how queries read strings) written as plain
-/// strings, so that the Arrow schema stored in the file names only types every reader knows.
-fn export_schema(schema: &SchemaRef) -> SchemaRef {
-    let fields: Vec<Field> = schema
-        .fields()
-        .iter()
-        .map(|f| match f.data_type() {
-            DataType::Utf8View => f.as_ref().clone().with_data_type(DataType::Utf8),
-            _ => f.as_ref().clone(),
-        })
-        .collect();
-    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
-}
-
 /// Stream results into a Parquet file (zstd), written to a temporary name then renamed so a
 /// failed query leaves no partial file.
 pub async fn write_parquet(
@@ -145,7 +130,9 @@ pub async fn write_parquet(
     let props = parquet::file::properties::WriterProperties::builder()
         .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
         .build();
-    let schema = export_schema(&stream.schema());
+    // String views (how queries read strings) are written as plain strings, so that the Arrow
+    // schema stored in the file names only types every reader knows.
+    let schema = super::table::retype(&stream.schema(), &DataType::Utf8View, DataType::Utf8);
     let mut writer =
         ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(|e| perr(&e))?;
     let mut rows = 0u64;
