@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, ByteView, StringViewArray};
-use datafusion::arrow::buffer::BooleanBuffer;
+use datafusion::arrow::buffer::{BooleanBuffer, Buffer};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::tree_node::{Transformed, TreeNode};
@@ -145,58 +145,96 @@ impl<'a> Target<'a> {
         Ok(BooleanArray::new(bits, nulls))
     }
 
-    /// The common case, kept to a few word operations a row: most rows differ in length
-    /// (read from the view), a short value is compared inside its view, a long one after its
-    /// four-byte prefix agrees.
+    /// The common case, kept to a few word operations a row on the view alone: most rows
+    /// differ in length, and a short value is compared inside its view. Only a long value of
+    /// the target's length, or one a Kelvin sign could make match, is read from its buffer
+    /// (out of line, and only for valid rows: a null row's view may point anywhere).
     fn eval_views_ascii(
         &self,
         a: &StringViewArray,
         valid: &impl Fn(usize) -> bool,
     ) -> BooleanBuffer {
         let t = self.text.as_bytes();
+        let short = (t.len() <= 12).then(|| (inline_view(t), inline_mask(t.len())));
         let buffers = a.data_buffers();
-        let views = a.views();
-        // A long value of another length can only match through KELVIN SIGN, so not at all
-        // if it is ASCII. Small buffers (a dictionary page's values) are checked once for all
-        // their values; values in large ones one by one, when it comes to that.
+        // Small buffers (a dictionary page's values) are checked for ASCII once for all their
+        // values; values in large ones one by one, when it comes to that.
         let small = buffers.iter().map(|b| b.len()).sum::<usize>() <= SMALL_BUFFERS;
         let ascii_buffers = small && buffers.iter().all(|b| b.is_ascii());
-        let short_target = (t.len() <= 12).then(|| inline_view(t));
-        let long_prefix = (t.len() > 12).then(|| u32::from_le_bytes(t[..4].try_into().unwrap()));
-        let long_value = |raw: u128| {
+        let views = a.views();
+        let mut words = vec![0u64; views.len().div_ceil(64)];
+        for (i, &raw) in views.iter().enumerate() {
+            let hit = match quick_match(raw, t.len(), short, ascii_buffers) {
+                Quick::Yes => true,
+                Quick::No => false,
+                Quick::Read => valid(i) && self.read_match(raw, buffers),
+            };
+            words[i / 64] |= (hit as u64) << (i % 64);
+        }
+        BooleanBuffer::new(Buffer::from_vec(words), 0, views.len())
+    }
+
+    /// The rows [`quick_match`] could not settle from the view.
+    #[cold]
+    fn read_match(&self, raw: u128, buffers: &[Buffer]) -> bool {
+        let t = self.text.as_bytes();
+        let len = raw as u32 as usize;
+        let bytes = raw.to_le_bytes();
+        let value = if len <= 12 {
+            &bytes[4..4 + len]
+        } else {
             let v = ByteView::from(raw);
             let start = v.offset as usize;
-            &buffers[v.buffer_index as usize][start..start + v.length as usize]
+            &buffers[v.buffer_index as usize][start..start + len]
         };
-        BooleanBuffer::collect_bool(a.len(), |i| {
-            if !valid(i) {
-                return false;
-            }
-            let raw = views[i];
-            let len = raw as u32 as usize;
-            if len != t.len() {
-                if len < t.len() || (len - t.len()) % 2 != 0 {
-                    return false;
-                }
-                let bytes = raw.to_le_bytes();
-                let (value, ascii) = if len <= 12 {
-                    (&bytes[4..4 + len], (raw >> 32) & HIGH_BITS == 0)
-                } else {
-                    let value = long_value(raw);
-                    (value, ascii_buffers || value.is_ascii())
-                };
-                return !ascii && self.matches(value);
-            }
-            match (short_target, long_prefix) {
-                // Masked: the format asks for zero padding, but nothing here relies on it.
-                (Some(target), _) => lower_ascii(raw) & inline_mask(len) == target,
-                (_, Some(prefix)) => {
-                    lower_ascii((raw >> 32) as u32 as u128) as u32 == prefix
-                        && folds_to(long_value(raw), t)
-                }
-                _ => unreachable!("one of the two is set"),
-            }
-        })
+        if len == t.len() {
+            // A long value: its first four bytes (in the view) settle most.
+            return lower_ascii((raw >> 32) as u32 as u128) as u32
+                == u32::from_le_bytes(t[..4].try_into().expect("long target"))
+                && folds_to(value, t);
+        }
+        // Longer by an even count and maybe not ASCII: only a Kelvin sign (three bytes to
+        // one) can make it match.
+        !value.is_ascii() && self.matches(value)
+    }
+}
+
+/// What a view alone says about `lower(value) == target` for an ASCII target.
+enum Quick {
+    Yes,
+    No,
+    /// The value must be read: a long one of the target's length, or a longer one.
+    Read,
+}
+
+/// `short` is the target's own view and mask when it is short enough to be inline;
+/// `ascii_buffers` says every value stored out of line is ASCII.
+#[inline(always)]
+fn quick_match(
+    raw: u128,
+    target_len: usize,
+    short: Option<(u128, u128)>,
+    ascii_buffers: bool,
+) -> Quick {
+    let len = raw as u32 as usize;
+    if len == target_len {
+        return match short {
+            Some((view, mask)) if lower_ascii(raw) & mask == view => Quick::Yes,
+            Some(_) => Quick::No,
+            None => Quick::Read,
+        };
+    }
+    // Shorter, or longer by an odd count: no Kelvin sign can make up the difference.
+    if len < target_len || (len - target_len) % 2 != 0 {
+        return Quick::No;
+    }
+    let ascii = match len <= 12 {
+        true => (raw >> 32) & HIGH_BITS == 0,
+        false => ascii_buffers,
+    };
+    match ascii {
+        true => Quick::No,
+        false => Quick::Read,
     }
 }
 
