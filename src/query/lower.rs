@@ -128,26 +128,28 @@ mod tests {
     use datafusion::arrow::datatypes::Field;
     use datafusion::common::config::ConfigOptions;
 
-    fn builtin_lower(values: &StringViewArray) -> Vec<Option<String>> {
+    /// `f` applied to one string array, as DataFusion calls it.
+    fn call(f: &dyn ScalarUDFImpl, input: ArrayRef) -> ArrayRef {
+        let ty = input.data_type().clone();
         let args = ScalarFunctionArgs {
-            number_rows: values.len(),
-            args: vec![ColumnarValue::Array(Arc::new(values.clone()) as ArrayRef)],
-            arg_fields: vec![Field::new("a", DataType::Utf8View, true).into()],
-            return_field: Field::new("r", DataType::Utf8View, true).into(),
+            number_rows: input.len(),
+            args: vec![ColumnarValue::Array(input)],
+            arg_fields: vec![Field::new("a", ty.clone(), true).into()],
+            return_field: Field::new("r", ty, true).into(),
             config_options: Arc::new(ConfigOptions::default()),
         };
-        let out = LowerFunc::new().invoke_with_args(args).unwrap();
-        let ColumnarValue::Array(out) = out else {
-            panic!("array in, array out")
-        };
-        out.as_string_view()
-            .iter()
-            .map(|v| v.map(str::to_string))
-            .collect()
+        match f.invoke_with_args(args).unwrap() {
+            ColumnarValue::Array(out) => out,
+            ColumnarValue::Scalar(_) => panic!("array in, array out"),
+        }
     }
 
     fn strings(a: &StringViewArray) -> Vec<Option<String>> {
         a.iter().map(|v| v.map(str::to_string)).collect()
+    }
+
+    fn builtin_lower(values: &StringViewArray) -> Vec<Option<String>> {
+        strings(call(&LowerFunc::new(), Arc::new(values.clone())).as_string_view())
     }
 
     #[test]
@@ -181,17 +183,7 @@ mod tests {
         // U+212A KELVIN SIGN lowers to an ASCII 'k': only the Unicode rules get this right.
         let input = StringViewArray::from(vec!["ÅNGSTRÖM", "\u{212A}elvin"]);
         assert!(lower_ascii_views(&input).is_none());
-        let udf = ViewLower::udf();
-        let args = ScalarFunctionArgs {
-            number_rows: 2,
-            args: vec![ColumnarValue::Array(Arc::new(input.clone()) as ArrayRef)],
-            arg_fields: vec![Field::new("a", DataType::Utf8View, true).into()],
-            return_field: Field::new("r", DataType::Utf8View, true).into(),
-            config_options: Arc::new(ConfigOptions::default()),
-        };
-        let ColumnarValue::Array(out) = udf.invoke_with_args(args).unwrap() else {
-            panic!("array in, array out")
-        };
+        let out = call(&ViewLower::default(), Arc::new(input));
         assert_eq!(
             strings(out.as_string_view()),
             vec![Some("ångström".into()), Some("kelvin".into())]
@@ -212,17 +204,8 @@ mod tests {
 
     #[test]
     fn plain_strings_are_lowered_by_datafusion() {
-        let input: ArrayRef = Arc::new(StringArray::from(vec!["ABC", "dÉf"]));
-        let args = ScalarFunctionArgs {
-            number_rows: 2,
-            args: vec![ColumnarValue::Array(input)],
-            arg_fields: vec![Field::new("a", DataType::Utf8, true).into()],
-            return_field: Field::new("r", DataType::Utf8, true).into(),
-            config_options: Arc::new(ConfigOptions::default()),
-        };
-        let ColumnarValue::Array(out) = ViewLower::udf().invoke_with_args(args).unwrap() else {
-            panic!("array in, array out")
-        };
+        let input = Arc::new(StringArray::from(vec!["ABC", "dÉf"]));
+        let out = call(&ViewLower::default(), input);
         let out: Vec<_> = out.as_string::<i32>().iter().collect();
         assert_eq!(out, vec![Some("abc"), Some("déf")]);
     }
