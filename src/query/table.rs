@@ -6,16 +6,23 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use datafusion::arrow::compute::SortOptions;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{
-    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
-};
+use datafusion::datasource::file_format::FileFormat;
+use datafusion::datasource::listing::{ListingTableUrl, PartitionedFile};
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
+use datafusion::datasource::table_schema::TableSchema;
+use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::{
-    ident, BinaryExpr, Expr, Operator, TableProviderFilterPushDown, TableType,
+    BinaryExpr, Expr, Operator, TableProviderFilterPushDown, TableType,
 };
+use datafusion::object_store::ObjectMeta;
+use datafusion::physical_expr::expressions::col;
+use datafusion::physical_expr::{LexOrdering, PhysicalSortExpr};
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::ExecutionPlan;
 
@@ -102,30 +109,59 @@ impl TableProvider for SnapshotTable {
             };
             return Ok(Arc::new(EmptyExec::new(schema)));
         }
-        // A committed file that has gone missing must fail the query, not shrink its answer
-        // (a listing of a missing path is silently empty).
+        // The log names every file and its size, so nothing is listed or asked of the object
+        // store before reading (a listing table asks for each file's metadata, about 1.3 ms a
+        // search). A committed file that has gone missing or changed size must fail the
+        // query, not shrink its answer or fail in the Parquet reader with an offset error.
+        let mut partitioned = Vec::with_capacity(files.len());
         for f in &files {
             let path = self.root.join(&f.path);
-            if !path.is_file() {
+            let meta = std::fs::metadata(&path).ok().filter(|m| m.is_file());
+            let Some(meta) = meta else {
                 return Err(DataFusionError::Execution(format!(
                     "committed file {} is missing; run `omslake verify`",
                     path.display()
                 )));
+            };
+            if meta.len() != f.bytes {
+                return Err(DataFusionError::Execution(format!(
+                    "committed file {} has {} bytes, the log says {}; run `omslake verify`",
+                    path.display(),
+                    meta.len(),
+                    f.bytes
+                )));
             }
+            let url = ListingTableUrl::parse(path.to_string_lossy())?;
+            partitioned.push(PartitionedFile::new_from_meta(ObjectMeta {
+                location: url.prefix().clone(),
+                last_modified: meta
+                    .modified()
+                    .map(DateTime::<Utc>::from)
+                    .unwrap_or_default(),
+                size: f.bytes,
+                e_tag: None,
+                version: None,
+            }));
         }
-        let urls = files
-            .iter()
-            .map(|f| ListingTableUrl::parse(self.root.join(&f.path).to_string_lossy()))
-            .collect::<Result<Vec<_>>>()?;
-        let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
-            .with_file_extension(".parquet")
-            .with_file_sort_order(vec![vec![ident(TIME_COLUMN).sort(true, false)]]);
-        let config = ListingTableConfig::new_with_multi_paths(urls)
-            .with_listing_options(options)
-            .with_schema(self.schema.clone());
-        ListingTable::try_new(config)?
-            .scan(state, projection, filters, limit)
-            .await
+        let groups = FileGroup::new(partitioned).split_files(state.config().target_partitions());
+        // Rows are in time order within each file (the store's layout); DataFusion keeps the
+        // ordering only for groups it can tell are ordered.
+        let time = PhysicalSortExpr::new(
+            col(TIME_COLUMN, &self.schema)?,
+            SortOptions {
+                descending: false,
+                nulls_first: false,
+            },
+        );
+        let format = ParquetFormat::default();
+        let source = format.file_source(TableSchema::from(self.schema.clone()));
+        let config = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), source)
+            .with_file_groups(groups)
+            .with_projection_indices(projection.cloned())?
+            .with_limit(limit)
+            .with_output_ordering(LexOrdering::new([time]).into_iter().collect())
+            .build();
+        format.create_physical_plan(state, config).await
     }
 }
 
@@ -224,7 +260,7 @@ fn literal_micros(e: &Expr) -> Option<(i64, i64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::logical_expr::lit;
+    use datafusion::logical_expr::{ident, lit};
 
     fn col(name: &str) -> Expr {
         ident(name)

@@ -165,6 +165,18 @@ fn corrupt_or_missing_files_fail_queries_by_name_and_verify_lists_them() {
         "{}",
         r.stderr
     );
+    // The overwritten file is caught by its size (the log keeps it) before it is read.
+    let r = env.run(&[
+        "sql",
+        r#"SELECT "Computer" FROM "Event" WHERE "TimeGenerated" < '2024-01-02'"#,
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stderr
+            .contains("date=2024-01-01/part-1-0.parquet has 18 bytes, the log says"),
+        "{}",
+        r.stderr
+    );
     // Pruned away, the broken files do not matter.
     assert_eq!(
         env.csv(r#"SELECT "Computer" FROM "Event" WHERE "TimeGenerated" >= '2024-01-03'"#),
