@@ -3,6 +3,7 @@
 //! `--max-errors`, 1 anything else).
 
 mod demo;
+mod heap;
 mod info;
 mod ingest_cmd;
 mod maintenance_cmd;
@@ -197,6 +198,9 @@ fn run() -> i32 {
             return if e.use_stderr() { EXIT_USAGE } else { 0 };
         }
     };
+    if matches!(cli.command, Command::Sql { .. } | Command::Search { .. }) {
+        heap::rerun_with_huge_pages();
+    }
     let explicit_store = cli
         .store
         .clone()
