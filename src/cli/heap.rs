@@ -14,24 +14,28 @@
 //! second start) or when the system has transparent huge pages off.
 
 /// The glibc tunables a query process runs with.
-pub const TUNABLES: &str = "glibc.malloc.hugetlb=1:glibc.malloc.top_pad=67108864";
+const TUNABLES: &str = "glibc.malloc.hugetlb=1:glibc.malloc.top_pad=67108864";
 
 /// Set in the second start.
 const MARKER: &str = "OMSLAKE_HEAP_TUNED";
 
+/// Whether to start again: not if `GLIBC_TUNABLES` or the marker is set (the marker guards
+/// against a loop should anything drop `GLIBC_TUNABLES` on the way), nor if transparent huge
+/// pages are off (`thp` is the system's `transparent_hugepage/enabled`).
+fn should_rerun(tunables_set: bool, marker_set: bool, thp: &str) -> bool {
+    !tunables_set && !marker_set && (thp.contains("[always]") || thp.contains("[madvise]"))
+}
+
 /// Replace this process with the same command under [`TUNABLES`], when that can help.
-/// Returns only if it did not (not glibc on Linux, already tuned, or the exec failed).
+/// Returns only if it did not (not glibc on Linux, not wanted, or the exec failed).
 pub fn rerun_with_huge_pages() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         use std::os::unix::process::CommandExt;
-        // The marker guards against a loop should anything drop GLIBC_TUNABLES on the way.
-        if std::env::var_os("GLIBC_TUNABLES").is_some() || std::env::var_os(MARKER).is_some() {
-            return;
-        }
         let thp = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
             .unwrap_or_default();
-        if !(thp.contains("[always]") || thp.contains("[madvise]")) {
+        let tunables_set = std::env::var_os("GLIBC_TUNABLES").is_some();
+        if !should_rerun(tunables_set, std::env::var_os(MARKER).is_some(), &thp) {
             return;
         }
         let mut args = std::env::args_os();
@@ -43,5 +47,32 @@ pub fn rerun_with_huge_pages() {
             .env("GLIBC_TUNABLES", TUNABLES)
             .env(MARKER, "1")
             .exec();
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    let _ = (should_rerun, TUNABLES, MARKER);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reruns_once_and_only_with_huge_pages_available() {
+        let madvise = "always [madvise] never\n";
+        assert!(should_rerun(false, false, madvise));
+        assert!(should_rerun(false, false, "[always] madvise never\n"));
+        assert!(!should_rerun(false, false, "always madvise [never]\n"));
+        assert!(
+            !should_rerun(false, false, ""),
+            "no THP file: nothing to gain"
+        );
+        assert!(
+            !should_rerun(true, false, madvise),
+            "the user's tunables are kept"
+        );
+        assert!(
+            !should_rerun(false, true, madvise),
+            "the second start does not loop"
+        );
     }
 }
