@@ -5,6 +5,7 @@ pub mod coerce;
 pub mod decoder;
 mod dict;
 pub mod o365;
+mod piece_hash;
 mod queue;
 mod scan;
 pub mod shape;
@@ -22,6 +23,7 @@ use thiserror::Error;
 use crate::schema::{Catalog, TableSchema, TYPE_COLUMN};
 use coerce::{Cell, InValue};
 use decoder::{RecordError, TableDecoder};
+use piece_hash::PieceHasher;
 use queue::{Chunk, Shared, Task};
 use shape::{Fields, Location, Shape};
 
@@ -78,8 +80,8 @@ impl Reject {
 pub trait Sink {
     /// A decoded batch after [`Sink::prepare`].
     type Prepared: Send;
-    /// Content hashes of the sources already committed.
-    fn ingested_sources(&self) -> HashSet<String>;
+    /// The sources already committed.
+    fn known_sources(&self) -> KnownSources;
     /// The part of writing a batch that needs no sink state (splitting, hashing): it runs on
     /// the decoding threads, so it overlaps with the sink's own work.
     fn prepare(
@@ -88,6 +90,13 @@ pub trait Sink {
     ) -> Result<Self::Prepared, IngestError>;
     fn write(&mut self, prepared: Self::Prepared) -> Result<(), IngestError>;
     fn reject(&mut self, reject: &Reject) -> Result<(), IngestError>;
+}
+
+/// What a store holds of the sources committed before: their content hashes, and their sizes.
+#[derive(Debug, Default)]
+pub struct KnownSources {
+    pub hashes: HashSet<String>,
+    pub sizes: HashSet<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -193,7 +202,7 @@ pub fn run<S: Sink>(
     };
     let sources = source::expand(paths)?;
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let shared = Shared::new(&sources, sink.ingested_sources());
+    let shared = Shared::new(&sources, sink.known_sources(), options.chunk_bytes);
     let (tx, rx) = mpsc::sync_channel::<Msg<S::Prepared>>(workers);
     let mut summary = Summary::default();
     let mut failure: Option<IngestError> = None;
@@ -320,10 +329,15 @@ impl Run<'_> {
                 Task::Chunk(c) => {
                     let name = &shared.sources[c.source].name;
                     let mut counts = Counts::default();
-                    let piece = &c.bytes.bytes[c.range.clone()];
+                    let bytes: &[u8] = &c.bytes;
+                    // Before decoding, so that both read the pages while they are mapped.
+                    if let Some(h) = &c.hasher {
+                        h.hash_range(bytes, c.range.clone());
+                    }
+                    let piece = &bytes[c.range.clone()];
                     let mut failure = None;
                     let mut cells = Vec::new();
-                    let mut base = shape::LineBase::before(&c.bytes.bytes, c.range.start);
+                    let mut base = shape::LineBase::before(bytes, c.range.start);
                     shape::ndjson_lines(piece, 1, &mut |item| {
                         if failure.is_none() && !self.summary.aborted {
                             let result =
@@ -333,7 +347,7 @@ impl Run<'_> {
                             }
                         }
                     });
-                    c.bytes.bytes.release(c.range.clone());
+                    c.bytes.release(c.range.clone());
                     shared.count(c.source, counts.accepted, counts.rejected);
                     if let Some(e) = failure {
                         return Err(e);
@@ -359,7 +373,12 @@ impl Run<'_> {
         out: &mut ChannelSink<'_, S>,
     ) -> Result<Vec<Chunk>, IngestError> {
         let src = &shared.sources[i];
-        let opened = Arc::new(source::open(src)?);
+        if shared.hash_later[i] {
+            if let Some(chunks) = self.open_hash_later(i, shared)? {
+                return Ok(chunks);
+            }
+        }
+        let opened = source::open(src)?;
         let mut report = SourceReport {
             name: src.name.clone(),
             blake3: opened.blake3.clone(),
@@ -384,9 +403,10 @@ impl Run<'_> {
         } else {
             true
         };
+        let bytes = Arc::new(opened.bytes);
         let chunks = match new {
-            true => shape::ndjson_chunks(&opened.bytes, self.options.chunk_bytes, |piece| {
-                opened.bytes.release(piece)
+            true => shape::ndjson_chunks(&bytes, self.options.chunk_bytes, |piece| {
+                bytes.release(piece)
             }),
             false => None,
         };
@@ -397,15 +417,17 @@ impl Run<'_> {
                 .into_iter()
                 .map(|range| Chunk {
                     source: i,
-                    bytes: opened.clone(),
+                    bytes: bytes.clone(),
                     range,
+                    hasher: None,
                 })
                 .collect());
         }
         let mut counts = Counts::default();
         if new {
             let mut failure = None;
-            let bytes: &[u8] = &opened.bytes;
+            let mapped = &bytes;
+            let bytes: &[u8] = &bytes;
             let mut released = 0;
             let mut cells = Vec::new();
             let shape = shape::for_each_record(bytes, |item| {
@@ -414,7 +436,7 @@ impl Run<'_> {
                 }
                 let at = item.raw.as_ptr() as usize - bytes.as_ptr() as usize;
                 if at > released + (64 << 20) {
-                    opened.bytes.release(released..at);
+                    mapped.release(released..at);
                     released = at;
                 }
                 let mut base = shape::LineBase::none();
@@ -433,6 +455,48 @@ impl Run<'_> {
         report.rejected = counts.rejected;
         shared.reports.lock().expect("lock")[i] = Some(report);
         Ok(Vec::new())
+    }
+
+    /// Source `i` as pieces that hash themselves as they are decoded (see `piece_hash`), or
+    /// `None` when it is not a large NDJSON file (it is then opened as usual).
+    fn open_hash_later(
+        &mut self,
+        i: usize,
+        shared: &Shared<'_>,
+    ) -> Result<Option<Vec<Chunk>>, IngestError> {
+        let src = &shared.sources[i];
+        let Some(bytes) = source::map_unhashed(src)? else {
+            return Ok(None);
+        };
+        let bytes = Arc::new(bytes);
+        let target = self.options.chunk_bytes;
+        let Some(pieces) = shape::ndjson_chunks(&bytes, target, |piece| bytes.release(piece))
+        else {
+            return Ok(None);
+        };
+        let hasher = Arc::new(PieceHasher::new(bytes.len(), target));
+        shared.piece_hashes.lock().expect("lock")[i] = Some((hasher.clone(), bytes.clone()));
+        shared.reports.lock().expect("lock")[i] = Some(SourceReport {
+            name: src.name.clone(),
+            blake3: String::new(), // filled in when every piece is hashed
+            bytes: bytes.len() as u64,
+            decoded_bytes: bytes.len() as u64,
+            shape: Some(Shape::Ndjson.name()),
+            status: SourceStatus::Ingested,
+            accepted: 0,
+            rejected: 0,
+        });
+        Ok(Some(
+            pieces
+                .into_iter()
+                .map(|range| Chunk {
+                    source: i,
+                    bytes: bytes.clone(),
+                    range,
+                    hasher: Some(hasher.clone()),
+                })
+                .collect(),
+        ))
     }
 
     /// Route and decode one record, or reject it; hand full batches to the sink.

@@ -6,14 +6,17 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
-use super::source::{OpenedSource, SourceRef};
-use super::SourceReport;
+use super::piece_hash::PieceHasher;
+use super::source::{SourceBytes, SourceRef};
+use super::{KnownSources, SourceReport};
 
 /// A piece of a large NDJSON source.
 pub struct Chunk {
     pub source: usize,
-    pub bytes: Arc<OpenedSource>,
+    pub bytes: Arc<SourceBytes>,
     pub range: Range<usize>,
+    /// The source's hash, when it is taken piece by piece.
+    pub hasher: Option<Arc<PieceHasher>>,
 }
 
 #[derive(Default)]
@@ -47,6 +50,12 @@ impl Drop for Opening<'_, '_> {
 pub struct Shared<'a> {
     pub sources: &'a [SourceRef],
     pub ingested: HashSet<String>,
+    /// Per source: whether its hash can wait until it is decoded (see `piece_hash`). A file
+    /// of a size that no committed source and no other source of this run has cannot repeat
+    /// one of them, so nothing needs its hash first.
+    pub hash_later: Vec<bool>,
+    /// Hashes being taken piece by piece, per source, with the bytes they are of.
+    pub piece_hashes: Mutex<Vec<Option<(Arc<PieceHasher>, Arc<SourceBytes>)>>>,
     /// Content hashes seen in this run (the same file given twice is read once).
     pub seen: Mutex<HashSet<String>>,
     queue: Mutex<Queue>,
@@ -56,10 +65,24 @@ pub struct Shared<'a> {
 }
 
 impl<'a> Shared<'a> {
-    pub fn new(sources: &'a [SourceRef], ingested: HashSet<String>) -> Shared<'a> {
+    /// `chunk_bytes`: sources larger than this are decoded in pieces.
+    pub fn new(sources: &'a [SourceRef], known: KnownSources, chunk_bytes: usize) -> Shared<'a> {
+        let size_count = |size: u64| sources.iter().filter(|s| s.size == Some(size)).count();
+        let hash_later = sources
+            .iter()
+            .map(|s| {
+                s.size.is_some_and(|size| {
+                    size > chunk_bytes as u64
+                        && !known.sizes.contains(&size)
+                        && size_count(size) == 1
+                })
+            })
+            .collect();
         Shared {
             sources,
-            ingested,
+            ingested: known.hashes,
+            hash_later,
+            piece_hashes: Mutex::new(vec![None; sources.len()]),
             seen: Mutex::new(HashSet::new()),
             queue: Mutex::new(Queue::default()),
             ready: Condvar::new(),
@@ -70,7 +93,13 @@ impl<'a> Shared<'a> {
 
     /// Every source's report, in the order the sources were given.
     pub fn into_reports(self) -> Vec<SourceReport> {
-        let reports = self.reports.into_inner().expect("lock");
+        let mut reports = self.reports.into_inner().expect("lock");
+        let hashes = self.piece_hashes.into_inner().expect("lock");
+        for (report, hash) in reports.iter_mut().zip(hashes) {
+            if let (Some(r), Some((hasher, bytes))) = (report, hash) {
+                r.blake3 = hasher.finish(&bytes);
+            }
+        }
         reports.into_iter().flatten().collect()
     }
 
@@ -130,7 +159,7 @@ mod tests {
     #[test]
     fn a_thread_that_fails_while_opening_does_not_leave_the_others_waiting() {
         let sources = vec![SourceRef::stdin()];
-        let shared = Shared::new(&sources, HashSet::new());
+        let shared = Shared::new(&sources, KnownSources::default(), 1 << 20);
         std::thread::scope(|s| {
             let Some(Task::Open(0, opening)) = shared.next_task() else {
                 panic!("the first task opens the first source");

@@ -146,10 +146,16 @@ pub fn ndjson_chunks(
     }
     // Only the bytes around each cut are read here: line numbers are counted when a record is
     // rejected (see [`LineBase`]), not by another pass over the whole file.
+    // Cuts at the first line end after each multiple of `target`, so that a piece covers
+    // about the same bytes as the piece of the same number that `piece_hash` hashes.
     let mut chunks = Vec::new();
     let mut at = start;
+    let mut boundary = 0;
     while at < bytes.len() {
-        let mut end = (at + target).min(bytes.len());
+        while boundary <= at {
+            boundary += target;
+        }
+        let mut end = boundary.min(bytes.len());
         if end < bytes.len() {
             end = memchr::memchr(b'\n', &bytes[end..]).map_or(bytes.len(), |p| end + p + 1);
         }

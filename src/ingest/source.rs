@@ -14,6 +14,8 @@ use super::IngestError;
 pub struct SourceRef {
     pub name: String,
     path: Option<PathBuf>,
+    /// A file's size when it was listed.
+    pub size: Option<u64>,
 }
 
 impl SourceRef {
@@ -21,6 +23,7 @@ impl SourceRef {
         SourceRef {
             name: "-".into(),
             path: None,
+            size: None,
         }
     }
 }
@@ -38,16 +41,17 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<SourceRef>, IngestError> {
         if meta.is_dir() {
             walk(p, &mut out)?;
         } else {
-            out.push(file_ref(p));
+            out.push(file_ref(p, meta.len()));
         }
     }
     Ok(out)
 }
 
-fn file_ref(p: &Path) -> SourceRef {
+fn file_ref(p: &Path, size: u64) -> SourceRef {
     SourceRef {
         name: p.display().to_string(),
         path: Some(p.to_path_buf()),
+        size: Some(size),
     }
 }
 
@@ -66,7 +70,8 @@ fn walk(dir: &Path, out: &mut Vec<SourceRef>) -> Result<(), IngestError> {
         if ty.is_dir() {
             walk(&path, out)?;
         } else if ty.is_file() || (ty.is_symlink() && path.is_file()) {
-            out.push(file_ref(&path));
+            let meta = std::fs::metadata(&path).map_err(|err| IngestError::io(&path, err))?;
+            out.push(file_ref(&path, meta.len()));
         }
     }
     Ok(())
@@ -138,6 +143,25 @@ pub fn open(src: &SourceRef) -> Result<OpenedSource, IngestError> {
         stored_bytes,
         bytes,
     })
+}
+
+/// A plain file's bytes, mapped and not hashed: its hash is taken piece by piece as it is
+/// decoded (see `piece_hash`). `None` for stdin, an empty file, and a compressed file (whose
+/// hash is of its compressed bytes; [`open`] reads those).
+pub fn map_unhashed(src: &SourceRef) -> Result<Option<SourceBytes>, IngestError> {
+    let Some(p) = &src.path else {
+        return Ok(None);
+    };
+    let f = File::open(p).map_err(|e| IngestError::io(p, e))?;
+    if f.metadata().map_err(|e| IngestError::io(p, e))?.len() == 0 {
+        return Ok(None);
+    }
+    // SAFETY: as in `open`.
+    let m = unsafe { Mmap::map(&f) }.map_err(|e| IngestError::io(p, e))?;
+    match m.starts_with(&[0x1f, 0x8b]) {
+        true => Ok(None),
+        false => Ok(Some(SourceBytes::Mapped(m))),
+    }
 }
 
 /// BLAKE3, not SHA-256: several times faster on one core (SIMD, no dedicated instructions

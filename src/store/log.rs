@@ -65,6 +65,8 @@ pub struct Snapshot {
     /// Live files per table, in commit order.
     pub files: BTreeMap<String, Vec<DataFile>>,
     pub sources: HashSet<String>,
+    /// Sizes of those sources: a file of any other size cannot be one of them.
+    pub source_sizes: HashSet<u64>,
 }
 
 impl Snapshot {
@@ -83,7 +85,10 @@ impl Snapshot {
         for f in c.add {
             self.files.entry(f.table.clone()).or_default().push(f);
         }
-        self.sources.extend(c.sources.into_iter().map(|s| s.blake3));
+        for s in c.sources {
+            self.source_sizes.insert(s.bytes);
+            self.sources.insert(s.blake3);
+        }
     }
 }
 

@@ -24,7 +24,7 @@ use super::lock::WriterLock;
 use super::log::{self, Commit, DataFile, Snapshot, SourceEntry};
 use super::spill::{self, Run};
 use super::{fault, sync_dir, StoreError};
-use crate::ingest::{IngestError, Reject, Sink};
+use crate::ingest::{IngestError, KnownSources, Reject, Sink};
 use crate::schema::{ColumnType, TableSchema, TIME_COLUMN};
 
 const ROW_GROUP_ROWS: usize = 1024 * 1024;
@@ -389,8 +389,11 @@ impl Drop for Transaction {
 impl Sink for Transaction {
     type Prepared = (&'static TableSchema, Vec<DayBatch>);
 
-    fn ingested_sources(&self) -> std::collections::HashSet<String> {
-        self.snapshot.sources.clone()
+    fn known_sources(&self) -> KnownSources {
+        KnownSources {
+            hashes: self.snapshot.sources.clone(),
+            sizes: self.snapshot.source_sizes.clone(),
+        }
     }
 
     fn prepare(

@@ -212,3 +212,45 @@ fn a_large_ndjson_file_split_across_threads_keeps_every_record_and_line_number()
     lines.sort_unstable();
     assert_eq!(lines, bad);
 }
+
+/// A large NDJSON file of a size no stored source has is hashed piece by piece while it is
+/// decoded; the log must still hold the BLAKE3 of the whole file, so that a later run of the
+/// same content (or a copy) is recognised before it is read again.
+#[test]
+fn large_files_hashed_while_decoded_are_recognised_when_given_again() {
+    let env = Env::new();
+    let gen = env.path("gen");
+    let r = env.run(&[
+        "generate",
+        "--scale",
+        "0.35",
+        "--out",
+        gen.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let update = gen.join("Update.ndjson");
+    let content = std::fs::read(&update).unwrap();
+    assert!(content.len() > 8 << 20, "larger than one decoding piece");
+    assert_eq!(env.ingest(&[&gen]).code, 0);
+
+    let log = std::fs::read_dir(env.store().join("_log")).unwrap();
+    let log = log.map(|e| e.unwrap().path()).next().unwrap();
+    let commit: serde_json::Value = serde_json::from_slice(&std::fs::read(log).unwrap()).unwrap();
+    let sources = commit["sources"].as_array().unwrap();
+    assert_eq!(sources.len(), 6);
+    for s in sources {
+        let bytes = std::fs::read(s["name"].as_str().unwrap()).unwrap();
+        assert_eq!(s["blake3"], blake3::hash(&bytes).to_hex().as_str(), "{s}");
+    }
+
+    let copy = env.write("copy/Update.ndjson", &content);
+    let r = env.ingest(&[&update, &copy]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.stderr.matches("already ingested").count(),
+        2,
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("nothing new to commit"), "{}", r.stderr);
+}
