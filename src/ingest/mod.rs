@@ -270,6 +270,10 @@ pub fn run<S: Sink>(
     Ok(summary)
 }
 
+/// Bytes of the pieces a large file is hashed in as it is decoded: a fraction of a core's L2
+/// cache, so a piece is still there when decoding has passed it.
+const HASH_PIECE_BYTES: usize = 256 << 10;
+
 /// What a decoding worker hands to the writer thread.
 enum Msg<P> {
     Batch(Result<P, IngestError>),
@@ -330,15 +334,15 @@ impl Run<'_> {
                     let name = &shared.sources[c.source].name;
                     let mut counts = Counts::default();
                     let bytes: &[u8] = &c.bytes;
-                    // Before decoding, so that both read the pages while they are mapped.
-                    if let Some(h) = &c.hasher {
-                        h.hash_range(bytes, c.range.clone());
-                    }
+                    let mut hashing = c.hasher.as_ref().map(|h| h.cursor(c.range.clone()));
                     let piece = &bytes[c.range.clone()];
                     let mut failure = None;
                     let mut cells = Vec::new();
                     let mut base = shape::LineBase::before(bytes, c.range.start);
                     shape::ndjson_lines(piece, 1, &mut |item| {
+                        if let Some(h) = &mut hashing {
+                            h.reached(bytes, item.raw.as_ptr() as usize - bytes.as_ptr() as usize);
+                        }
                         if failure.is_none() && !self.summary.aborted {
                             let result =
                                 self.record(name, item, &mut base, &mut cells, out, &mut counts);
@@ -347,6 +351,9 @@ impl Run<'_> {
                             }
                         }
                     });
+                    if let Some(h) = hashing {
+                        h.finish(bytes);
+                    }
                     c.bytes.release(c.range.clone());
                     shared.count(c.source, counts.accepted, counts.rejected);
                     if let Some(e) = failure {
@@ -474,7 +481,7 @@ impl Run<'_> {
         else {
             return Ok(None);
         };
-        let hasher = Arc::new(PieceHasher::new(bytes.len(), target));
+        let hasher = Arc::new(PieceHasher::new(bytes.len(), target.min(HASH_PIECE_BYTES)));
         shared.piece_hashes.lock().expect("lock")[i] = Some((hasher.clone(), bytes.clone()));
         shared.reports.lock().expect("lock")[i] = Some(SourceReport {
             name: src.name.clone(),
