@@ -1,7 +1,7 @@
 //! The work the decoding threads share: sources still to open, and pieces of large NDJSON
 //! files still to decode (a large file is split so that every core decodes part of it).
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -67,14 +67,15 @@ pub struct Shared<'a> {
 impl<'a> Shared<'a> {
     /// `chunk_bytes`: sources larger than this are decoded in pieces.
     pub fn new(sources: &'a [SourceRef], known: KnownSources, chunk_bytes: usize) -> Shared<'a> {
-        let size_count = |size: u64| sources.iter().filter(|s| s.size == Some(size)).count();
+        let mut sizes: HashMap<u64, usize> = HashMap::new();
+        for size in sources.iter().filter_map(|s| s.size) {
+            *sizes.entry(size).or_default() += 1;
+        }
         let hash_later = sources
             .iter()
             .map(|s| {
                 s.size.is_some_and(|size| {
-                    size > chunk_bytes as u64
-                        && !known.sizes.contains(&size)
-                        && size_count(size) == 1
+                    size > chunk_bytes as u64 && !known.sizes.contains(&size) && sizes[&size] == 1
                 })
             })
             .collect();
