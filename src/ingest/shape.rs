@@ -78,8 +78,22 @@ pub struct Item<'a> {
 }
 
 /// Detect the shape of `bytes` and call `f` for every record in it.
-pub fn for_each_record<'a>(bytes: &'a [u8], mut f: impl FnMut(Item<'a>)) -> Shape {
+pub fn for_each_record<'a>(bytes: &'a [u8], f: impl FnMut(Item<'a>)) -> Shape {
+    for_each_record_scanning(bytes, |_| {}, f)
+}
+
+/// [`for_each_record`], telling `scanned` each range of `bytes` a pass before the records
+/// has read (as [`ndjson_chunks`] does), so that a mapped file can give those pages back: the
+/// UTF-8 check of a JSON array reads the whole file before its first record, which kept a
+/// 200 MB export resident at once.
+pub fn for_each_record_scanning<'a>(
+    bytes: &'a [u8],
+    mut scanned: impl FnMut(Range<usize>),
+    mut f: impl FnMut(Item<'a>),
+) -> Shape {
+    let whole = bytes;
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    let bom = whole.len() - bytes.len();
     let start = bytes.iter().position(|b| !b.is_ascii_whitespace());
     let Some(start) = start else {
         return Shape::Empty;
@@ -90,15 +104,15 @@ pub fn for_each_record<'a>(bytes: &'a [u8], mut f: impl FnMut(Item<'a>)) -> Shap
         }
     }
     if bytes[start] == b'[' {
-        return match std::str::from_utf8(bytes) {
+        return match utf8_by_windows(bytes, |r| scanned(bom + r.start..bom + r.end)) {
             Ok(text) => {
                 stream_array(text, 0, &mut f, |raw| record_fields(raw));
                 Shape::Array
             }
-            Err(e) => {
+            Err(at) => {
                 f(whole_file_error(
                     bytes,
-                    format!("invalid UTF-8 at byte {}", e.valid_up_to()),
+                    format!("invalid UTF-8 at byte {at}"),
                 ));
                 Shape::Array
             }
@@ -106,6 +120,30 @@ pub fn for_each_record<'a>(bytes: &'a [u8], mut f: impl FnMut(Item<'a>)) -> Shap
     }
     ndjson(bytes, &mut f);
     Shape::Ndjson
+}
+
+/// `bytes` as text, checked a window at a time (each window told to `scanned` once checked),
+/// or the offset of the first byte that is not UTF-8.
+fn utf8_by_windows(bytes: &[u8], mut scanned: impl FnMut(Range<usize>)) -> Result<&str, usize> {
+    const WINDOW: usize = 16 << 20;
+    let mut at = 0;
+    while at < bytes.len() {
+        let mut end = (at + WINDOW).min(bytes.len());
+        // End the window before a character's first byte, never inside a character.
+        while end < bytes.len() && end > at && bytes[end] & 0xc0 == 0x80 {
+            end -= 1;
+        }
+        if end == at {
+            end = (at + WINDOW).min(bytes.len()); // not UTF-8 there: the check below says so
+        }
+        if let Err(e) = std::str::from_utf8(&bytes[at..end]) {
+            return Err(at + e.valid_up_to());
+        }
+        scanned(at..end);
+        at = end;
+    }
+    // SAFETY: every window was valid UTF-8 and windows end on character boundaries.
+    Ok(unsafe { std::str::from_utf8_unchecked(bytes) })
 }
 
 fn whole_file_error(bytes: &[u8], reason: String) -> Item<'_> {
@@ -123,9 +161,10 @@ fn whole_file_error(bytes: &[u8], reason: String) -> Item<'_> {
 ///
 /// NDJSON here means what [`for_each_record`] would treat as NDJSON: the first line is one
 /// complete JSON object and more lines follow. When unsure, say `None`. `scanned` is told each
-/// piece once its end has been found, so that a mapped file can give back the pages the search
-/// mapped: the kernel maps the whole large folio a read touches (about a megabyte per cut was
-/// measured), which over the cuts of a 2.4 GB file kept 400 MB resident.
+/// piece once its end has been found (or, with `None`, what was read to decide), so that a
+/// mapped file can give back the pages the search mapped: the kernel maps the whole large folio
+/// a read touches (about a megabyte per cut was measured), which over the cuts of a 2.4 GB file
+/// kept 400 MB resident.
 pub fn ndjson_chunks(
     bytes: &[u8],
     target: usize,
@@ -139,9 +178,25 @@ pub fn ndjson_chunks(
     } else {
         0
     };
-    let first_end = start + memchr::memchr(b'\n', &bytes[start..])?;
-    let first = std::str::from_utf8(&bytes[start..first_end]).ok()?;
-    if !first.trim_start().starts_with('{') || serde_json::from_str::<&RawValue>(first).is_err() {
+    // Only an object can start NDJSON. Decided before looking for the first line's end: a
+    // JSON array on one line has none, and the search would map the whole file.
+    if bytes[start..].iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return None;
+    }
+    // The first line can be a whole one-line envelope: `scanned` is told what the search read
+    // when it is not NDJSON after all. More lines must follow it.
+    let first_end = match memchr::memchr(b'\n', &bytes[start..]) {
+        Some(n) => start + n,
+        None => {
+            scanned(0..bytes.len());
+            return None;
+        }
+    };
+    let first = std::str::from_utf8(&bytes[start..first_end]).ok();
+    let ndjson = first.is_some_and(|first| serde_json::from_str::<&RawValue>(first).is_ok())
+        && bytes[first_end..].iter().any(|b| !b.is_ascii_whitespace());
+    if !ndjson {
+        scanned(0..first_end);
         return None;
     }
     // Only the bytes around each cut are read here: line numbers are counted when a record is
@@ -598,6 +653,26 @@ mod tests {
     }
 
     #[test]
+    fn utf8_checked_by_windows_agrees_with_a_whole_check() {
+        let text = "[{\"a\":\"é€😀\"}]".repeat(1_000_000); // over one window, 4-byte chars
+        let mut scanned = Vec::new();
+        assert_eq!(
+            utf8_by_windows(text.as_bytes(), |r| scanned.push(r)),
+            Ok(&text[..])
+        );
+        assert!(scanned.len() > 1);
+        assert_eq!(scanned.first().unwrap().start, 0);
+        assert_eq!(scanned.last().unwrap().end, text.len());
+        assert!(scanned.windows(2).all(|w| w[0].end == w[1].start));
+        for cut in [1, 17 << 20, text.len() - 2] {
+            let mut bad = text.clone().into_bytes();
+            bad[cut] = 0xff;
+            let want = std::str::from_utf8(&bad).unwrap_err().valid_up_to();
+            assert_eq!(utf8_by_windows(&bad, |_| {}), Err(want), "byte {cut}");
+        }
+    }
+
+    #[test]
     fn ndjson_chunks_leave_other_shapes_alone() {
         for input in [
             "[{\"a\":1},\n{\"b\":2}]",
@@ -605,11 +680,17 @@ mod tests {
             "{\"a\":1} {\"b\":2}\n{\"c\":3}",
             "oops\n{\"a\":1}\n",
             "{\"a\":1}",
+            // A one-line envelope, ended by a newline, is one record of its own shape.
+            "{\"records\": [{\"a\":1}, {\"a\":2}]}\n  \n",
+            "[{\"a\":1}, {\"a\":2}]",
         ] {
+            let mut scanned = Vec::new();
             assert!(
-                ndjson_chunks(input.as_bytes(), 1, |_| {}).is_none(),
+                ndjson_chunks(input.as_bytes(), 1, |r| scanned.push(r)).is_none(),
                 "{input}"
             );
+            // What was read to decide is given back.
+            assert!(scanned.iter().all(|r| r.end <= input.len()), "{input}");
         }
     }
 
