@@ -209,6 +209,7 @@ impl Transaction {
     fn stage_buffered(&mut self) -> Result<(), StoreError> {
         // No row is added after this: the dedup keys can make room for the merge.
         self.keys = KeyIndex::default();
+        return_freed_memory();
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         // What one file may read back from disk, with one file being written per thread.
         let limit = (self.budget / 2 / threads).max(1);
@@ -266,6 +267,10 @@ impl Transaction {
                             }
                             let written =
                                 write_sorted_file(&staging.join(rel), job.table, &batches)?;
+                            drop(batches);
+                            if job.reads_back {
+                                return_freed_memory();
+                            }
                             done.push((i, written));
                         }
                     })
@@ -445,6 +450,19 @@ impl Job {
             reads_back: !runs.is_empty(),
             rows: Mutex::new((memory, runs)),
         }
+    }
+}
+
+/// Hand memory the allocator holds free back to the system. glibc keeps what threads free
+/// in per-thread arenas, and the commit's file writers cannot reuse most of it: on a 10 GB
+/// ingest the commit peaked 100–150 MB above the live heap. Called when the dedup keys are
+/// dropped and after each file whose rows were read back from disk: peak 546–633 MiB →
+/// 481 MiB there; at 2 GB, where little is read back, no measurable cost.
+fn return_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free pages of the allocator's own heaps.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
