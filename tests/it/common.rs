@@ -79,6 +79,14 @@ impl Env {
         Run::from(child.wait_with_output().unwrap())
     }
 
+    /// `omslake generate --scale <scale>` into the folder `gen` (panics on failure).
+    pub fn generate(&self, scale: &str) -> PathBuf {
+        let gen = self.path("gen");
+        let r = self.run(&["generate", "--scale", scale, "--out", gen.to_str().unwrap()]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        gen
+    }
+
     pub fn ingest(&self, paths: &[&Path]) -> Run {
         let mut args = vec!["ingest".to_string()];
         args.extend(paths.iter().map(|p| p.display().to_string()));

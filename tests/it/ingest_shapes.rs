@@ -219,15 +219,7 @@ fn a_large_ndjson_file_split_across_threads_keeps_every_record_and_line_number()
 #[test]
 fn large_files_hashed_while_decoded_are_recognised_when_given_again() {
     let env = Env::new();
-    let gen = env.path("gen");
-    let r = env.run(&[
-        "generate",
-        "--scale",
-        "0.35",
-        "--out",
-        gen.to_str().unwrap(),
-    ]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    let gen = env.generate("0.35");
     let update = gen.join("Update.ndjson");
     let content = std::fs::read(&update).unwrap();
     assert!(content.len() > 8 << 20, "larger than one decoding piece");

@@ -143,15 +143,7 @@ fn a_small_ingest_buffer_writes_files_each_sorted_with_the_same_rows() {
     use arrow::array::AsArray;
     use arrow::datatypes::TimestampMicrosecondType;
     let (roomy, tight) = (Env::new(), Env::new());
-    let gen = roomy.path("gen");
-    let r = roomy.run(&[
-        "generate",
-        "--scale",
-        "0.05",
-        "--out",
-        gen.to_str().unwrap(),
-    ]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    let gen = roomy.generate("0.05");
     assert_eq!(roomy.ingest(&[&gen]).code, 0);
     // Small batches from the decoders and a 1 MB buffer: rows wait on disk, and partitions
     // whose runs exceed what the buffer can merge at once become several files.

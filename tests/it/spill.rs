@@ -33,9 +33,7 @@ fn files_per_partition(store: &std::path::Path) -> Vec<usize> {
 #[test]
 fn an_ingest_over_its_buffer_stores_the_same_rows_in_few_files() {
     let roomy = Env::new();
-    let gen = roomy.path("gen");
-    let r = roomy.run(&["generate", "--scale", "0.5", "--out", gen.to_str().unwrap()]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    let gen = roomy.generate("0.5");
     assert_eq!(roomy.ingest(&[&gen]).code, 0);
 
     let tight = Env::new();
