@@ -13,10 +13,9 @@ use arrow::compute::{cast, concat, interleave, take};
 use arrow::datatypes::{Field, Schema, SchemaRef, TimestampMicrosecondType};
 use arrow::error::ArrowError;
 use arrow_select::dictionary::garbage_collect_any_dictionary;
-use parquet::arrow::arrow_writer::ArrowWriterOptions;
-use parquet::arrow::ArrowWriter;
 
 use super::dedup::KeySpec;
+use super::parquet_file::ParquetFile;
 use super::writer::{parquet_err, writer_properties};
 use super::StoreError;
 use crate::nulls;
@@ -320,11 +319,8 @@ pub fn write_sorted_file(
         .collect();
     // No embedded Arrow schema: every column type maps back from Parquet's own types exactly
     // (timestamps as `Timestamp(µs, "UTC")`), and the copy costs up to 10 KB a file.
-    let options = ArrowWriterOptions::new()
-        .with_properties(writer_properties(table, &all_null))
-        .with_skip_arrow_metadata(true);
-    let mut writer =
-        ArrowWriter::try_new_with_options(file, schema, options).map_err(parquet_err)?;
+    let props = writer_properties(table, &all_null);
+    let mut writer = ParquetFile::try_new(file, schema, props, true).map_err(parquet_err)?;
     let time_arrays: Vec<&dyn Array> = batches.iter().map(|b| b.column(time).as_ref()).collect();
     let all_times = concat(&time_arrays).map_err(parquet_err)?;
     let all_times = all_times.as_primitive::<TimestampMicrosecondType>();
@@ -361,7 +357,7 @@ pub fn write_sorted_file(
             writer.write(&merged).map_err(parquet_err)?;
         }
     }
-    let file = writer.into_inner().map_err(parquet_err)?;
+    let file = writer.finish().map_err(parquet_err)?;
     file.sync_all().map_err(|e| StoreError::io(path, e))?;
     let bytes = file.metadata().map_err(|e| StoreError::io(path, e))?.len();
     Ok(Written {

@@ -14,6 +14,7 @@ pub mod fault;
 pub mod lock;
 pub mod log;
 pub mod maintenance;
+pub mod parquet_file;
 pub mod spill;
 pub mod writer;
 

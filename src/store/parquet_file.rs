@@ -1,0 +1,444 @@
+//! One Parquet data file, written row group by row group through parquet's column writers, so
+//! that string columns held as Arrow dictionaries get their statistics from the dictionary.
+//!
+//! Parquet's own statistics compare every row's value with the running minimum and maximum
+//! (and copy both for every mini-batch): for our string columns, about 4 % of ingest CPU. A
+//! dictionary holds each value once, and the rows only point at them, so marking the values
+//! the rows use and comparing those gives the same minimum, maximum and null count for a
+//! fraction of the work. Other columns keep parquet's statistics.
+
+use std::io::Write;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, SchemaRef, UInt16Type};
+use parquet::arrow::arrow_writer::{
+    compute_leaves, ArrowColumnWriter, ArrowRowGroupWriterFactory, ArrowWriterOptions,
+};
+use parquet::arrow::ArrowWriter;
+use parquet::data_type::ByteArray;
+use parquet::errors::ParquetError;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::statistics::{Statistics, ValueStatistics};
+use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::types::ColumnPath;
+
+pub struct ParquetFile<W: Write + Send> {
+    writer: SerializedFileWriter<W>,
+    factory: ArrowRowGroupWriterFactory,
+    schema: SchemaRef,
+    /// Columns whose statistics this writer computes.
+    own_stats: Vec<bool>,
+    truncate: Option<usize>,
+    row_group_rows: usize,
+    group: Option<RowGroup>,
+    groups: usize,
+}
+
+struct RowGroup {
+    writers: Vec<ArrowColumnWriter>,
+    stats: Vec<Option<StringStats>>,
+    rows: usize,
+}
+
+impl<W: Write + Send> ParquetFile<W> {
+    /// A file of `schema` written with `props`, except that string dictionary columns have
+    /// their statistics computed here.
+    pub fn try_new(
+        out: W,
+        schema: SchemaRef,
+        props: WriterProperties,
+        skip_arrow_metadata: bool,
+    ) -> Result<Self, ParquetError> {
+        let own_stats: Vec<bool> = schema
+            .fields()
+            .iter()
+            .map(|f| {
+                matches!(f.data_type(), DataType::Dictionary(_, v) if **v == DataType::Utf8)
+                    && props.statistics_enabled(&ColumnPath::from(f.name().as_str()))
+                        != EnabledStatistics::None
+            })
+            .collect();
+        let truncate = props.statistics_truncate_length();
+        let row_group_rows = props.max_row_group_row_count().unwrap_or(usize::MAX).max(1);
+        let mut builder = props.into_builder();
+        for (f, own) in schema.fields().iter().zip(&own_stats) {
+            if *own {
+                builder = builder.set_column_statistics_enabled(
+                    ColumnPath::from(f.name().as_str()),
+                    EnabledStatistics::None,
+                );
+            }
+        }
+        let options = ArrowWriterOptions::new()
+            .with_properties(builder.build())
+            .with_skip_arrow_metadata(skip_arrow_metadata);
+        let (writer, factory) = ArrowWriter::try_new_with_options(out, schema.clone(), options)?
+            .into_serialized_writer()?;
+        Ok(ParquetFile {
+            writer,
+            factory,
+            schema,
+            own_stats,
+            truncate,
+            row_group_rows,
+            group: None,
+            groups: 0,
+        })
+    }
+
+    /// Append `batch` (of the file's schema), starting a new row group whenever one is full.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), ParquetError> {
+        let mut offset = 0;
+        while offset < batch.num_rows() {
+            if self.group.is_none() {
+                self.group = Some(self.new_group()?);
+            }
+            let group = self.group.as_mut().expect("a group");
+            let n = (self.row_group_rows - group.rows).min(batch.num_rows() - offset);
+            let part = match n == batch.num_rows() {
+                true => batch.clone(),
+                false => batch.slice(offset, n),
+            };
+            group.write(&self.schema, &part)?;
+            offset += n;
+            if group.rows == self.row_group_rows {
+                self.close_group()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn new_group(&self) -> Result<RowGroup, ParquetError> {
+        let writers = self.factory.create_column_writers(self.groups)?;
+        if writers.len() != self.schema.fields().len() {
+            return Err(ParquetError::General(
+                "nested columns are not supported".into(),
+            ));
+        }
+        let stats = self
+            .own_stats
+            .iter()
+            .map(|own| own.then(StringStats::default))
+            .collect();
+        Ok(RowGroup {
+            writers,
+            stats,
+            rows: 0,
+        })
+    }
+
+    fn close_group(&mut self) -> Result<(), ParquetError> {
+        let Some(group) = self.group.take() else {
+            return Ok(());
+        };
+        let mut row_group = self.writer.next_row_group()?;
+        for (writer, stats) in group.writers.into_iter().zip(group.stats) {
+            let mut chunk = writer.close()?;
+            if let Some(stats) = stats {
+                let close = chunk.close_mut();
+                close.metadata = close
+                    .metadata
+                    .clone()
+                    .into_builder()
+                    .set_statistics(stats.finish(self.truncate))
+                    .build()?;
+            }
+            chunk.append_to_row_group(&mut row_group)?;
+        }
+        row_group.close()?;
+        self.groups += 1;
+        Ok(())
+    }
+
+    /// Write the last row group and the footer; the output back.
+    pub fn finish(mut self) -> Result<W, ParquetError> {
+        self.close_group()?;
+        self.writer.into_inner()
+    }
+}
+
+impl RowGroup {
+    fn write(&mut self, schema: &SchemaRef, batch: &RecordBatch) -> Result<(), ParquetError> {
+        let columns = schema.fields().iter().zip(batch.columns());
+        for (i, (field, column)) in columns.enumerate() {
+            let mut leaves = compute_leaves(field, column)?.into_iter();
+            let (Some(leaf), None) = (leaves.next(), leaves.next()) else {
+                return Err(ParquetError::General(format!(
+                    "column {} is nested, which is not supported",
+                    field.name()
+                )));
+            };
+            self.writers[i].write(&leaf)?;
+            if let Some(stats) = &mut self.stats[i] {
+                stats.add(column.as_ref());
+            }
+        }
+        self.rows += batch.num_rows();
+        Ok(())
+    }
+}
+
+/// Minimum, maximum and null count of a string column given as dictionaries.
+#[derive(Default)]
+struct StringStats {
+    min: Option<Vec<u8>>,
+    max: Option<Vec<u8>>,
+    nulls: u64,
+    /// Scratch: which values of the current dictionary the rows use.
+    used: Vec<bool>,
+}
+
+impl StringStats {
+    fn add(&mut self, column: &dyn Array) {
+        let dict = column.as_any_dictionary();
+        let values = dict.values().as_string::<i32>();
+        // A row is null when its key is null or points at a null value.
+        let nulls = column.logical_nulls();
+        self.nulls += nulls.as_ref().map_or(0, |n| n.null_count()) as u64;
+        self.used.clear();
+        self.used.resize(values.len(), false);
+        let valid = |row: usize| nulls.as_ref().is_none_or(|n| n.is_valid(row));
+        match column.as_dictionary_opt::<UInt16Type>() {
+            Some(d) => {
+                for (row, &k) in d.keys().values().iter().enumerate() {
+                    if valid(row) {
+                        self.used[k as usize] = true;
+                    }
+                }
+            }
+            None => {
+                for (row, k) in dict.normalized_keys().into_iter().enumerate() {
+                    if valid(row) {
+                        self.used[k] = true;
+                    }
+                }
+            }
+        }
+        let mut used = (0..values.len()).filter(|&k| self.used[k]);
+        let Some(first) = used.next() else {
+            return;
+        };
+        let (mut min, mut max) = (values.value(first), values.value(first));
+        for k in used {
+            let v = values.value(k);
+            min = min.min(v);
+            max = max.max(v);
+        }
+        if self.min.as_deref().is_none_or(|m| min.as_bytes() < m) {
+            self.min = Some(min.as_bytes().to_vec());
+        }
+        if self.max.as_deref().is_none_or(|m| max.as_bytes() > m) {
+            self.max = Some(max.as_bytes().to_vec());
+        }
+    }
+
+    /// The column chunk's statistics, shortened as parquet shortens its own (a minimum cut to
+    /// a prefix, a maximum cut and its last character raised, neither then exact).
+    fn finish(self, truncate: Option<usize>) -> Statistics {
+        let cut = |v: &[u8]| truncate.is_some_and(|l| v.len() > l);
+        let (min, min_exact) = match self.min {
+            Some(v) if cut(&v) => match utf8_prefix(&v, truncate.expect("cut")) {
+                Some(p) => (Some(p), false),
+                None => (Some(v), true),
+            },
+            v => (v, true),
+        };
+        let (max, max_exact) = match self.max {
+            Some(v) if cut(&v) => match utf8_prefix_raised(&v, truncate.expect("cut")) {
+                Some(p) => (Some(p), false),
+                None => (Some(v), true),
+            },
+            v => (v, true),
+        };
+        let stats = ValueStatistics::new(
+            min.map(ByteArray::from),
+            max.map(ByteArray::from),
+            None,
+            Some(self.nulls),
+            false,
+        );
+        let stats = match (stats.min_opt().is_some(), stats.max_opt().is_some()) {
+            (true, true) => stats
+                .with_min_is_exact(min_exact)
+                .with_max_is_exact(max_exact),
+            _ => stats,
+        };
+        Statistics::ByteArray(stats)
+    }
+}
+
+/// The longest prefix of `v` (UTF-8) of at most `length` bytes: a lower bound of `v`.
+fn utf8_prefix(v: &[u8], length: usize) -> Option<Vec<u8>> {
+    let s = std::str::from_utf8(v).ok()?;
+    let split = (1..=length).rfind(|&x| s.is_char_boundary(x))?;
+    Some(v[..split].to_vec())
+}
+
+/// A prefix of `v` of at most `length` bytes with its last character raised: an upper bound
+/// of `v`. Characters that cannot be raised within their width are dropped first.
+fn utf8_prefix_raised(v: &[u8], length: usize) -> Option<Vec<u8>> {
+    let s = std::str::from_utf8(v).ok()?;
+    let split = (length.saturating_sub(3)..=length).rfind(|&x| s.is_char_boundary(x))?;
+    let prefix = &s[..split];
+    for (at, c) in prefix.char_indices().rev() {
+        if let Some(next) = char::from_u32(c as u32 + 1) {
+            if next.len_utf8() == c.len_utf8() {
+                let mut out = prefix.as_bytes()[..at + c.len_utf8()].to_vec();
+                next.encode_utf8(&mut out[at..]);
+                return Some(out);
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{ArrayRef, DictionaryArray, Int64Array, StringArray};
+    use arrow::datatypes::{Field, Schema};
+    use parquet::data_type::AsBytes;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use parquet::file::statistics::Statistics;
+    use std::io::Write;
+    use std::sync::Arc;
+
+    fn dict(values: &[&str], keys: &[Option<u16>]) -> ArrayRef {
+        let keys = arrow::array::UInt16Array::from(keys.to_vec());
+        let values = Arc::new(StringArray::from(values.to_vec()));
+        Arc::new(DictionaryArray::<UInt16Type>::try_new(keys, values).unwrap())
+    }
+
+    fn batches() -> (SchemaRef, Vec<RecordBatch>) {
+        let dict_type = DataType::Dictionary(Box::new(DataType::UInt16), Box::new(DataType::Utf8));
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("n", DataType::Int64, false),
+            Field::new("s", dict_type.clone(), true),
+            Field::new("empty", dict_type, true),
+        ]));
+        let long = "x".repeat(70) + "é";
+        // Unused values ("zzz", "a") must not widen the bounds.
+        let b1 = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Int64Array::from(vec![1, 2, 3, 4])),
+                dict(&["zzz", "m", "c", "a"], &[Some(1), None, Some(2), Some(1)]),
+                dict(&[], &[None, None, None, None]),
+            ],
+        )
+        .unwrap();
+        let b2 = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Int64Array::from(vec![5, 6, 7])),
+                dict(&["b", long.as_str(), "zz"], &[Some(1), Some(0), None]),
+                dict(&["q"], &[None, None, None]),
+            ],
+        )
+        .unwrap();
+        (schema, vec![b1, b2])
+    }
+
+    fn write(schema: &SchemaRef, batches: &[RecordBatch], own: bool, rows: usize) -> Vec<u8> {
+        let props = WriterProperties::builder()
+            .set_statistics_enabled(EnabledStatistics::Chunk)
+            .set_max_row_group_row_count(Some(rows))
+            .build();
+        match own {
+            true => {
+                let mut f = ParquetFile::try_new(Vec::new(), schema.clone(), props, true).unwrap();
+                for b in batches {
+                    f.write(b).unwrap();
+                }
+                f.finish().unwrap()
+            }
+            false => {
+                let options = ArrowWriterOptions::new()
+                    .with_properties(props)
+                    .with_skip_arrow_metadata(true);
+                let mut w =
+                    ArrowWriter::try_new_with_options(Vec::new(), schema.clone(), options).unwrap();
+                for b in batches {
+                    w.write(b).unwrap();
+                }
+                w.into_inner().unwrap()
+            }
+        }
+    }
+
+    /// `bytes` as a file to read back.
+    fn file(bytes: Vec<u8>) -> std::fs::File {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(&bytes).unwrap();
+        f
+    }
+
+    fn stats(bytes: Vec<u8>) -> Vec<Vec<Option<Statistics>>> {
+        let reader = SerializedFileReader::new(file(bytes)).unwrap();
+        reader
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|rg| {
+                rg.columns()
+                    .iter()
+                    .map(|c| c.statistics().cloned())
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn dictionary_statistics_equal_parquets_own_across_row_groups() {
+        let (schema, batches) = batches();
+        for rows in [2, 3, 100] {
+            let ours = stats(write(&schema, &batches, true, rows));
+            let theirs = stats(write(&schema, &batches, false, rows));
+            assert_eq!(ours.len(), theirs.len(), "row groups of {rows}");
+            assert_eq!(ours, theirs, "row groups of {rows}");
+        }
+        // The long value is cut and raised, as parquet does.
+        let all = stats(write(&schema, &batches, true, 100));
+        let Some(Statistics::ByteArray(s)) = &all[0][1] else {
+            panic!("byte array statistics")
+        };
+        assert_eq!(s.min_opt().unwrap().as_bytes(), b"b");
+        assert_eq!(
+            s.max_opt().unwrap().as_bytes(),
+            ("x".repeat(63) + "y").as_bytes()
+        );
+        assert!(!s.max_is_exact());
+        assert_eq!(s.null_count_opt(), Some(2));
+    }
+
+    #[test]
+    fn the_file_reads_back_as_written() {
+        let (schema, batches) = batches();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(
+            file(write(&schema, &batches, true, 3)),
+            1024,
+        )
+        .unwrap();
+        let got: Vec<Option<String>> = reader
+            .flat_map(|b| {
+                let b = b.unwrap();
+                let s = arrow::compute::cast(b.column(1), &DataType::Utf8).unwrap();
+                s.as_string::<i32>()
+                    .iter()
+                    .map(|v| v.map(str::to_string))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let long = "x".repeat(70) + "é";
+        let want = [
+            Some("m"),
+            None,
+            Some("c"),
+            Some("m"),
+            Some(long.as_str()),
+            Some("b"),
+            None,
+        ];
+        assert_eq!(got, want.map(|v| v.map(str::to_string)).to_vec());
+    }
+}
