@@ -489,11 +489,14 @@ fn data_file(table: &TableSchema, path: String, w: Written) -> DataFile {
 /// Columns null in every row of the file (most of OfficeActivity's 146 in any one file) are
 /// left uncompressed: their pages hold only a run of null levels, and a zstd codec per column
 /// chunk costs more to set up than such a page takes to write.
+///
+/// zstd level 2: on the scale-40 input it compresses to within 0.1 % of level 3, for 2.4 %
+/// less ingest CPU (level 1 saves 5 % but makes the store 4 % larger, more than DuckDB's).
 pub fn writer_properties(table: &TableSchema, all_null: &[bool]) -> WriterProperties {
     let time = ColumnPath::from(TIME_COLUMN);
     let mut props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(3).expect("valid level"),
+            ZstdLevel::try_new(2).expect("valid level"),
         ))
         .set_dictionary_enabled(true)
         .set_statistics_enabled(EnabledStatistics::Chunk)

@@ -86,10 +86,21 @@ fn files_are_plain_hive_partitioned_parquet_with_portable_types() {
                 // Columns null in the whole file are stored uncompressed (their pages are a
                 // run of null levels); every other column is zstd-compressed.
                 for c in rg.columns() {
-                    let all_null = c
+                    // Every column chunk has statistics, with bounds unless all null (string
+                    // columns held as dictionaries get theirs from `ParquetFile`).
+                    let stats = c
                         .statistics()
-                        .and_then(|s| s.null_count_opt())
+                        .unwrap_or_else(|| panic!("{table}.{}: no statistics", c.column_path()));
+                    let all_null = stats
+                        .null_count_opt()
                         .is_some_and(|n| n as i64 == meta.file_metadata().num_rows());
+                    let group_null = stats.null_count_opt() == Some(rg.num_rows() as u64);
+                    assert!(
+                        group_null
+                            || (stats.min_bytes_opt().is_some() && stats.max_bytes_opt().is_some()),
+                        "{table}.{}: no min/max",
+                        c.column_path()
+                    );
                     let expected = match all_null {
                         true => "UNCOMPRESSED",
                         false => "ZSTD",
