@@ -44,7 +44,8 @@ pub struct DayBatch {
 /// Split a decoded batch by UTC day of `TimeGenerated` and hash each row's natural key.
 ///
 /// Needs no transaction state, so ingest runs it on the decoding threads. Every returned batch
-/// owns its memory (no slice keeps a larger parent alive), so the budget's accounting holds.
+/// owns its memory (no slice keeps a larger parent alive), so the budget's accounting holds;
+/// only small dictionaries are shared between a batch's days (see `take_rows`).
 pub fn split_days(table: &TableSchema, batch: RecordBatch) -> Result<Vec<DayBatch>, StoreError> {
     if batch.num_rows() == 0 {
         return Ok(Vec::new());
@@ -110,10 +111,17 @@ fn take_rows(batch: &RecordBatch, rows: &UInt32Array) -> Result<RecordBatch, Arr
             |c| match (nulls::all_null(c.as_ref()), c.as_any_dictionary_opt()) {
                 (true, _) => Ok(nulls::shared(c.data_type(), rows.len())),
                 // A gathered dictionary shares its parent's values; keep only those its rows use,
-                // so each day's rows own their memory.
+                // so each day's rows own their memory. Unless the values are small next to the
+                // rows' keys (a column of few values): then sharing them is cheaper than
+                // copying, and counting them once per day overstates the buffer only a little.
                 (false, Some(_)) => {
                     let part = take(c, rows, None)?;
-                    garbage_collect_any_dictionary(part.as_any_dictionary())
+                    let dict = part.as_any_dictionary();
+                    let keys = dict.keys().get_buffer_memory_size();
+                    match dict.values().get_array_memory_size() * 4 <= keys {
+                        true => Ok(part),
+                        false => garbage_collect_any_dictionary(dict),
+                    }
                 }
                 (false, None) => take(c, rows, None),
             },
@@ -490,6 +498,41 @@ mod tests {
         // A row hashes the same whether its strings are a dictionary or plain.
         let plain = split_days(table, event_batch(&[1, d + 1, 2, d + 2, d + 3])).unwrap();
         assert_eq!(parts[1].hashes, plain[1].hashes);
+    }
+
+    #[test]
+    fn a_dictionary_of_few_values_is_shared_between_days_not_copied() {
+        let table = Catalog::builtin().get("Event").unwrap();
+        let d = MICROS_PER_DAY;
+        let times: Vec<i64> = (0..1000).map(|i| (i % 2) * d + i).collect();
+        let batch = with_dictionary_computer(event_batch(&times));
+        let computer = table.column_index("Computer").unwrap();
+        let names: Vec<&str> = (0..1000).map(|i| ["x", "y", "z"][i % 3]).collect();
+        let few = cast(
+            &(Arc::new(StringArray::from(names.clone())) as ArrayRef),
+            batch.schema().field(computer).data_type(),
+        )
+        .unwrap();
+        let mut columns = batch.columns().to_vec();
+        columns[computer] = few.clone();
+        let batch = RecordBatch::try_new(batch.schema(), columns).unwrap();
+        let parts = split_days(table, batch).unwrap();
+        assert_eq!(parts.len(), 2);
+        let values_ptr =
+            |a: &ArrayRef| a.as_any_dictionary().values().to_data().buffers()[1].as_ptr();
+        for (p, parity) in parts.iter().zip([0, 1]) {
+            let c = p.batch.column(computer);
+            assert_eq!(values_ptr(c), values_ptr(&few), "shared, not copied");
+            let got = cast(c, &DataType::Utf8).unwrap();
+            let want: Vec<&str> = names.iter().skip(parity).step_by(2).copied().collect();
+            assert_eq!(
+                got.as_string::<i32>()
+                    .iter()
+                    .map(Option::unwrap)
+                    .collect::<Vec<_>>(),
+                want
+            );
+        }
     }
 
     #[test]
