@@ -91,8 +91,12 @@ fn unescape_short(inner: &str) -> Option<String> {
     Some(out)
 }
 
+#[inline]
 pub fn coerce<'a>(value: &InValue<'a>, ty: ColumnType) -> Result<Cell<'a>, String> {
     match value {
+        // Most values: text for a string column, taken as it is (inline: a call per value
+        // showed in the profile).
+        InValue::Text(s) if ty == ColumnType::String => Ok(Cell::Str(s.clone())),
         InValue::Text(s) => coerce_text(s.clone(), ty),
         InValue::Raw(raw) => match kind(raw)? {
             Kind::Null => Ok(Cell::Null),
