@@ -64,6 +64,7 @@ impl Builder {
         }
     }
 
+    #[inline]
     fn len(&self) -> usize {
         match self {
             Builder::Str(b) => b.len(),
@@ -77,6 +78,7 @@ impl Builder {
     }
 
     /// Nulls up to `rows` values: rows that had no value here.
+    #[inline]
     fn fill_to(&mut self, rows: usize) {
         let n = rows - self.len();
         if n == 0 {
@@ -93,6 +95,7 @@ impl Builder {
         }
     }
 
+    #[inline]
     fn append(&mut self, cell: &Cell<'_>) {
         match (self, cell) {
             (Builder::Str(b), Cell::Str(s)) => b.append_value(s),

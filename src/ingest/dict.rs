@@ -79,6 +79,7 @@ impl DictBuilder {
     }
 
     /// Append `value`. Panics past [`MAX_VALUES`] distinct values (batches have fewer rows).
+    #[inline]
     pub fn append(&mut self, value: &str) {
         let bytes = value.as_bytes();
         if let Some(k) = self.last {
@@ -88,6 +89,12 @@ impl DictBuilder {
                 return;
             }
         }
+        self.append_looked_up(bytes);
+    }
+
+    /// `append` of a value other than the last one: found or added by its hash.
+    #[inline(never)]
+    fn append_looked_up(&mut self, bytes: &[u8]) {
         let hash = self.hasher.hash_one(bytes);
         let (data, offsets) = (&self.data, &self.offsets);
         let found = self.index.find(hash, |&k| {
