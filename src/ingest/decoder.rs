@@ -131,6 +131,8 @@ pub struct TableDecoder {
     /// whose values turn out to be mostly distinct goes back to plain strings.
     dictionary: Vec<bool>,
     rows: usize,
+    /// Values (rows) in each builder.
+    lens: Vec<usize>,
     time: usize,
     type_col: usize,
     extra: usize,
@@ -175,6 +177,7 @@ impl TableDecoder {
             dictionary,
             given: Vec::new(),
             rows: 0,
+            lens: vec![0; schema.columns.len()],
             time: schema.time_index(),
             type_col: schema.type_index(),
             extra: schema.extra_index(),
@@ -250,8 +253,12 @@ impl TableDecoder {
         }
         for &i in &self.given {
             let b = &mut self.builders[i];
-            b.fill_to(self.rows);
+            // Counted here rather than asked of the builder: `len` is a match per cell.
+            if self.lens[i] < self.rows {
+                b.fill_to(self.rows);
+            }
             b.append(&cells[i]);
+            self.lens[i] = self.rows + 1;
         }
         self.rows += 1;
         Ok(())
@@ -345,6 +352,7 @@ impl TableDecoder {
             arrays.push(array);
         }
         self.rows = 0;
+        self.lens.fill(0);
         RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
             .expect("builders follow the schema")
     }
