@@ -197,18 +197,22 @@ impl StringStats {
         self.nulls += nulls.as_ref().map_or(0, |n| n.null_count()) as u64;
         self.used.clear();
         self.used.resize(values.len(), false);
-        let valid = |row: usize| nulls.as_ref().is_none_or(|n| n.is_valid(row));
-        match column.as_dictionary_opt::<UInt16Type>() {
-            Some(d) => {
-                for (row, &k) in d.keys().values().iter().enumerate() {
-                    if valid(row) {
-                        self.used[k as usize] = true;
-                    }
+        match (column.as_dictionary_opt::<UInt16Type>(), &nulls) {
+            (Some(d), None) => {
+                for &k in d.keys().values().iter() {
+                    self.used[k as usize] = true;
                 }
             }
-            None => {
-                for (row, k) in dict.normalized_keys().into_iter().enumerate() {
-                    if valid(row) {
+            (Some(d), Some(n)) => {
+                let keys = d.keys().values();
+                for row in n.valid_indices() {
+                    self.used[keys[row] as usize] = true;
+                }
+            }
+            (None, _) => {
+                let keys = dict.normalized_keys();
+                for (row, k) in keys.into_iter().enumerate() {
+                    if nulls.as_ref().is_none_or(|n| n.is_valid(row)) {
                         self.used[k] = true;
                     }
                 }
