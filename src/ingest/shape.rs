@@ -272,7 +272,13 @@ pub fn ndjson_lines<'a>(bytes: &'a [u8], first_line: u64, f: &mut impl FnMut(Ite
             f(too_large(location, line));
             continue;
         }
-        match std::str::from_utf8(line) {
+        // simdutf8 checks a line several times faster than `std` (1.5 % of ingest CPU was
+        // `from_utf8`); `std` then says where a bad line goes wrong.
+        let checked = match simdutf8::basic::from_utf8(line) {
+            Ok(text) => Ok(text),
+            Err(_) => std::str::from_utf8(line),
+        };
+        match checked {
             Ok(text) => f(Item {
                 location,
                 raw: text,
