@@ -109,12 +109,8 @@ impl<W: Write + Send> ParquetFile<W> {
     }
 
     fn new_group(&self) -> Result<RowGroup, ParquetError> {
+        // One writer per field: `RowGroup::write` refuses a field with more than one leaf.
         let writers = self.factory.create_column_writers(self.groups)?;
-        if writers.len() != self.schema.fields().len() {
-            return Err(ParquetError::General(
-                "nested columns are not supported".into(),
-            ));
-        }
         let stats = self
             .own_stats
             .iter()
