@@ -10,11 +10,13 @@
 
 pub mod buffer;
 pub mod dedup;
+mod dict_chunk;
 pub mod fault;
 pub mod lock;
 pub mod log;
 pub mod maintenance;
 pub mod parquet_file;
+mod rle;
 pub mod spill;
 pub mod writer;
 
