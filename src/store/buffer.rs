@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions, UInt32Array};
-use arrow::compute::{cast, concat, interleave, take};
+use arrow::compute::{cast, concat, take};
 use arrow::datatypes::{Field, Schema, SchemaRef, TimestampMicrosecondType};
 use arrow::error::ArrowError;
 use arrow_select::dictionary::garbage_collect_any_dictionary;
@@ -128,23 +128,6 @@ fn take_rows(batch: &RecordBatch, rows: &UInt32Array) -> Result<RecordBatch, Arr
         )
         .collect::<Result<Vec<ArrayRef>, _>>()?;
     with_columns(batch, columns, rows.len())
-}
-
-/// `interleave_record_batch`, with the same shortcut for columns null in every batch.
-fn interleave_rows(
-    batches: &[&RecordBatch],
-    pairs: &[(usize, usize)],
-) -> Result<RecordBatch, ArrowError> {
-    let columns = (0..batches[0].num_columns())
-        .map(|i| {
-            let arrays: Vec<&dyn Array> = batches.iter().map(|b| b.column(i).as_ref()).collect();
-            match arrays.iter().all(|a| nulls::all_null(*a)) {
-                true => Ok(nulls::shared(arrays[0].data_type(), pairs.len())),
-                false => interleave(&arrays, pairs),
-            }
-        })
-        .collect::<Result<Vec<ArrayRef>, _>>()?;
-    with_columns(batches[0], columns, pairs.len())
 }
 
 fn with_columns(
@@ -361,8 +344,7 @@ pub fn write_sorted_file(
                     (b, g - starts[b])
                 })
                 .collect();
-            let merged = interleave_rows(&refs, &pairs).map_err(parquet_err)?;
-            writer.write(&merged).map_err(parquet_err)?;
+            writer.write_gathered(&refs, &pairs).map_err(parquet_err)?;
         }
     }
     let file = writer.finish().map_err(parquet_err)?;

@@ -8,7 +8,9 @@
 //! a PLAIN dictionary page, then data pages (format v1) of RLE definition levels and
 //! RLE_DICTIONARY indices, each compressed alone, with an offset index and chunk statistics.
 
-use arrow::array::{Array, ArrayRef, AsArray};
+use std::collections::HashMap;
+
+use arrow::array::{Array, ArrayRef, AsArray, DictionaryArray};
 use arrow::datatypes::UInt16Type;
 use bytes::Bytes;
 use hashbrown::HashTable;
@@ -38,9 +40,12 @@ pub struct DictChunk {
     rows: usize,
     /// Compressed data pages and their row counts, written after the dictionary page.
     pages: Vec<(CompressedPage, usize)>,
-    /// Batch dictionaries seen lately, with their keys renumbered into the chunk's dictionary.
-    /// Batches often share one (a day split shares a small dictionary between its days).
+    /// Batch dictionaries seen in this chunk, with their keys renumbered into the chunk's
+    /// dictionary (4 bytes a value: less than the values take), found by the addresses of
+    /// their buffers. Batches often share one (a day split shares a small dictionary between
+    /// its days), and a merge in time order takes rows from the same batches chunk after chunk.
     renumbered: Vec<(ArrayRef, Vec<u32>)>,
+    by_address: HashMap<(usize, usize, usize), usize>,
 }
 
 /// The chunk's dictionary: the PLAIN dictionary page, where each value starts in it, and a
@@ -55,9 +60,6 @@ struct Dictionary {
 }
 
 const UNSEEN: u32 = u32::MAX;
-
-/// Batch dictionaries whose renumbering is kept.
-const RENUMBERED: usize = 8;
 
 impl DictChunk {
     /// A chunk of `descr` (a BYTE_ARRAY leaf) with `compression` (zstd or none), `page_rows`
@@ -96,6 +98,7 @@ impl DictChunk {
             rows: 0,
             pages: Vec::new(),
             renumbered: Vec::new(),
+            by_address: HashMap::new(),
         })
     }
 
@@ -109,23 +112,14 @@ impl DictChunk {
 
     /// Append the rows of `column`, a `Dictionary(UInt16, Utf8)` array.
     pub fn write(&mut self, column: &dyn Array) -> Result<(), ParquetError> {
-        let Some(dict) = column.as_dictionary_opt::<UInt16Type>() else {
-            return Err(ParquetError::General(format!(
-                "column {} is {}, not a dictionary of strings",
-                self.descr.name(),
-                column.data_type()
-            )));
-        };
+        let dict = self.dictionary_of(column)?;
         let values = dict.values().as_string::<i32>();
         let keys = dict.keys().values();
         // A row is null when its key is null or points at a null value.
         let nulls = column.logical_nulls();
         let nullable = self.descr.max_def_level() > 0;
-        if !nullable && nulls.is_some() {
-            return Err(ParquetError::General(format!(
-                "column {} is required but has nulls",
-                self.descr.name()
-            )));
+        if !nullable && nulls.as_ref().is_some_and(|n| n.null_count() > 0) {
+            return Err(self.required_error());
         }
         if let Some(stats) = &mut self.dictionary.stats {
             stats.nulls += nulls.as_ref().map_or(0, |n| n.null_count()) as u64;
@@ -175,24 +169,93 @@ impl DictChunk {
         Ok(())
     }
 
-    /// The renumbering table of a batch dictionary's `values`, kept while they are seen.
+    /// The renumbering table of a batch dictionary's `values`.
     fn renumbering(&mut self, values: &ArrayRef) -> usize {
-        // Keeping the array alive keeps its buffers' addresses its own.
-        let same = |a: &ArrayRef| {
-            let (a, b) = (a.to_data(), values.to_data());
-            a.len() == b.len()
-                && a.offset() == b.offset()
-                && (a.buffers().iter().zip(b.buffers())).all(|(x, y)| x.as_ptr() == y.as_ptr())
-        };
-        if let Some(t) = self.renumbered.iter().position(|(a, _)| same(a)) {
-            return t;
+        // Holding the array keeps its buffers' addresses its own.
+        let strings = values.as_string::<i32>();
+        let address = (
+            strings.offsets().as_ptr() as usize,
+            strings.values().as_ptr() as usize,
+            strings.len(),
+        );
+        *self.by_address.entry(address).or_insert_with(|| {
+            self.renumbered
+                .push((values.clone(), vec![UNSEEN; values.len()]));
+            self.renumbered.len() - 1
+        })
+    }
+
+    /// Append the rows `pairs` (column, row) of `columns`, `Dictionary(UInt16, Utf8)` arrays:
+    /// the merge of several batches in time order, without building the merged column.
+    pub fn write_gathered(
+        &mut self,
+        columns: &[&dyn Array],
+        pairs: &[(usize, usize)],
+    ) -> Result<(), ParquetError> {
+        let mut sources = Vec::with_capacity(columns.len());
+        for column in columns {
+            let dict = self.dictionary_of(*column)?;
+            let t = self.renumbering(dict.values());
+            sources.push((dict, column.logical_nulls(), t));
         }
-        if self.renumbered.len() == RENUMBERED {
-            self.renumbered.remove(0);
+        let nullable = self.descr.max_def_level() > 0;
+        let mut at = 0;
+        while at < pairs.len() {
+            let end = pairs
+                .len()
+                .min(at + self.page_rows - (self.rows - self.page_start));
+            for &(c, r) in &pairs[at..end] {
+                let (dict, nulls, t) = &sources[c];
+                let valid = nulls.as_ref().is_none_or(|n| n.is_valid(r));
+                if nullable {
+                    put_level(&mut self.levels, &mut self.level_run, valid, 1);
+                }
+                if !valid {
+                    if !nullable {
+                        return Err(self.required_error());
+                    }
+                    if let Some(stats) = &mut self.dictionary.stats {
+                        stats.nulls += 1;
+                    }
+                    continue;
+                }
+                let k = dict.keys().values()[r] as usize;
+                let table = &mut self.renumbered[*t].1;
+                let mut i = table[k];
+                if i == UNSEEN {
+                    let values = dict.values().as_string::<i32>();
+                    i = self.dictionary.intern(values.value(k).as_bytes());
+                    table[k] = i;
+                }
+                self.indices.push(i);
+            }
+            self.rows += end - at;
+            at = end;
+            if self.rows - self.page_start == self.page_rows {
+                self.flush_page()?;
+            }
         }
-        self.renumbered
-            .push((values.clone(), vec![UNSEEN; values.len()]));
-        self.renumbered.len() - 1
+        Ok(())
+    }
+
+    fn dictionary_of<'a>(
+        &self,
+        column: &'a dyn Array,
+    ) -> Result<&'a DictionaryArray<UInt16Type>, ParquetError> {
+        column.as_dictionary_opt::<UInt16Type>().ok_or_else(|| {
+            ParquetError::General(format!(
+                "column {} is {}, not a dictionary of strings",
+                self.descr.name(),
+                column.data_type()
+            ))
+        })
+    }
+
+    fn required_error(&self) -> ParquetError {
+        ParquetError::General(format!(
+            "column {} is required but has nulls",
+            self.descr.name()
+        ))
     }
 
     fn compress(&mut self, data: Vec<u8>) -> Result<Vec<u8>, ParquetError> {

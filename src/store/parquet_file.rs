@@ -10,12 +10,15 @@
 
 use std::io::Write;
 
-use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{DataType, SchemaRef, UInt16Type};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use arrow::compute::interleave;
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef, UInt16Type};
 use parquet::arrow::arrow_writer::{
     compute_leaves, ArrowColumnWriter, ArrowRowGroupWriterFactory, ArrowWriterOptions,
 };
-use parquet::arrow::ArrowWriter;
+use parquet::arrow::{ArrowSchemaConverter, ArrowWriter};
 use parquet::basic::Compression;
 use parquet::data_type::ByteArray;
 use parquet::errors::ParquetError;
@@ -25,6 +28,7 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 
 use super::dict_chunk::DictChunk;
+use crate::nulls;
 
 pub struct ParquetFile<W: Write + Send> {
     writer: SerializedFileWriter<W>,
@@ -112,8 +116,25 @@ impl<W: Write + Send> ParquetFile<W> {
         let options = ArrowWriterOptions::new()
             .with_properties(builder.build())
             .with_skip_arrow_metadata(skip_arrow_metadata);
-        let (writer, factory) = ArrowWriter::try_new_with_options(out, schema.clone(), options)?
-            .into_serialized_writer()?;
+        let (writer, mut factory) =
+            ArrowWriter::try_new_with_options(out, schema.clone(), options)?
+                .into_serialized_writer()?;
+        // Parquet's column writers only for the columns parquet writes: each one sets up a zstd
+        // compressor and decompressor, per row group. The factory's leaves come from a file
+        // writer of just those columns, never written to.
+        if kinds.iter().any(|k| matches!(k, Kind::Dictionary(..))) {
+            let fields: Vec<FieldRef> = (schema.fields().iter().zip(&kinds))
+                .filter(|(_, k)| !matches!(k, Kind::Dictionary(..)))
+                .map(|(f, _)| f.clone())
+                .collect();
+            let fields = Arc::new(Schema::new(fields));
+            let props = writer.properties().clone();
+            let leaves = ArrowSchemaConverter::new()
+                .with_coerce_types(props.coerce_types())
+                .convert(&fields)?;
+            let sink = SerializedFileWriter::new(std::io::sink(), leaves.root_schema_ptr(), props)?;
+            factory = ArrowRowGroupWriterFactory::new(&sink, fields);
+        }
         Ok(ParquetFile {
             writer,
             factory,
@@ -149,14 +170,40 @@ impl<W: Write + Send> ParquetFile<W> {
         Ok(())
     }
 
+    /// Append the rows `pairs` (batch, row) of `sources` (of the file's schema), in that order.
+    /// Dictionary columns are written from the batches' own dictionaries; other columns are
+    /// gathered into one array first.
+    pub fn write_gathered(
+        &mut self,
+        sources: &[&RecordBatch],
+        pairs: &[(usize, usize)],
+    ) -> Result<(), ParquetError> {
+        let mut offset = 0;
+        while offset < pairs.len() {
+            if self.group.is_none() {
+                self.group = Some(self.new_group()?);
+            }
+            let group = self.group.as_mut().expect("a group");
+            let n = (self.row_group_rows - group.rows).min(pairs.len() - offset);
+            group.write_gathered(&self.schema, sources, &pairs[offset..offset + n])?;
+            offset += n;
+            if group.rows == self.row_group_rows {
+                self.close_group()?;
+            }
+        }
+        Ok(())
+    }
+
     fn new_group(&self) -> Result<RowGroup, ParquetError> {
-        // One writer per field: `RowGroup::write` refuses a field with more than one leaf.
-        let writers = self.factory.create_column_writers(self.groups)?;
-        let columns = (writers.into_iter().zip(&self.kinds).enumerate())
-            .map(|(i, (writer, kind))| {
+        // One writer per field parquet writes: `RowGroup::write` refuses a field with more than
+        // one leaf.
+        let mut writers = self.factory.create_column_writers(self.groups)?.into_iter();
+        let mut writer = || writers.next().expect("a writer per column parquet writes");
+        let columns = (self.kinds.iter().enumerate())
+            .map(|(i, kind)| {
                 Ok(match *kind {
-                    Kind::Parquet => Column::Parquet(writer, None),
-                    Kind::OwnStats => Column::Parquet(writer, Some(StringStats::default())),
+                    Kind::Parquet => Column::Parquet(writer(), None),
+                    Kind::OwnStats => Column::Parquet(writer(), Some(StringStats::default())),
                     Kind::Dictionary(compression, stats) => {
                         let descr = self.writer.schema_descr().column(i);
                         Column::Dictionary(DictChunk::new(
@@ -212,28 +259,62 @@ impl<W: Write + Send> ParquetFile<W> {
 
 impl RowGroup {
     fn write(&mut self, schema: &SchemaRef, batch: &RecordBatch) -> Result<(), ParquetError> {
-        let columns = schema.fields().iter().zip(batch.columns());
-        for (i, (field, column)) in columns.enumerate() {
-            let mut leaves = compute_leaves(field, column)?.into_iter();
-            let (Some(leaf), None) = (leaves.next(), leaves.next()) else {
-                return Err(ParquetError::General(format!(
-                    "column {} is nested, which is not supported",
-                    field.name()
-                )));
-            };
+        for (i, column) in batch.columns().iter().enumerate() {
             match &mut self.columns[i] {
+                Column::Dictionary(chunk) => chunk.write(column.as_ref())?,
                 Column::Parquet(writer, stats) => {
-                    writer.write(&leaf)?;
+                    write_leaf(writer, schema.field(i), column)?;
                     if let Some(stats) = stats {
                         stats.add(column.as_ref());
                     }
                 }
-                Column::Dictionary(chunk) => chunk.write(column.as_ref())?,
             }
         }
         self.rows += batch.num_rows();
         Ok(())
     }
+
+    fn write_gathered(
+        &mut self,
+        schema: &SchemaRef,
+        sources: &[&RecordBatch],
+        pairs: &[(usize, usize)],
+    ) -> Result<(), ParquetError> {
+        for i in 0..schema.fields().len() {
+            let arrays: Vec<&dyn Array> = sources.iter().map(|b| b.column(i).as_ref()).collect();
+            match &mut self.columns[i] {
+                Column::Dictionary(chunk) => chunk.write_gathered(&arrays, pairs)?,
+                Column::Parquet(writer, stats) => {
+                    // Columns null in every batch are made, not gathered.
+                    let column = match arrays.iter().all(|a| nulls::all_null(*a)) {
+                        true => nulls::shared(arrays[0].data_type(), pairs.len()),
+                        false => interleave(&arrays, pairs)?,
+                    };
+                    write_leaf(writer, schema.field(i), &column)?;
+                    if let Some(stats) = stats {
+                        stats.add(column.as_ref());
+                    }
+                }
+            }
+        }
+        self.rows += pairs.len();
+        Ok(())
+    }
+}
+
+fn write_leaf(
+    writer: &mut ArrowColumnWriter,
+    field: &Field,
+    column: &ArrayRef,
+) -> Result<(), ParquetError> {
+    let mut leaves = compute_leaves(field, column)?.into_iter();
+    let (Some(leaf), None) = (leaves.next(), leaves.next()) else {
+        return Err(ParquetError::General(format!(
+            "column {} is nested, which is not supported",
+            field.name()
+        )));
+    };
+    writer.write(&leaf)
 }
 
 /// Minimum, maximum and null count of a string column given as dictionaries.
@@ -620,6 +701,67 @@ mod tests {
                 }).collect::<Vec<_>>()
             };
             proptest::prop_assert_eq!(layout(ours), layout(theirs));
+        }
+    }
+
+    proptest::proptest! {
+        /// Rows gathered from several batches (a merge in time order) read back as the rows
+        /// picked, for dictionary columns (encoded here) and others alike.
+        #[test]
+        fn gathered_rows_read_back_as_picked(
+            values in proptest::collection::vec("[a-c]{0,3}", 1..20),
+            batches in proptest::collection::vec(
+                proptest::collection::vec((proptest::option::of(0u16..20), 0u16..20), 1..80),
+                1..4,
+            ),
+            picks in proptest::collection::vec((0usize..4, 0usize..80, 1usize..6), 0..120),
+            row_group_rows in 1usize..100,
+            page_rows in 1usize..30,
+            chunk in 1usize..50,
+        ) {
+            let n = values.len() as u16;
+            let batches: Vec<Vec<(Option<u16>, u16)>> = batches
+                .iter()
+                .map(|b| b.iter().map(|&(s, r)| (s.map(|k| k % n), r % n)).collect())
+                .collect();
+            let (schema, batches, rows) = dictionary_batches(&values, &batches);
+            // Each batch's rows within `rows`, to look up what a pick should read back as.
+            let mut starts = vec![0];
+            for b in &batches {
+                starts.push(starts.last().unwrap() + b.num_rows());
+            }
+            let pairs: Vec<(usize, usize)> = picks
+                .iter()
+                .flat_map(|&(b, r, repeat)| {
+                    let b = b % batches.len();
+                    std::iter::repeat_n((b, r % batches[b].num_rows()), repeat)
+                })
+                .collect();
+            let want: Rows = pairs.iter().map(|&(b, r)| rows[starts[b] + r].clone()).collect();
+            let props = WriterProperties::builder()
+                .set_statistics_enabled(EnabledStatistics::Chunk)
+                .set_max_row_group_row_count(Some(row_group_rows))
+                .set_data_page_row_count_limit(page_rows)
+                .build();
+            // The second column as plain strings: it goes through parquet's writer.
+            let plain = Arc::new(Schema::new(vec![
+                schema.field(0).clone(),
+                Field::new("r", DataType::Utf8, false),
+            ]));
+            let batches: Vec<RecordBatch> = batches
+                .iter()
+                .map(|b| {
+                    let r = arrow::compute::cast(b.column(1), &DataType::Utf8).unwrap();
+                    RecordBatch::try_new(plain.clone(), vec![b.column(0).clone(), r]).unwrap()
+                })
+                .collect();
+            let refs: Vec<&RecordBatch> = batches.iter().collect();
+            let mut f = ParquetFile::try_new(Vec::new(), plain, props, true).unwrap();
+            for part in pairs.chunks(chunk) {
+                f.write_gathered(&refs, part).unwrap();
+            }
+            let bytes = f.finish().unwrap();
+            proptest::prop_assert_eq!(read_rows(bytes), want);
         }
     }
 }
