@@ -268,6 +268,13 @@ impl DictChunk {
     }
 
     fn flush_page(&mut self) -> Result<(), ParquetError> {
+        // A page's size is an i32 in its header (and `starts` are u32): refuse, never wrap.
+        if self.dictionary.page.len() > i32::MAX as usize {
+            return Err(ParquetError::General(format!(
+                "the dictionary of column {} in one row group passed 2 GiB",
+                self.descr.name()
+            )));
+        }
         let rows = self.rows - self.page_start;
         if rows == 0 {
             return Ok(());
