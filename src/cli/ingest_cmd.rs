@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use omslake::ingest::{self, IngestOptions, SourceStatus, Summary};
 use omslake::store::log::SourceEntry;
-use omslake::store::{Store, Transaction};
+use omslake::store::{buffer, Store, Transaction};
 
 use super::{CmdResult, Failure, EXIT_ABORTED, EXIT_REJECTS, EXIT_USAGE};
 
@@ -31,17 +31,25 @@ pub fn begin(
     Ok(tx)
 }
 
+/// The inputs' total size, if every one has a known size (a path that cannot be listed is
+/// reported by the ingest itself).
+fn input_bytes(paths: &[PathBuf]) -> Option<u64> {
+    let sources = ingest::source::expand(paths).ok()?;
+    sources.iter().map(|s| s.size).sum()
+}
+
 pub fn run(
     store_dir: &Path,
     paths: &[PathBuf],
     table: Option<String>,
     max_errors: Option<u64>,
     lock_timeout: Option<f64>,
-    buffer_mb: u64,
+    buffer_mb: Option<u64>,
 ) -> CmdResult {
     let started = Instant::now();
     let store = Store::open(store_dir);
     let mut tx = begin(&store, "ingest", lock_timeout)?;
+    let buffer_mb = buffer_mb.unwrap_or((buffer::default_budget(input_bytes(paths)) >> 20) as u64);
     tx.set_buffer_budget(usize::try_from(buffer_mb << 20).unwrap_or(usize::MAX));
     let options = IngestOptions {
         table,

@@ -15,7 +15,6 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use omslake::generate::Layout;
 use omslake::query::output::Format;
-use omslake::store::buffer::DEFAULT_BUDGET;
 
 #[derive(Parser)]
 #[command(
@@ -48,9 +47,10 @@ enum Command {
         lock_timeout: Option<f64>,
         /// Memory for decoded rows held across day partitions and for the dedup keys of those
         /// partitions; when full, the largest partition's rows wait on disk until commit (rows
-        /// keep at least a quarter). More is faster; less bounds memory tighter
-        #[arg(long, value_name = "MB", default_value_t = (DEFAULT_BUDGET >> 20) as u64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
-        buffer_mb: u64,
+        /// keep at least a quarter). More is faster; less bounds memory tighter [default: 256,
+        /// or 192 for inputs over 3 GiB in all and for stdin, to stay under 512 MB]
+        #[arg(long, value_name = "MB", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        buffer_mb: Option<u64>,
     },
     /// List tables with row count, files, bytes and time range
     Tables,
