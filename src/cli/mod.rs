@@ -47,8 +47,9 @@ enum Command {
         lock_timeout: Option<f64>,
         /// Memory for decoded rows held across day partitions and for the dedup keys of those
         /// partitions; when full, the largest partition's rows wait on disk until commit (rows
-        /// keep at least a quarter). More is faster; less bounds memory tighter [default: 256,
-        /// or 192 for inputs over 3 GiB in all and for stdin, to stay under 512 MB]
+        /// keep at least a quarter). More is faster; less bounds memory tighter [default, to stay
+        /// under 512 MB: 384 for inputs up to 2 GiB in all, 256 up to 3 GiB, 192 above and for
+        /// stdin]
         #[arg(long, value_name = "MB", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
         buffer_mb: Option<u64>,
     },
