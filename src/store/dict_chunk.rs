@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use arrow::array::{Array, ArrayRef, AsArray, DictionaryArray};
+use arrow::array::{Array, ArrayRef, AsArray, DictionaryArray, StringArray};
 use arrow::datatypes::UInt16Type;
 use bytes::Bytes;
 use hashbrown::HashTable;
@@ -131,21 +131,13 @@ impl DictChunk {
                 .len()
                 .min(row + self.page_rows - (self.rows - self.page_start));
             let table = &mut self.renumbered[t].1;
-            let mut index = |k: u16| {
-                let i = table[k as usize];
-                match i == UNSEEN {
-                    true => {
-                        let i = self.dictionary.intern(values.value(k as usize).as_bytes());
-                        table[k as usize] = i;
-                        i
-                    }
-                    false => i,
-                }
-            };
+            let dictionary = &mut self.dictionary;
             match &nulls {
                 None => {
-                    self.indices
-                        .extend(keys[row..end].iter().map(|&k| index(k)));
+                    self.indices.extend(
+                        (keys[row..end].iter())
+                            .map(|&k| renumber(table, dictionary, values, k as usize)),
+                    );
                     if nullable {
                         put_level(&mut self.levels, &mut self.level_run, true, end - row);
                     }
@@ -153,9 +145,12 @@ impl DictChunk {
                 Some(n) => {
                     for (r, &k) in keys.iter().enumerate().take(end).skip(row) {
                         let valid = n.is_valid(r);
-                        put_level(&mut self.levels, &mut self.level_run, valid, 1);
+                        if nullable {
+                            put_level(&mut self.levels, &mut self.level_run, valid, 1);
+                        }
                         if valid {
-                            self.indices.push(index(k));
+                            let i = renumber(table, dictionary, values, k as usize);
+                            self.indices.push(i);
                         }
                     }
                 }
@@ -221,12 +216,8 @@ impl DictChunk {
                 }
                 let k = dict.keys().values()[r] as usize;
                 let table = &mut self.renumbered[*t].1;
-                let mut i = table[k];
-                if i == UNSEEN {
-                    let values = dict.values().as_string::<i32>();
-                    i = self.dictionary.intern(values.value(k).as_bytes());
-                    table[k] = i;
-                }
+                let values = dict.values().as_string::<i32>();
+                let i = renumber(table, &mut self.dictionary, values, k);
                 self.indices.push(i);
             }
             self.rows += end - at;
@@ -401,6 +392,19 @@ impl Dictionary {
             stats.add_value(value);
         }
         i
+    }
+}
+
+/// Key `k` of a batch dictionary with `values`, as a number of the chunk's `dictionary`,
+/// looked up once and then kept in `table`.
+fn renumber(table: &mut [u32], dictionary: &mut Dictionary, values: &StringArray, k: usize) -> u32 {
+    match table[k] {
+        UNSEEN => {
+            let i = dictionary.intern(values.value(k).as_bytes());
+            table[k] = i;
+            i
+        }
+        i => i,
     }
 }
 
