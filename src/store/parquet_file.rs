@@ -9,11 +9,10 @@
 //! and null count for a fraction of the work. Other columns are parquet's alone.
 
 use std::io::Write;
+use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::compute::interleave;
-use std::sync::Arc;
-
 use arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef, UInt16Type};
 use parquet::arrow::arrow_writer::{
     compute_leaves, ArrowColumnWriter, ArrowRowGroupWriterFactory, ArrowWriterOptions,
@@ -64,8 +63,9 @@ enum Column {
 }
 
 impl<W: Write + Send> ParquetFile<W> {
-    /// A file of `schema` written with `props`, except that string dictionary columns have
-    /// their statistics computed here.
+    /// A file of `schema` written with `props`, except that string dictionary columns are
+    /// encoded here (`DictChunk`) or, where `props` ask for what it does not write, have their
+    /// statistics computed here.
     pub fn try_new(
         out: W,
         schema: SchemaRef,
