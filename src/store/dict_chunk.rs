@@ -132,9 +132,7 @@ impl DictChunk {
         let t = self.renumbering(dict.values());
         let mut row = 0;
         while row < keys.len() {
-            let end = keys
-                .len()
-                .min(row + self.page_rows - (self.rows - self.page_start));
+            let end = self.page_end(row, keys.len());
             let table = &mut self.renumbered[t].1;
             let dictionary = &mut self.dictionary;
             match &nulls {
@@ -160,11 +158,8 @@ impl DictChunk {
                     }
                 }
             }
-            self.rows += end - row;
+            self.advance(end - row)?;
             row = end;
-            if self.rows - self.page_start == self.page_rows {
-                self.flush_page()?;
-            }
         }
         Ok(())
     }
@@ -201,9 +196,7 @@ impl DictChunk {
         let nullable = self.descr.max_def_level() > 0;
         let mut at = 0;
         while at < pairs.len() {
-            let end = pairs
-                .len()
-                .min(at + self.page_rows - (self.rows - self.page_start));
+            let end = self.page_end(at, pairs.len());
             for &(c, r) in &pairs[at..end] {
                 let (dict, nulls, t) = &sources[c];
                 let valid = nulls.as_ref().is_none_or(|n| n.is_valid(r));
@@ -225,11 +218,8 @@ impl DictChunk {
                 let i = renumber(table, &mut self.dictionary, values, k);
                 self.indices.push(i);
             }
-            self.rows += end - at;
+            self.advance(end - at)?;
             at = end;
-            if self.rows - self.page_start == self.page_rows {
-                self.flush_page()?;
-            }
         }
         Ok(())
     }
@@ -260,6 +250,20 @@ impl DictChunk {
             Some(c) => c
                 .compress(&data)
                 .map_err(|e| ParquetError::External(Box::new(e))),
+        }
+    }
+
+    /// Where the input rows from `at` (of `len`) reach the end of the current page.
+    fn page_end(&self, at: usize, len: usize) -> usize {
+        len.min(at + self.page_rows - (self.rows - self.page_start))
+    }
+
+    /// Count `rows` more rows written, closing the page when it is full.
+    fn advance(&mut self, rows: usize) -> Result<(), ParquetError> {
+        self.rows += rows;
+        match self.rows - self.page_start == self.page_rows {
+            true => self.flush_page(),
+            false => Ok(()),
         }
     }
 

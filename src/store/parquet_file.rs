@@ -9,6 +9,7 @@
 //! and null count for a fraction of the work. Other columns are parquet's alone.
 
 use std::io::Write;
+use std::ops::Range;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
@@ -150,24 +151,13 @@ impl<W: Write + Send> ParquetFile<W> {
 
     /// Append `batch` (of the file's schema), starting a new row group whenever one is full.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), ParquetError> {
-        let mut offset = 0;
-        while offset < batch.num_rows() {
-            if self.group.is_none() {
-                self.group = Some(self.new_group()?);
-            }
-            let group = self.group.as_mut().expect("a group");
-            let n = (self.row_group_rows - group.rows).min(batch.num_rows() - offset);
-            let part = match n == batch.num_rows() {
+        self.in_groups(batch.num_rows(), |group, schema, rows| {
+            let part = match rows.len() == batch.num_rows() {
                 true => batch.clone(),
-                false => batch.slice(offset, n),
+                false => batch.slice(rows.start, rows.len()),
             };
-            group.write(&self.schema, &part)?;
-            offset += n;
-            if group.rows == self.row_group_rows {
-                self.close_group()?;
-            }
-        }
-        Ok(())
+            group.write(schema, &part)
+        })
     }
 
     /// Append the rows `pairs` (batch, row) of `sources` (of the file's schema), in that order.
@@ -178,14 +168,26 @@ impl<W: Write + Send> ParquetFile<W> {
         sources: &[&RecordBatch],
         pairs: &[(usize, usize)],
     ) -> Result<(), ParquetError> {
+        self.in_groups(pairs.len(), |group, schema, rows| {
+            group.write_gathered(schema, sources, &pairs[rows])
+        })
+    }
+
+    /// Give `write` the next `rows` rows a range at a time, each within one row group, opening
+    /// and closing row groups as they fill.
+    fn in_groups(
+        &mut self,
+        rows: usize,
+        mut write: impl FnMut(&mut RowGroup, &SchemaRef, Range<usize>) -> Result<(), ParquetError>,
+    ) -> Result<(), ParquetError> {
         let mut offset = 0;
-        while offset < pairs.len() {
+        while offset < rows {
             if self.group.is_none() {
                 self.group = Some(self.new_group()?);
             }
             let group = self.group.as_mut().expect("a group");
-            let n = (self.row_group_rows - group.rows).min(pairs.len() - offset);
-            group.write_gathered(&self.schema, sources, &pairs[offset..offset + n])?;
+            let n = (self.row_group_rows - group.rows).min(rows - offset);
+            write(group, &self.schema, offset..offset + n)?;
             offset += n;
             if group.rows == self.row_group_rows {
                 self.close_group()?;
