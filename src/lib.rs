@@ -2,6 +2,7 @@
 //! exports. Data flows one way: `schema` → `ingest` → `store` → `query`, with `search`
 //! translating the legacy OMS language to SQL from the schemas alone.
 
+pub mod bytes;
 pub mod generate;
 pub mod ingest;
 pub mod nulls;

@@ -15,7 +15,8 @@ use arrow::datatypes::{DataType, Schema};
 use arrow::record_batch::RecordBatch;
 
 use super::coerce::{coerce, minify, Cell, InValue};
-use super::dict::{same_bytes, DictBuilder, MAX_VALUES};
+use super::dict::{DictBuilder, MAX_VALUES};
+use crate::bytes::same_bytes;
 use crate::nulls;
 use crate::schema::{ColumnType, TableSchema, TIME_COLUMN, TYPE_COLUMN};
 

@@ -11,8 +11,8 @@
 use std::borrow::Cow;
 
 use super::coerce::InValue;
-use super::dict::same_bytes;
 use super::shape::{key_bit, Fields, MAX_DEPTH};
+use crate::bytes::same_bytes;
 
 /// Fill `out` with the fields of the object `text`, or return false (and leave `out` in an
 /// unspecified state) when the full parser must decide.

@@ -1,5 +1,6 @@
 //! Queries: a DataFusion `SessionContext` over one committed snapshot, read-only SQL.
 
+pub mod count_distinct;
 pub mod lower;
 pub mod lower_eq;
 pub mod output;
@@ -13,6 +14,8 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::optimizer::{Optimizer, OptimizerRule};
 use datafusion::prelude::DataFrame;
 use thiserror::Error;
 
@@ -52,6 +55,22 @@ fn human_size(bytes: usize) -> String {
 fn tidy(e: &DataFusionError) -> String {
     let text = e.find_root().to_string();
     text.lines().next().unwrap_or_default().to_string()
+}
+
+/// DataFusion's optimizer rules and ours: [`count_distinct::CountDistinctStrings`] just before
+/// the rule it pre-empts, [`lower_eq::FuseLowerEq`] last (after filters are pushed down).
+pub(crate) fn optimizer_rules() -> Vec<Arc<dyn OptimizerRule + Send + Sync>> {
+    let mut rules = Optimizer::new().rules;
+    let at = rules
+        .iter()
+        .position(|r| r.name() == "single_distinct_aggregation_to_group_by")
+        .unwrap_or(0);
+    rules.insert(
+        at,
+        Arc::new(count_distinct::CountDistinctStrings::default()),
+    );
+    rules.push(Arc::new(lower_eq::FuseLowerEq::default()));
+    rules
 }
 
 /// How queries run.
@@ -128,9 +147,14 @@ impl Engine {
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_pool(Arc::new(pool))
             .build_arc()?;
-        let ctx = SessionContext::new_with_config_rt(config, runtime);
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(runtime)
+            .with_default_features()
+            .with_optimizer_rules(optimizer_rules())
+            .build();
+        let ctx = SessionContext::new_with_state(state);
         ctx.register_udf(lower::ViewLower::udf());
-        ctx.add_optimizer_rule(Arc::new(lower_eq::FuseLowerEq::default()));
         for t in Catalog::builtin().tables() {
             let files = snapshot.table_files(&t.name).to_vec();
             let provider = SnapshotTable::new(
