@@ -5,9 +5,9 @@
 //! in DataFusion's multi-column group table: 60 % of the CPU of the search
 //! `Type=Update | measure countdistinct(Computer) by Classification`. The optimizer rule
 //! [`CountDistinctStrings`] hands such a count to [`DistinctCount`] instead, whose accumulator
-//! is given the groups of `g` alone and keeps, across all groups, one table of the distinct
-//! strings and one set of (group, string number) pairs. The SQL and its column names stay as
-//! written; `EXPLAIN` shows `count_distinct_strings`.
+//! is given the groups of `g` alone and keeps one table of the distinct strings, numbered, and
+//! a bitmap of those numbers per group (q7: 80–128 → 58 ms of CPU). The SQL and its column
+//! names stay as written; `EXPLAIN` shows `count_distinct_strings`.
 
 use std::fmt;
 use std::sync::Arc;
