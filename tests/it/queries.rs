@@ -209,6 +209,49 @@ fn case_insensitive_filters_agree_with_lower_then_equal() {
     assert!(plan.stdout.contains("lower_equals"), "{}", plan.stdout);
 }
 
+/// `countdistinct(f) by g` (and `count(DISTINCT f) … GROUP BY`) runs as
+/// `count_distinct_strings`; it must give what counting the distinct pairs gives.
+#[test]
+fn grouped_distinct_counts_agree_with_counting_distinct_pairs() {
+    let env = sample_store();
+    let pairs = |table: &str, group: &str, value: &str| {
+        env.csv(&format!(
+            r#"SELECT "{group}", count("{value}") FROM (SELECT DISTINCT "{group}", "{value}" FROM "{table}") GROUP BY 1 ORDER BY 1 NULLS LAST"#
+        ))
+    };
+    for (table, group, value) in [
+        ("Update", "Classification", "Computer"),
+        ("Update", "Computer", "KBID"),
+        ("OfficeActivity", "Operation", "UserId"),
+        ("Event", "EventLevelName", "Computer"),
+    ] {
+        let sql = format!(
+            r#"SELECT "{group}", count(DISTINCT "{value}") FROM "{table}" GROUP BY 1 ORDER BY 1 NULLS LAST"#
+        );
+        let want = pairs(table, group, value);
+        assert!(want.len() > 1, "{table}.{group}: {want:?}");
+        assert_eq!(env.csv(&sql), want, "{sql}");
+        let plan = env.run(&["sql", &format!("EXPLAIN {sql}")]);
+        assert!(
+            plan.stdout.contains("count_distinct_strings"),
+            "{}",
+            plan.stdout
+        );
+    }
+    let search = env.run(&[
+        "search",
+        "Type=Update | measure countdistinct(Computer) by Classification",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(search.code, 0, "{}", search.stderr);
+    let mut rows: Vec<String> = search.stdout.lines().skip(1).map(String::from).collect();
+    rows.sort();
+    let mut want = pairs("Update", "Classification", "Computer");
+    want.sort();
+    assert_eq!(rows, want);
+}
+
 #[test]
 fn tables_and_schema_describe_the_store() {
     let env = sample_store();
