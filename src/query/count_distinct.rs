@@ -833,7 +833,7 @@ mod tests {
         (names, plan, results)
     }
 
-    const QUERIES: [&str; 6] = [
+    const QUERIES: [&str; 8] = [
         "SELECT g, count(DISTINCT x) FROM t GROUP BY g ORDER BY g",
         "SELECT g, count(DISTINCT x) AS n, count(*) AS c, max(y) FROM t GROUP BY g \
          HAVING count(DISTINCT x) > 1 ORDER BY n DESC, g",
@@ -841,13 +841,15 @@ mod tests {
          ORDER BY g, m",
         "SELECT g, count(DISTINCT x) FILTER (WHERE y > 0) FROM t GROUP BY g ORDER BY 2, g",
         "SELECT g, count(DISTINCT lower(x)) AS n FROM t GROUP BY g ORDER BY g",
+        "SELECT g FROM t GROUP BY g HAVING count(DISTINCT x) > 1 ORDER BY g",
         "SELECT count(DISTINCT x) FROM t",
+        "SELECT g, count(DISTINCT x) FROM t GROUP BY ROLLUP (g) ORDER BY g",
     ];
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(24))]
         /// The same rows and names with the rule as with DataFusion's own plan, and the rule
-        /// used wherever there are groups.
+        /// used wherever there are groups (but not grouping sets).
         #[test]
         fn sql_answers_as_datafusion_does(
             rows in proptest::collection::vec(
@@ -885,7 +887,7 @@ mod tests {
                 });
                 prop_assert_eq!(&ours.0, &theirs.0, "{}", sql);
                 prop_assert_eq!(&ours.2, &theirs.2, "{}", sql);
-                let grouped = sql.contains("GROUP BY");
+                let grouped = sql.contains("GROUP BY") && !sql.contains("ROLLUP");
                 prop_assert_eq!(ours.1.contains("count_distinct_strings"), grouped, "{}", ours.1);
             }
         }
