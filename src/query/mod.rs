@@ -4,6 +4,7 @@ pub mod count_distinct;
 pub mod lower;
 pub mod lower_eq;
 pub mod output;
+pub mod pool;
 pub mod table;
 
 use std::num::NonZeroUsize;
@@ -139,11 +140,12 @@ impl Engine {
         exec.sort_spill_reservation_bytes = exec
             .sort_spill_reservation_bytes
             .min(options.memory_limit / 16);
-        // Spillable operators share the pool fairly; the error names the largest consumers.
-        let pool = TrackConsumersPool::new(
+        // Spillable operators share the pool fairly; the error names the largest consumers;
+        // repartitions are never refused (see `pool`).
+        let pool = pool::QueryPool::new(TrackConsumersPool::new(
             FairSpillPool::new(options.memory_limit),
             NonZeroUsize::new(3).expect("non-zero"),
-        );
+        ));
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_pool(Arc::new(pool))
             .build_arc()?;
