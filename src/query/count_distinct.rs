@@ -405,8 +405,9 @@ impl Strings {
 /// Which groups have seen which strings.
 enum Seen {
     /// A bitmap a group, bit `id` set once the group has seen string `id`. Used while
-    /// groups × strings stays under a limit ([`MAX_BITS`]), as for the usual `countdistinct(Computer) by
-    /// <a column of few values>`: then every check stays in the processor's cache.
+    /// groups × strings stays under a limit ([`MAX_BITS`]), as for the usual
+    /// `countdistinct(Computer) by <a column of few values>`: then every check stays in the
+    /// processor's cache.
     Bits { groups: Vec<Vec<u64>>, words: usize },
     /// `group << 32 | id` of each pair seen, past that.
     Pairs(HashTable<u64>),
@@ -853,8 +854,13 @@ mod tests {
         #[test]
         fn sql_answers_as_datafusion_does(
             rows in proptest::collection::vec(
-                (proptest::option::of("[AB]"), proptest::option::of(prop_oneof!["[a-cA]{0,3}", "[a-c]{13,14}"]), -2..3i64),
-                0..300),
+                (
+                    proptest::option::of("[AB]"),
+                    proptest::option::of(prop_oneof!["[a-cA]{0,3}", "[a-c]{13,14}"]),
+                    -2..3i64,
+                ),
+                0..300,
+            ),
             skip_partial in any::<bool>(),
         ) {
             use datafusion::arrow::array::{Int64Array, RecordBatch};
