@@ -72,7 +72,7 @@ pub async fn run(store: Option<PathBuf>, data: Option<PathBuf>) -> CmdResult {
     );
     let engine = Engine::open(&store)?;
     let out = OutputArgs {
-        format: Format::Table,
+        format: Some(Format::Table),
         output: None,
         max_rows: 10,
         memory_limit: None,
@@ -89,7 +89,7 @@ pub async fn run(store: Option<PathBuf>, data: Option<PathBuf>) -> CmdResult {
             println!("warning: {w}");
         }
         println!("SQL: {}", t.sql);
-        sql_cmd::execute(&engine, &t.sql, &out).await?;
+        sql_cmd::execute_with(&engine, &t.sql, &out, Some(out.max_rows)).await?;
         println!();
     }
     Ok(0)

@@ -14,12 +14,12 @@ use super::{CmdResult, Failure, EXIT_ABORTED, EXIT_REJECTS, EXIT_USAGE};
 pub fn begin(
     store: &Store,
     operation: &str,
-    lock_timeout: Option<f64>,
+    lock_timeout: Option<Duration>,
 ) -> Result<Transaction, Failure> {
     let dir = store.root().display().to_string();
     let tx = store.begin(
         operation,
-        lock_timeout.map(Duration::from_secs_f64),
+        lock_timeout,
         &mut || eprintln!("omslake: waiting for another writer to finish with {dir}"),
     )?;
     if tx.cleaned_leftovers > 0 {
@@ -43,7 +43,7 @@ pub fn run(
     paths: &[PathBuf],
     table: Option<String>,
     max_errors: Option<u64>,
-    lock_timeout: Option<f64>,
+    lock_timeout: Option<Duration>,
     buffer_mb: Option<u64>,
 ) -> CmdResult {
     let started = Instant::now();

@@ -30,7 +30,7 @@ pub fn parse_age(text: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("{text:?} is too long"))
 }
 
-pub fn compact(store_dir: &Path, target_rows: usize, lock_timeout: Option<f64>) -> CmdResult {
+pub fn compact(store_dir: &Path, target_rows: usize, lock_timeout: Option<Duration>) -> CmdResult {
     let store = Store::open(store_dir);
     let mut tx = begin(&store, "compact", lock_timeout)?;
     let (remove, report) = maintenance::compact(&mut tx, target_rows.max(1))?;
@@ -49,7 +49,7 @@ pub fn compact(store_dir: &Path, target_rows: usize, lock_timeout: Option<f64>) 
     Ok(0)
 }
 
-pub fn retain(store_dir: &Path, older_than: &str, lock_timeout: Option<f64>) -> CmdResult {
+pub fn retain(store_dir: &Path, older_than: &str, lock_timeout: Option<Duration>) -> CmdResult {
     let age = parse_age(older_than).map_err(|e| Failure::new(EXIT_USAGE, e))?;
     let store = Store::open(store_dir);
     let tx = begin(&store, "retain", lock_timeout)?;
@@ -81,7 +81,7 @@ pub fn retain(store_dir: &Path, older_than: &str, lock_timeout: Option<f64>) -> 
     Ok(0)
 }
 
-pub fn vacuum(store_dir: &Path, min_age: &str, lock_timeout: Option<f64>) -> CmdResult {
+pub fn vacuum(store_dir: &Path, min_age: &str, lock_timeout: Option<Duration>) -> CmdResult {
     let age = parse_age(min_age).map_err(|e| Failure::new(EXIT_USAGE, e))?;
     let store = Store::open(store_dir);
     let mut tx = begin(&store, "vacuum", lock_timeout)?;

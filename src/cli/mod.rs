@@ -11,6 +11,7 @@ mod search_cmd;
 mod sql_cmd;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use omslake::generate::Layout;
@@ -43,8 +44,8 @@ enum Command {
         #[arg(long, value_name = "N")]
         max_errors: Option<u64>,
         /// Give up after this many seconds if another writer holds the store
-        #[arg(long, value_name = "SECONDS")]
-        lock_timeout: Option<f64>,
+        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+        lock_timeout: Option<Duration>,
         /// Memory for decoded rows held across day partitions and for the dedup keys of those
         /// partitions; when full, the largest partition's rows wait on disk until commit (rows
         /// keep at least a quarter). More is faster; less bounds memory tighter [default, to stay
@@ -82,8 +83,8 @@ enum Command {
     },
     /// Generate deterministic sample exports
     Generate {
-        /// Size: 1 is about 50 MB of JSON (4 about 200 MB)
-        #[arg(long, default_value_t = 1.0)]
+        /// Size: 1 is about 50 MB of JSON (4 about 200 MB); up to 1000
+        #[arg(long, default_value_t = 1.0, value_parser = parse_scale)]
         scale: f64,
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
@@ -93,25 +94,28 @@ enum Command {
     /// Merge each day partition's files into one sorted, deduplicated file
     Compact {
         /// Rows per output file
-        #[arg(long, default_value_t = 1_048_576)]
-        target_rows: usize,
-        #[arg(long, value_name = "SECONDS")]
-        lock_timeout: Option<f64>,
+        #[arg(long, default_value_t = 1_048_576, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
+        target_rows: u64,
+        /// Give up after this many seconds if another writer holds the store
+        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+        lock_timeout: Option<Duration>,
     },
     /// Drop whole day partitions older than an age (e.g. 90d)
     Retain {
         #[arg(long, value_name = "AGE")]
         older_than: String,
-        #[arg(long, value_name = "SECONDS")]
-        lock_timeout: Option<f64>,
+        /// Give up after this many seconds if another writer holds the store
+        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+        lock_timeout: Option<Duration>,
     },
     /// Delete files no commit references any more
     Vacuum {
         /// Keep files a commit younger than this still named (readers may be using them)
         #[arg(long, value_name = "AGE", default_value = "1h")]
         min_age: String,
-        #[arg(long, value_name = "SECONDS")]
-        lock_timeout: Option<f64>,
+        /// Give up after this many seconds if another writer holds the store
+        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+        lock_timeout: Option<Duration>,
     },
     /// Read every committed file and check it against the log (changes nothing)
     Verify,
@@ -125,12 +129,14 @@ enum Command {
 
 #[derive(clap::Args)]
 struct OutputArgs {
-    #[arg(long, value_enum, default_value = "table")]
-    format: Format,
-    /// Write results to FILE (Parquet when it ends in .parquet)
+    /// Result format [default: from --output's extension, else table]
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// Write every row to FILE, in the format its extension names (.csv, .tsv, .json,
+    /// .ndjson/.jsonl, .parquet, .txt for the table) unless --format says otherwise
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
-    /// Rows the table format shows before it truncates
+    /// Rows the table format shows on a terminal before it truncates (files and pipes get all)
     #[arg(long, default_value_t = 100)]
     max_rows: usize,
     /// Memory the query may use (e.g. 512MB, 2GB): sorts and aggregations spill to temporary
@@ -164,6 +170,30 @@ fn parse_size(text: &str) -> Result<usize, String> {
     Ok(bytes as usize)
 }
 
+/// A number of seconds from 0 to a year (fractions allowed), for waits.
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if !(0.0..=31_536_000.0).contains(&secs) {
+        return Err(format!("{text:?} must be between 0 and 31536000 seconds (a year)"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// `generate --scale`: a positive number up to 1000.
+fn parse_scale(text: &str) -> Result<f64, String> {
+    let scale: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number"))?;
+    if !(scale > 0.0 && scale <= 1000.0) {
+        return Err(format!("{text:?} must be above 0 and at most 1000"));
+    }
+    Ok(scale)
+}
+
 #[derive(clap::Args)]
 struct LanguageArgs {
     /// Refuse to repair malformed searches (an unclosed '(', a dangling '&')
@@ -194,9 +224,13 @@ pub fn main() -> i32 {
 fn run() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
+        Err(e) if e.use_stderr() => {
+            eprintln!("omslake: {}", one_line_usage_error(&e.render().to_string()));
+            return EXIT_USAGE;
+        }
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { EXIT_USAGE } else { 0 };
+            return 0;
         }
     };
     if matches!(cli.command, Command::Sql { .. } | Command::Search { .. }) {
@@ -237,7 +271,7 @@ fn run() -> i32 {
         Command::Compact {
             target_rows,
             lock_timeout,
-        } => maintenance_cmd::compact(&store, target_rows, lock_timeout),
+        } => maintenance_cmd::compact(&store, target_rows as usize, lock_timeout),
         Command::Retain {
             older_than,
             lock_timeout,
@@ -257,6 +291,19 @@ fn run() -> i32 {
             e.code
         }
     }
+}
+
+/// clap's error text (a message, maybe a list, a usage block and a hint) as one line: the
+/// lines before the first blank one, joined, and where to look for more.
+fn one_line_usage_error(rendered: &str) -> String {
+    let text: Vec<&str> = rendered
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let text = text.join(" ");
+    let text = text.strip_prefix("error: ").unwrap_or(&text);
+    format!("{text} (see --help)")
 }
 
 /// A failed command: the one line to print and the exit code.

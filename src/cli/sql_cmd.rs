@@ -1,8 +1,9 @@
 //! `omslake sql`: one read-only query over the latest commit.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 
+use omslake::query::output::Format;
 use omslake::query::{output, Engine, EngineOptions, QueryError};
 use omslake::store::Store;
 
@@ -23,8 +24,45 @@ pub fn open_engine(store_dir: &Path, out: &OutputArgs) -> Result<Engine, Failure
     Ok(Engine::open_with(&Store::open(store_dir), &options)?)
 }
 
-/// Run `sql` and write its rows where `out` says.
+/// The format rows are written in: `--format`, else the extension of `--output`, else the
+/// table. An `--output` name whose extension says no format needs `--format`.
+pub fn resolve_format(out: &OutputArgs) -> Result<Format, Failure> {
+    match (out.format, &out.output) {
+        (Some(f), _) => Ok(f),
+        (None, None) => Ok(Format::Table),
+        (None, Some(path)) => Format::from_extension(path).ok_or_else(|| {
+            Failure::new(
+                EXIT_USAGE,
+                format!(
+                    "cannot tell the format of {} from its extension (.csv, .tsv, .json, .ndjson, .jsonl, .parquet, .txt): add --format",
+                    path.display()
+                ),
+            )
+        }),
+    }
+}
+
+/// Run `sql` and write its rows where `out` says. Only the table format on a terminal is
+/// truncated (to `--max-rows`): files and pipes get every row.
 pub async fn execute(engine: &Engine, sql: &str, out: &OutputArgs) -> Result<u64, Failure> {
+    execute_with(engine, sql, out, None).await
+}
+
+/// [`execute`], with the table format truncated to `always_truncate` rows wherever it goes
+/// (the demo's display).
+pub async fn execute_with(
+    engine: &Engine,
+    sql: &str,
+    out: &OutputArgs,
+    always_truncate: Option<usize>,
+) -> Result<u64, Failure> {
+    let format = resolve_format(out)?;
+    if format == Format::Parquet && out.output.is_none() {
+        return Err(Failure::new(
+            EXIT_USAGE,
+            "--format parquet writes a file: add --output FILE.parquet",
+        ));
+    }
     let explain = |e: QueryError| Failure::from(engine.explain_error(e));
     let df = engine.sql(sql).await.map_err(explain)?;
     let stream = df
@@ -32,7 +70,7 @@ pub async fn execute(engine: &Engine, sql: &str, out: &OutputArgs) -> Result<u64
         .await
         .map_err(|e| explain(QueryError::from(e)))?;
     match &out.output {
-        Some(path) if path.extension().is_some_and(|e| e == "parquet") => {
+        Some(path) if format == Format::Parquet => {
             Ok(output::write_parquet(stream, path).await.map_err(explain)?)
         }
         Some(path) => {
@@ -40,7 +78,7 @@ pub async fn execute(engine: &Engine, sql: &str, out: &OutputArgs) -> Result<u64
                 Failure::new(EXIT_USAGE, format!("cannot create {}: {e}", path.display()))
             })?;
             let mut w = std::io::BufWriter::new(file);
-            let rows = output::write(stream, out.format, &mut w, out.max_rows)
+            let rows = output::write(stream, format, &mut w, always_truncate)
                 .await
                 .map_err(explain)?;
             w.flush().map_err(|e| {
@@ -50,8 +88,9 @@ pub async fn execute(engine: &Engine, sql: &str, out: &OutputArgs) -> Result<u64
         }
         None => {
             let stdout = std::io::stdout();
+            let truncate = always_truncate.or(stdout.is_terminal().then_some(out.max_rows));
             let mut w = std::io::BufWriter::new(stdout.lock());
-            let rows = output::write(stream, out.format, &mut w, out.max_rows)
+            let rows = output::write(stream, format, &mut w, truncate)
                 .await
                 .map_err(explain)?;
             let _ = w.flush();

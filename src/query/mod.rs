@@ -80,6 +80,9 @@ pub struct EngineOptions {
     /// Bytes the operators of one query may hold; sorts and aggregations spill to temporary
     /// files beyond it, other operators fail with [`QueryError::MemoryLimit`].
     pub memory_limit: usize,
+    /// Skip files whose `TimeGenerated` range the filters exclude (see `table`). Off only to
+    /// check the pruning against the unpruned answer.
+    pub prune_files: bool,
 }
 
 impl Default for EngineOptions {
@@ -88,6 +91,7 @@ impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions {
             memory_limit: physical_memory() / 2,
+            prune_files: true,
         }
     }
 }
@@ -163,7 +167,8 @@ impl Engine {
                 table::read_as_views(&t.arrow_schema()),
                 store.root().to_path_buf(),
                 files,
-            );
+            )
+            .with_file_pruning(options.prune_files);
             ctx.register_table(TableReference::bare(t.name.as_str()), Arc::new(provider))?;
         }
         Ok(Engine {

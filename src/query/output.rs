@@ -18,6 +18,25 @@ pub enum Format {
     Tsv,
     Json,
     Ndjson,
+    /// A Parquet file (zstd); needs `--output FILE`.
+    Parquet,
+}
+
+impl Format {
+    /// The format a file name's extension stands for: `.csv`, `.tsv`, `.json`, `.ndjson` or
+    /// `.jsonl`, `.parquet`, `.txt` (the table format).
+    pub fn from_extension(path: &std::path::Path) -> Option<Format> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        Some(match ext.as_str() {
+            "csv" => Format::Csv,
+            "tsv" | "tab" => Format::Tsv,
+            "json" => Format::Json,
+            "ndjson" | "jsonl" => Format::Ndjson,
+            "parquet" => Format::Parquet,
+            "txt" => Format::Table,
+            _ => return None,
+        })
+    }
 }
 
 const TIMESTAMP_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.fZ";
@@ -30,13 +49,15 @@ fn out_err(e: impl std::fmt::Display) -> QueryError {
 }
 
 /// Stream results to `out` in `format`; returns the number of rows. The table format shows at
-/// most `max_table_rows` and says how many it left out.
+/// most `max_table_rows` (when given: on a terminal only) and says how many it left out; every
+/// other format writes every row.
 pub async fn write(
     mut stream: SendableRecordBatchStream,
     format: Format,
     out: &mut dyn Write,
-    max_table_rows: usize,
+    max_table_rows: Option<usize>,
 ) -> Result<u64, QueryError> {
+    let max_table_rows = max_table_rows.unwrap_or(usize::MAX);
     let schema = stream.schema();
     let mut rows = 0u64;
     match format {
@@ -60,7 +81,7 @@ pub async fn write(
             if rows > kept as u64 {
                 writeln!(
                     out,
-                    "{rows} rows; {} not shown (use --format csv or --output FILE to get all)",
+                    "{rows} rows; {} not shown (use --format csv, --output FILE or a pipe to get all)",
                     rows - kept as u64
                 )
                 .map_err(out_err)?;
@@ -110,6 +131,9 @@ pub async fn write(
             w.finish().map_err(out_err)?;
             drop(w);
             writeln!(out).map_err(out_err)?;
+        }
+        Format::Parquet => {
+            return Err(out_err("the parquet format is written to a file: use --output FILE"))
         }
     }
     Ok(rows)

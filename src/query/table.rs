@@ -8,7 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use datafusion::arrow::compute::SortOptions;
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
@@ -28,7 +28,6 @@ use datafusion::physical_plan::ExecutionPlan;
 
 use crate::schema::TIME_COLUMN;
 use crate::store::DataFile;
-use crate::time::parse_datetime;
 
 /// The schema queries see: string columns as string views. Decoding a dictionary page into
 /// views copies no string bytes (most values point into the page), where plain strings copy
@@ -56,6 +55,7 @@ pub struct SnapshotTable {
     schema: SchemaRef,
     root: PathBuf,
     files: Vec<DataFile>,
+    prune_files: bool,
 }
 
 impl SnapshotTable {
@@ -64,7 +64,14 @@ impl SnapshotTable {
             schema,
             root,
             files,
+            prune_files: true,
         }
+    }
+
+    /// Whether filters on `TimeGenerated` skip files (on by default).
+    pub fn with_file_pruning(mut self, on: bool) -> SnapshotTable {
+        self.prune_files = on;
+        self
     }
 }
 
@@ -94,8 +101,10 @@ impl TableProvider for SnapshotTable {
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let mut bounds = TimeBounds::default();
-        for f in filters {
-            bounds.narrow(f);
+        if self.prune_files {
+            for f in filters {
+                bounds.narrow(f);
+            }
         }
         let files: Vec<&DataFile> = self
             .files
@@ -231,15 +240,27 @@ impl TimeBounds {
     }
 }
 
+/// Is `e` the stored column, or a cast of it that keeps every value (to microseconds or
+/// nanoseconds, any time zone: the instant is the same)? A cast to seconds or milliseconds
+/// truncates, so `CAST(t AS TIMESTAMP(0)) = x` holds for rows the bounds of `t = x` would drop;
+/// such filters are left to the scan.
 fn is_time(e: &Expr) -> bool {
     match e {
         Expr::Column(c) => c.name == TIME_COLUMN,
-        Expr::Cast(c) => is_time(&c.expr),
+        Expr::Cast(c) => {
+            matches!(
+                c.field.data_type(),
+                DataType::Timestamp(TimeUnit::Microsecond | TimeUnit::Nanosecond, _)
+            ) && is_time(&c.expr)
+        }
         _ => false,
     }
 }
 
-/// A literal as microseconds, rounded down and up (a nanosecond literal may fall between).
+/// A typed timestamp literal as microseconds, rounded down and up (a nanosecond literal may
+/// fall between two). Strings and other types are not read: by the time filters reach a scan
+/// DataFusion has made comparable literals timestamps, and any other reading could differ from
+/// its own.
 fn literal_micros(e: &Expr) -> Option<(i64, i64)> {
     let Expr::Literal(v, _) = e else { return None };
     let exact = |m: i64| Some((m, m));
@@ -248,11 +269,10 @@ fn literal_micros(e: &Expr) -> Option<(i64, i64)> {
         ScalarValue::TimestampMillisecond(Some(m), _) => exact(m.checked_mul(1_000)?),
         ScalarValue::TimestampSecond(Some(s), _) => exact(s.checked_mul(1_000_000)?),
         ScalarValue::TimestampNanosecond(Some(n), _) => {
-            Some((n.div_euclid(1000), (n + 999).div_euclid(1000)))
+            let floor = n.div_euclid(1000);
+            let ceil = floor + i64::from(n.rem_euclid(1000) != 0);
+            Some((floor, ceil))
         }
-        ScalarValue::Utf8(Some(s))
-        | ScalarValue::LargeUtf8(Some(s))
-        | ScalarValue::Utf8View(Some(s)) => parse_datetime(s).ok().map(|m| (m, m)),
         _ => None,
     }
 }
@@ -260,7 +280,8 @@ fn literal_micros(e: &Expr) -> Option<(i64, i64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::logical_expr::{ident, lit};
+    use datafusion::logical_expr::{cast, ident, lit};
+    use crate::time::parse_datetime;
 
     fn col(name: &str) -> Expr {
         ident(name)
@@ -292,5 +313,39 @@ mod tests {
         b.narrow(&col("Computer").gt(lit("x")));
         b.narrow(&col("TimeGenerated").not_eq(ts("1970-01-02T00:00:00Z")));
         assert_eq!((b.lo, b.hi), (None, None));
+    }
+
+    #[test]
+    fn truncating_casts_and_strings_do_not_narrow() {
+        for unit in [TimeUnit::Second, TimeUnit::Millisecond] {
+            let mut b = TimeBounds::default();
+            let t = cast(col("TimeGenerated"), DataType::Timestamp(unit, None));
+            b.narrow(&t.eq(ts("1970-01-02T00:00:00Z")));
+            assert_eq!((b.lo, b.hi), (None, None));
+        }
+        let mut b = TimeBounds::default();
+        b.narrow(&col("TimeGenerated").gt(lit("1970-01-02")));
+        assert_eq!((b.lo, b.hi), (None, None));
+        // Lossless casts still narrow.
+        let mut b = TimeBounds::default();
+        let t = cast(col("TimeGenerated"), DataType::Timestamp(TimeUnit::Nanosecond, None));
+        b.narrow(&t.gt(lit(ScalarValue::TimestampNanosecond(Some(1500), None))));
+        assert_eq!((b.lo, b.hi), (Some(2), None));
+    }
+
+    #[test]
+    fn nanosecond_literals_at_the_ends_of_i64_do_not_overflow() {
+        for n in [i64::MAX, i64::MIN, i64::MAX - 1, i64::MIN + 1] {
+            for op in [Operator::Lt, Operator::LtEq, Operator::Gt, Operator::GtEq, Operator::Eq] {
+                let mut b = TimeBounds::default();
+                let l = lit(ScalarValue::TimestampNanosecond(Some(n), None));
+                b.narrow(&Expr::BinaryExpr(BinaryExpr::new(
+                    Box::new(col("TimeGenerated")),
+                    op,
+                    Box::new(l),
+                )));
+                let _ = b.overlaps(i64::MIN, i64::MAX);
+            }
+        }
     }
 }

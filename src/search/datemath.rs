@@ -175,7 +175,11 @@ fn round_down(t: i64, unit: Unit) -> Result<i64, String> {
             .with_ymd_and_hms(dt.year(), dt.month(), 1, 0, 0, 0)
             .single()
             .ok_or("bad date")?,
-        Unit::Week => day - Duration::days(i64::from(dt.weekday().num_days_from_monday())),
+        Unit::Week => day
+            .checked_sub_signed(Duration::days(i64::from(
+                dt.weekday().num_days_from_monday(),
+            )))
+            .ok_or_else(|| "date math out of range".to_string())?,
         Unit::Day => day,
         Unit::Hour => day + Duration::hours(i64::from(dt.hour())),
         Unit::Minute => day + Duration::minutes(i64::from(dt.hour() * 60 + dt.minute())),
@@ -214,5 +218,16 @@ mod tests {
             .contains("unknown time unit"));
         assert!(evaluate("NOW-HOURS", now).is_err());
         assert!(evaluate("NOW-99999999999YEARS", now).is_err());
+        // The first week of chrono's range starts before its first day: out of range, no panic.
+        assert!(evaluate("2024-01-02-264167YEARS/WEEK", now)
+            .unwrap_err()
+            .contains("out of range"));
+        for unit in ["YEAR", "MONTH", "WEEK", "DAY", "HOUR", "MINUTE", "SECOND", "MILLI"] {
+            for t in [i64::MIN, i64::MAX, -8_334_632_851_200_000_000, 8_210_298_412_799_999_999] {
+                let _ = round_down(t, Unit::parse(unit).unwrap());
+                let _ = shift(t, 1, Unit::parse(unit).unwrap());
+                let _ = shift(t, -1, Unit::parse(unit).unwrap());
+            }
+        }
     }
 }

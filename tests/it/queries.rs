@@ -117,8 +117,10 @@ fn output_formats() {
     );
     let r = env.run(&["sql", "SELECT 1 AS x WHERE false", "--format", "json"]);
     assert_eq!(r.stdout.trim(), "[]");
+    // A pipe is not a terminal: the table format shows every row, whatever --max-rows says.
     let r = env.run(&["sql", r#"SELECT * FROM "Event""#, "--max-rows", "3"]);
-    assert!(r.stdout.contains("20 rows; 17 not shown"), "{}", r.stdout);
+    assert!(r.stdout.ends_with("20 rows\n"), "{}", r.stdout);
+    assert!(!r.stdout.contains("not shown"), "{}", r.stdout);
     let out = env.path("out.parquet");
     let r = env.run(&[
         "sql",
@@ -351,4 +353,67 @@ fn in_subsearch_read_as_a_join_returns_the_rows_in_returns() {
     assert!(!header.contains("_key"), "{header}");
     let all = env.run(&["sql", "SELECT * FROM \"Event\" LIMIT 0", "--format", "csv"]);
     assert_eq!(header, all.stdout.lines().next().unwrap());
+}
+
+/// `--output FILE` writes every row in the format its extension names; `--format` overrides it;
+/// an extension that names no format is an error, not a table.
+#[test]
+fn output_files_take_their_format_from_the_extension_and_keep_every_row() {
+    let env = Env::new();
+    assert_eq!(env.ingest(&[&events(&env)]).code, 0);
+    let q = r#"SELECT "Computer" FROM "Event" ORDER BY "TimeGenerated""#;
+    let file = |name: &str, extra: &[&str]| {
+        let path = env.path(name);
+        let mut args = vec!["sql", q, "--max-rows", "3", "--output", path.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let r = env.run(&args);
+        (r, path)
+    };
+    let (r, p) = file("all.csv", &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let text = std::fs::read_to_string(p).unwrap();
+    assert_eq!(text.lines().count(), 21, "{text}");
+    assert_eq!(text.lines().next(), Some("Computer"));
+    let (r, p) = file("all.tsv", &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(std::fs::read_to_string(p).unwrap().lines().count(), 21);
+    for name in ["all.ndjson", "all.jsonl"] {
+        let (r, p) = file(name, &[]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let text = std::fs::read_to_string(p).unwrap();
+        assert_eq!(text.lines().count(), 20, "{text}");
+        for line in text.lines() {
+            serde_json::from_str::<serde_json::Value>(line).unwrap();
+        }
+    }
+    let (r, p) = file("all.json", &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 20);
+    let (r, p) = file("all.parquet", &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let reader =
+        parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&p).unwrap()).unwrap();
+    use parquet::file::reader::FileReader;
+    assert_eq!(reader.metadata().file_metadata().num_rows(), 20);
+    // The table format in a file is not truncated either.
+    let (r, p) = file("all.txt", &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let text = std::fs::read_to_string(p).unwrap();
+    assert!(text.ends_with("20 rows\n") && !text.contains("not shown"), "{text}");
+    // --format wins over the extension.
+    let (r, p) = file("rows.csv", &["--format", "ndjson"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(std::fs::read_to_string(p).unwrap().starts_with("{\"Computer\""));
+    // An unknown extension without --format is refused, and nothing is written.
+    let (r, p) = file("rows.xlsx", &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("rows.xlsx") && r.stderr.contains("--format"), "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert!(!p.exists());
+    let (r, p) = file("rows.xlsx", &["--format", "csv"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(std::fs::read_to_string(p).unwrap().lines().count(), 21);
+    let r = env.run(&["sql", q, "--format", "parquet"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
 }
