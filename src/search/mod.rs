@@ -3,6 +3,7 @@
 
 pub mod ast;
 pub mod datemath;
+pub mod extend_fns;
 pub mod lexer;
 pub mod parser;
 pub mod sql;

@@ -601,6 +601,18 @@ impl<'a> Parser<'a> {
                     pos,
                 })
             }
+            // Date math such as `NOW-1DAY` (an argument of `ms`) is one value, not a name.
+            _ if self.cur.rest().get(..3).is_some_and(|p| p.eq_ignore_ascii_case("NOW"))
+                && !self.cur.rest()[3..]
+                    .starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '(') =>
+            {
+                let (text, pos) = self.cur.unquoted_value(false).expect("starts with NOW");
+                Expr::Literal(Value {
+                    text,
+                    quoted: false,
+                    pos,
+                })
+            }
             _ => {
                 let name = self.name("a field, a number or a function")?;
                 if self.cur.rest().starts_with('(') {

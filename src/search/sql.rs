@@ -236,3 +236,26 @@ pub fn select_mut(q: &mut Query) -> &mut sqlparser::ast::Select {
         _ => unreachable!("template body is a SELECT"),
     }
 }
+
+/// An expression from a fixed template in which `$0`…`$9` stand for already-built
+/// expressions. The template is ours; the arguments are rendered by sqlparser, so user text
+/// still enters only as escaped nodes, and the text inserted is not scanned again.
+pub fn expr_template(template: &str, args: &[&Expr]) -> Expr {
+    let mut text = String::with_capacity(template.len() + 32 * args.len());
+    let mut chars = template.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, chars.peek().and_then(|d| d.to_digit(10))) {
+            ('$', Some(i)) => {
+                chars.next();
+                text.push('(');
+                text.push_str(&args[i as usize].to_string());
+                text.push(')');
+            }
+            _ => text.push(c),
+        }
+    }
+    Parser::new(&GenericDialect {})
+        .try_with_sql(&text)
+        .and_then(|mut p| p.parse_expr())
+        .expect("template expression parses")
+}

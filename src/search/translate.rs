@@ -8,6 +8,7 @@ use sqlparser::ast::{
 
 use super::ast::*;
 use super::datemath;
+use super::extend_fns;
 use super::lexer::Op;
 use super::sql::{self, col};
 use super::SearchError;
@@ -30,6 +31,21 @@ pub struct Translator<'a> {
     text: &'a str,
     opts: &'a Options,
     pub warnings: Vec<String>,
+    /// Translating an aggregate's argument (where a window such as `scale` cannot go).
+    in_aggregate: bool,
+}
+
+/// A column type as the schemas and the reference name it.
+fn type_name(t: ColumnType) -> &'static str {
+    match t {
+        ColumnType::String => "a string",
+        ColumnType::Datetime => "a datetime",
+        ColumnType::Bool => "a bool",
+        ColumnType::Int => "an int",
+        ColumnType::Long => "a long",
+        ColumnType::Real => "a real",
+        ColumnType::Dynamic => "a dynamic",
+    }
 }
 
 /// The query being built: one SELECT that commands fill in until one needs a new level.
@@ -299,6 +315,7 @@ impl<'a> Translator<'a> {
             text,
             opts,
             warnings: Vec::new(),
+            in_aggregate: false,
         }
     }
 
@@ -1102,10 +1119,11 @@ impl<'a> Translator<'a> {
         let unaliased = aggregates.iter().filter(|a| a.alias.is_none()).count();
         let mut first_agg = None;
         for a in aggregates {
-            let arg = match &a.arg {
-                Some(e) => Some(self.expr(e, &cols)?),
-                None => None,
-            };
+            self.check_aggregate_type(a, &cols)?;
+            self.in_aggregate = true;
+            let arg = a.arg.as_ref().map(|e| self.expr(e, &cols)).transpose();
+            self.in_aggregate = false;
+            let arg = arg?;
             let arg_text = a.arg.as_ref().map(expr_text).unwrap_or_default();
             let e = match (&a.func, arg) {
                 (AggFunc::Count, None) => sql::count_star(),
@@ -1182,6 +1200,35 @@ impl<'a> Translator<'a> {
         Ok(st)
     }
 
+    /// `sum`, `avg`, `stddev` and percentiles need numbers (reference §6.5); `min`/`max` also
+    /// take strings and datetimes. Said here, with the field and its type, rather than as
+    /// DataFusion's planning error.
+    fn check_aggregate_type(&self, a: &Aggregate, cols: &Columns) -> Result<(), SearchError> {
+        let numeric_only = matches!(
+            a.func,
+            AggFunc::Sum | AggFunc::Avg | AggFunc::StdDev | AggFunc::Percentile(_)
+        );
+        let Some(Expr::Field(f)) = &a.arg else {
+            return Ok(());
+        };
+        match find(cols, &f.text) {
+            Some((name, ty))
+                if numeric_only
+                    && !matches!(ty, ColumnType::Int | ColumnType::Long | ColumnType::Real) =>
+            {
+                Err(self.err(
+                    f.pos,
+                    format!(
+                        "{}({name}) needs a numeric field, but {name} is {}: use count, countdistinct, min or max",
+                        a.written,
+                        type_name(*ty)
+                    ),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// `date_bin(INTERVAL 'N unit', "f", TIMESTAMP '1970-01-01')`, or `date_trunc` for 1 month/year.
     fn bucket(&self, field: &str, iv: &Interval) -> Result<SqlExpr, SearchError> {
         match iv.unit.micros() {
@@ -1207,10 +1254,15 @@ impl<'a> Translator<'a> {
                 "date_trunc",
                 vec![sql::string(iv.unit.sql_name()), col(field)],
             )),
-            None => Err(self.err(
-                iv.pos,
-                "intervals in months or years must be 1MONTH or 1YEAR",
-            )),
+            None => {
+                let per = if iv.unit == datemath::Unit::Year { 12 } else { 1 };
+                let months = iv
+                    .count
+                    .checked_mul(per)
+                    .filter(|m| *m <= 1_200_000)
+                    .ok_or_else(|| self.err(iv.pos, "interval too long (at most 100000 years)"))?;
+                Ok(extend_fns::month_bucket(&col(field), months))
+            }
         }
     }
 
@@ -1232,6 +1284,9 @@ impl<'a> Translator<'a> {
                         self.err(v.pos, format!("expected a number, found {:?}", v.text))
                     })?,
             },
+            Expr::Call { name, args } if name.text.eq_ignore_ascii_case("ms") => {
+                self.ms(name, args, cols)?
+            }
             Expr::Call { name, args } => {
                 let mut a = Vec::new();
                 for x in args {
@@ -1240,6 +1295,63 @@ impl<'a> Translator<'a> {
                 self.function(name, a)?
             }
         })
+    }
+
+    /// `ms()` (now), `ms(a)` (milliseconds since the epoch), `ms(a, b)` (`ms(a) - ms(b)`), where
+    /// each argument is a datetime field or a date (`NOW-1DAY`, `2024-01-01T00:00:00Z`).
+    fn ms(&mut self, name: &Name, args: &[Expr], cols: &Columns) -> Result<SqlExpr, SearchError> {
+        let mut dates = Vec::new();
+        for a in args {
+            dates.push(match self.ms_argument(a, cols)? {
+                Ok(column) => extend_fns::epoch_ms(&column),
+                Err(micros) => sql::int(micros.div_euclid(1000)),
+            });
+        }
+        Ok(match dates.as_slice() {
+            [] => sql::int(self.opts.now_micros.div_euclid(1000)),
+            [a] => a.clone(),
+            [a, b] => extend_fns::difference(a, b),
+            _ => {
+                return Err(self.err(
+                    name.pos,
+                    format!("ms() takes 0 to 2 arguments, got {}", args.len()),
+                ))
+            }
+        })
+    }
+
+    /// An argument of `ms`: a datetime column (`Ok`), or a date folded to its microseconds
+    /// (`Err`).
+    fn ms_argument(
+        &mut self,
+        a: &Expr,
+        cols: &Columns,
+    ) -> Result<Result<SqlExpr, i64>, SearchError> {
+        let as_date = |text: &str, pos: usize| -> Option<Result<Result<SqlExpr, i64>, SearchError>> {
+            datemath::looks_like_date(text).then(|| {
+                datemath::evaluate(text, self.opts.now_micros)
+                    .map(Err)
+                    .map_err(|m| self.err(pos, m))
+            })
+        };
+        match a {
+            Expr::Field(n) if find(cols, &n.text).is_none() => as_date(&n.text, n.pos)
+                .unwrap_or_else(|| Err(self.unknown_field(n, cols, "the rows before this expression"))),
+            Expr::Field(n) => match self.resolve(n, cols, "the rows before this expression")? {
+                (column, ColumnType::Datetime) => Ok(Ok(col(&column))),
+                (column, ty) => Err(self.err(
+                    n.pos,
+                    format!("ms() needs datetime fields or dates; {column} is {}", type_name(ty)),
+                )),
+            },
+            Expr::Literal(v) => as_date(&v.text, v.pos).unwrap_or_else(|| {
+                Err(self.err(v.pos, format!("ms() needs datetime fields or dates, found {:?}", v.text)))
+            }),
+            Expr::Call { name, .. } => Err(self.err(
+                name.pos,
+                "ms() needs datetime fields or dates, not a function",
+            )),
+        }
     }
 
     fn function(&self, name: &Name, a: Vec<SqlExpr>) -> Result<SqlExpr, SearchError> {
@@ -1368,6 +1480,13 @@ impl<'a> Translator<'a> {
                 arity(1..=1)?;
                 sql::is_not_null(a.into_iter().next().expect("1"))
             }
+            "scale" => {
+                arity(3..=3)?;
+                if self.in_aggregate {
+                    return Err(self.err(name.pos, "scale() scales the whole result, so it cannot be aggregated: Extend it first, then measure the new field"));
+                }
+                extend_fns::scale(&a[0], &a[1], &a[2])
+            }
             "map" => {
                 arity(4..=5)?;
                 let mut it = a.into_iter();
@@ -1387,7 +1506,7 @@ impl<'a> Translator<'a> {
             }
             _ => {
                 return Err(self.err(name.pos, format!(
-                    "unknown or unsupported function '{}' (supported: abs, acos, add, and, asin, atan, atan2, cbrt, ceil, cos, cosh, def, deg, div, exists, exp, floor, hypo, if, linear, ln, log, map, max, min, mod, mul, not, or, pow, product, rad, recip, rint, sin, sinh, sqrt, sub, sum, tan, tanh)",
+                    "unknown or unsupported function '{}' (supported: abs, acos, add, and, asin, atan, atan2, cbrt, ceil, cos, cosh, def, deg, div, exists, exp, floor, hypo, if, linear, ln, log, map, max, min, mod, ms, mul, not, or, pow, product, rad, recip, rint, scale, sin, sinh, sqrt, sub, sum, tan, tanh)",
                     name.text
                 )))
             }

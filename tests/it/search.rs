@@ -235,3 +235,76 @@ fn semantics_on_data_case_nulls_unicode_and_hostile_values() {
         .unwrap();
     assert_eq!(String::from_utf8(r.stdout).unwrap().lines().count(), 1);
 }
+
+/// `ms`, `scale` and calendar intervals of several months or years (reference §6.5, §6.9),
+/// against results computed by hand over a small store.
+#[test]
+fn ms_scale_and_month_intervals_give_hand_computed_results() {
+    let env = Env::new();
+    let records = r#"{"Type":"UpdateRunProgress","TimeGenerated":"2024-01-01T00:00:00Z","Computer":"c1","StartTime":"2024-01-01T00:00:00Z","EndTime":"2024-01-01T00:01:30.250Z"}
+{"Type":"UpdateRunProgress","TimeGenerated":"2024-01-01T01:00:00Z","Computer":"c2","StartTime":"2024-01-01T10:00:00.000999Z","EndTime":"2024-01-01T10:00:01Z"}
+{"Type":"UpdateRunProgress","TimeGenerated":"2024-01-01T02:00:00Z","Computer":"c3","StartTime":"2024-01-01T10:00:00Z"}
+{"Type":"UpdateSummary","TimeGenerated":"2024-01-01T00:00:00Z","Computer":"a","TotalUpdatesMissing":10}
+{"Type":"UpdateSummary","TimeGenerated":"2024-01-01T00:00:00Z","Computer":"b","TotalUpdatesMissing":20}
+{"Type":"UpdateSummary","TimeGenerated":"2024-01-01T00:00:00Z","Computer":"c","TotalUpdatesMissing":50}
+{"Type":"UpdateSummary","TimeGenerated":"2024-01-01T00:00:00Z","Computer":"d"}
+{"Type":"Update","TimeGenerated":"2024-03-01T00:00:00Z","Computer":"u1","PublishedDate":"2023-01-15T00:00:00Z"}
+{"Type":"Update","TimeGenerated":"2024-03-01T00:00:00Z","Computer":"u2","PublishedDate":"2023-03-31T23:59:59Z"}
+{"Type":"Update","TimeGenerated":"2024-03-01T00:00:00Z","Computer":"u3","PublishedDate":"2023-04-01T00:00:00Z"}
+{"Type":"Update","TimeGenerated":"2024-03-01T00:00:00Z","Computer":"u4","PublishedDate":"2023-12-31T12:00:00Z"}
+{"Type":"Update","TimeGenerated":"2024-03-01T00:00:00Z","Computer":"u5","PublishedDate":"2024-02-29T00:00:00Z"}
+"#;
+    let f = env.write("small.ndjson", records.as_bytes());
+    assert_eq!(env.ingest(&[&f]).code, 0);
+    let csv = |search: &str| {
+        let r = env.run(&["search", search, "--format", "csv"]);
+        assert_eq!(r.code, 0, "{search}: {}", r.stderr);
+        r.stdout.lines().map(str::to_string).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        csv("Type=UpdateRunProgress | Extend ms(EndTime, StartTime) as durationMs | select Computer, durationMs | sort Computer asc"),
+        ["Computer,durationMs", "c1,90250", "c2,1000", "c3,"]
+    );
+    // 2024-01-01T00:00:00Z is 1704067200000 ms after the epoch.
+    assert_eq!(
+        csv("Type=UpdateRunProgress Computer=c1 | Extend ms(StartTime) as startMs | select startMs"),
+        ["startMs", "1704067200000"]
+    );
+    let r = env
+        .command()
+        .env("OMSLAKE_NOW", "2024-01-02T00:00:00Z")
+        .args(["search", "Type=UpdateRunProgress Computer=c1 | Extend ms(NOW-1DAY) as a | Extend ms() as b | select a, b", "--format", "csv"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&r.stdout), "a,b\n1704067200000,1704153600000\n");
+    assert_eq!(
+        csv("Type=UpdateSummary | Extend scale(TotalUpdatesMissing, 0, 100) as scaled | select Computer, scaled | sort Computer asc"),
+        ["Computer,scaled", "a,0.0", "b,25.0", "c,100.0", "d,"]
+    );
+    assert_eq!(
+        csv("Type=Update | measure count() by PublishedDate interval 3MONTHS"),
+        [
+            "PublishedDate,AggregatedValue",
+            "2024-01-01T00:00:00Z,1",
+            "2023-10-01T00:00:00Z,1",
+            "2023-04-01T00:00:00Z,1",
+            "2023-01-01T00:00:00Z,2",
+        ]
+    );
+    assert_eq!(
+        csv("Type=Update | measure count() by PublishedDate interval 2YEARS"),
+        [
+            "PublishedDate,AggregatedValue",
+            "2024-01-01T00:00:00Z,1",
+            "2022-01-01T00:00:00Z,4",
+        ]
+    );
+    let r = env.run(&["search", "Type=Update | measure avg(Computer)"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("avg(Computer) needs a numeric field, but Computer is a string"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("Internal error"), "{}", r.stderr);
+}
