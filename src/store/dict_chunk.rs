@@ -7,11 +7,13 @@
 //! renumbered through a table. The chunk is what parquet itself writes for such a column:
 //! a PLAIN dictionary page, then data pages (format v1) of RLE definition levels and
 //! RLE_DICTIONARY indices, each compressed alone, with an offset index and chunk statistics.
-//! Two differences: no size statistics (optional in the format; parquet writes the unencoded
-//! byte count and level histograms, which no reader of ours uses), and no fall back to plain
-//! encoding when the dictionary passes 1 MB (the decoder has already turned mostly-distinct
-//! columns back to plain strings; the largest dictionary page of the 2 GB benchmark's store
-//! is 319 KB compressed).
+//! One difference: no size statistics (optional in the format; parquet writes the unencoded
+//! byte count and level histograms, which no reader of ours uses).
+//!
+//! Like parquet's writer, a chunk whose dictionary would pass the dictionary page size limit
+//! (`dictionary_page_size_limit`, 1 MiB by default) falls back to PLAIN data pages for the rest
+//! of the chunk: the dictionary page stays under the limit, the pages written before it keep
+//! their dictionary indices, and every reader must load no more than that.
 
 use std::collections::HashMap;
 
@@ -36,6 +38,11 @@ pub struct DictChunk {
     compressor: Option<zstd::bulk::Compressor<'static>>,
     page_rows: usize,
     dictionary: Dictionary,
+    /// Bytes the dictionary page may hold; past them the chunk falls back to PLAIN pages.
+    dictionary_limit: usize,
+    /// After the fall back: the current page's values, PLAIN-encoded.
+    plain: Option<Vec<u8>>,
+    plain_pages: i32,
     /// The current page: its definition levels (nullable columns) as they come, the run of
     /// equal levels not yet given to them, and an index per value.
     levels: rle::Encoder,
@@ -67,14 +74,25 @@ struct Dictionary {
 const UNSEEN: u32 = u32::MAX;
 
 impl DictChunk {
-    /// A chunk of `descr` (a BYTE_ARRAY leaf) with `compression` (zstd or none), `page_rows`
-    /// rows a data page, and statistics unless `stats` is false.
+    /// A chunk of `descr` (a flat BYTE_ARRAY leaf, required or optional) with `compression`
+    /// (zstd or none), `page_rows` rows a data page, a dictionary page of at most
+    /// `dictionary_limit` bytes, and statistics unless `stats` is false.
     pub fn new(
         descr: ColumnDescPtr,
         compression: Compression,
         page_rows: usize,
+        dictionary_limit: usize,
         stats: bool,
     ) -> Result<DictChunk, ParquetError> {
+        // The levels written here are one bit wide and never repeated.
+        if descr.max_def_level() > 1 || descr.max_rep_level() > 0 {
+            return Err(ParquetError::General(format!(
+                "column {} is nested (definition level {}, repetition level {}); dictionary chunks are for flat columns",
+                descr.name(),
+                descr.max_def_level(),
+                descr.max_rep_level()
+            )));
+        }
         let compressor = match compression {
             Compression::UNCOMPRESSED => None,
             Compression::ZSTD(level) => Some(
@@ -96,6 +114,9 @@ impl DictChunk {
                 stats: stats.then(StringStats::default),
                 ..Dictionary::default()
             },
+            dictionary_limit,
+            plain: None,
+            plain_pages: 0,
             levels: rle::Encoder::new(1),
             level_run: (true, 0),
             indices: Vec::new(),
@@ -130,6 +151,18 @@ impl DictChunk {
             stats.nulls += nulls.as_ref().map_or(0, |n| n.null_count()) as u64;
         }
         let t = self.renumbering(dict.values());
+        // Interning every value of the batch's dictionary keeps within the limit: no row can
+        // make the chunk fall back, so rows need no check of their own.
+        let fits = self.plain.is_none()
+            && self.dictionary.page.len() + values.value_data().len() + 4 * values.len()
+                <= self.dictionary_limit;
+        if !fits {
+            for r in 0..keys.len() {
+                let valid = nulls.as_ref().is_none_or(|n| n.is_valid(r));
+                self.push_row(valid.then_some((t, keys[r] as usize)), nullable)?;
+            }
+            return Ok(());
+        }
         let mut row = 0;
         while row < keys.len() {
             let end = self.page_end(row, keys.len());
@@ -137,10 +170,9 @@ impl DictChunk {
             let dictionary = &mut self.dictionary;
             match &nulls {
                 None => {
-                    self.indices.extend(
-                        (keys[row..end].iter())
-                            .map(|&k| renumber(table, dictionary, values, k as usize)),
-                    );
+                    for &k in &keys[row..end] {
+                        self.indices.push(renumber(table, dictionary, values, k as usize)?);
+                    }
                     if nullable {
                         put_level(&mut self.levels, &mut self.level_run, true, end - row);
                     }
@@ -152,7 +184,7 @@ impl DictChunk {
                             put_level(&mut self.levels, &mut self.level_run, valid, 1);
                         }
                         if valid {
-                            let i = renumber(table, dictionary, values, k as usize);
+                            let i = renumber(table, dictionary, values, k as usize)?;
                             self.indices.push(i);
                         }
                     }
@@ -194,34 +226,59 @@ impl DictChunk {
             sources.push((dict, column.logical_nulls(), t));
         }
         let nullable = self.descr.max_def_level() > 0;
-        let mut at = 0;
-        while at < pairs.len() {
-            let end = self.page_end(at, pairs.len());
-            for &(c, r) in &pairs[at..end] {
-                let (dict, nulls, t) = &sources[c];
-                let valid = nulls.as_ref().is_none_or(|n| n.is_valid(r));
-                if nullable {
-                    put_level(&mut self.levels, &mut self.level_run, valid, 1);
+        for &(c, r) in pairs {
+            let (dict, nulls, t) = &sources[c];
+            let valid = nulls.as_ref().is_none_or(|n| n.is_valid(r));
+            if !valid {
+                if !nullable {
+                    return Err(self.required_error());
                 }
-                if !valid {
-                    if !nullable {
-                        return Err(self.required_error());
-                    }
-                    if let Some(stats) = &mut self.dictionary.stats {
-                        stats.nulls += 1;
-                    }
-                    continue;
+                if let Some(stats) = &mut self.dictionary.stats {
+                    stats.nulls += 1;
                 }
-                let k = dict.keys().values()[r] as usize;
-                let table = &mut self.renumbered[*t].1;
-                let values = dict.values().as_string::<i32>();
-                let i = renumber(table, &mut self.dictionary, values, k);
-                self.indices.push(i);
             }
-            self.advance(end - at)?;
-            at = end;
+            let k = dict.keys().values()[r] as usize;
+            self.push_row(valid.then_some((*t, k)), nullable)?;
         }
         Ok(())
+    }
+
+    /// Append one row: null, or key `k` of the batch dictionary `t` renumbers. Falls back to
+    /// PLAIN pages, first closing the page of the rows before, when the value would take the
+    /// dictionary past its limit.
+    fn push_row(&mut self, value: Option<(usize, usize)>, nullable: bool) -> Result<(), ParquetError> {
+        if let Some((t, k)) = value {
+            let (values, table) = &self.renumbered[t];
+            if self.plain.is_none() && table[k] == UNSEEN {
+                let len = values.as_string::<i32>().value(k).len();
+                if self.dictionary.page.len() + 4 + len > self.dictionary_limit {
+                    self.flush_page()?;
+                    self.plain = Some(Vec::new());
+                }
+            }
+        }
+        if nullable {
+            put_level(&mut self.levels, &mut self.level_run, value.is_some(), 1);
+        }
+        if let Some((t, k)) = value {
+            let (values, table) = &mut self.renumbered[t];
+            let values = values.as_string::<i32>();
+            match &mut self.plain {
+                Some(page) => {
+                    let v = values.value(k).as_bytes();
+                    page.extend_from_slice(&length_u32(v.len(), self.descr.name())?.to_le_bytes());
+                    page.extend_from_slice(v);
+                    if let Some(stats) = &mut self.dictionary.stats {
+                        stats.add_value(v);
+                    }
+                }
+                None => {
+                    let i = renumber(table, &mut self.dictionary, values, k)?;
+                    self.indices.push(i);
+                }
+            }
+        }
+        self.advance(1)
     }
 
     fn dictionary_of<'a>(
@@ -285,18 +342,35 @@ impl DictChunk {
             self.levels.put_run(valid as u32, count);
             let levels = std::mem::replace(&mut self.levels, rle::Encoder::new(1)).finish();
             // Format v1: the levels' byte length, then the levels.
-            page.extend_from_slice(&(levels.len() as u32).to_le_bytes());
+            page.extend_from_slice(&length_u32(levels.len(), self.descr.name())?.to_le_bytes());
             page.extend_from_slice(&levels);
         }
-        // Indices are as wide as the dictionary so far needs (each page says its own).
-        let width = rle::bit_width((self.dictionary.starts.len() as u32).saturating_sub(1));
-        page.push(width);
-        rle::encode(&self.indices, width, &mut page);
+        let encoding = match &mut self.plain {
+            Some(values) => {
+                page.append(values);
+                self.plain_pages += 1;
+                Encoding::PLAIN
+            }
+            None => {
+                // Indices are as wide as the dictionary so far needs (each page says its own).
+                let entries = u32::try_from(self.dictionary.starts.len()).unwrap_or(u32::MAX);
+                let width = rle::bit_width(entries.saturating_sub(1));
+                page.push(width);
+                rle::encode(&self.indices, width, &mut page);
+                Encoding::RLE_DICTIONARY
+            }
+        };
+        if page.len() > i32::MAX as usize {
+            return Err(ParquetError::General(format!(
+                "a page of column {} passed 2 GiB",
+                self.descr.name()
+            )));
+        }
         let uncompressed = page.len();
         let page = Page::DataPage {
             buf: Bytes::from(self.compress(page)?),
-            num_values: rows as u32,
-            encoding: Encoding::RLE_DICTIONARY,
+            num_values: u32::try_from(rows).map_err(|_| ParquetError::General("too many rows in a page".into()))?,
+            encoding,
             def_level_encoding: Encoding::RLE,
             rep_level_encoding: Encoding::RLE,
             statistics: None,
@@ -319,7 +393,9 @@ impl DictChunk {
         let uncompressed = dictionary.len();
         let dictionary_page = Page::DictionaryPage {
             buf: Bytes::from(self.compress(dictionary)?),
-            num_values: self.dictionary.starts.len() as u32,
+            num_values: u32::try_from(self.dictionary.starts.len()).map_err(|_| {
+                ParquetError::General("a dictionary of more than 4 G values".into())
+            })?,
             encoding: Encoding::PLAIN,
             is_sorted: false,
         };
@@ -327,12 +403,21 @@ impl DictChunk {
         let mut offsets = OffsetIndexBuilder::new();
         let (mut compressed_size, mut uncompressed_size) = (0i64, 0i64);
         let mut writer = SerializedPageWriter::new(&mut sink);
-        let spec = writer.write_page(CompressedPage::new(dictionary_page, uncompressed))?;
-        let dictionary_offset = spec.offset as i64;
-        compressed_size += spec.compressed_size as i64;
-        uncompressed_size += spec.uncompressed_size as i64;
+        // A chunk that fell back before its first page has no dictionary to write.
+        let dictionary_pages = self.pages.len() - self.plain_pages as usize;
+        let has_dictionary = self.plain.is_none()
+            || !self.dictionary.starts.is_empty()
+            || dictionary_pages > 0;
+        let mut dictionary_offset = None;
+        if has_dictionary {
+            let spec = writer.write_page(CompressedPage::new(dictionary_page, uncompressed))?;
+            dictionary_offset = Some(spec.offset as i64);
+            compressed_size += spec.compressed_size as i64;
+            uncompressed_size += spec.uncompressed_size as i64;
+        }
         let mut data_offset = None;
-        let data_pages = self.pages.len() as i32;
+        let data_pages = i32::try_from(self.pages.len())
+            .map_err(|_| ParquetError::General("more than 2 G pages in a chunk".into()))?;
         for (page, rows) in std::mem::take(&mut self.pages) {
             let spec = writer.write_page(page)?;
             data_offset.get_or_insert(spec.offset as i64);
@@ -343,27 +428,39 @@ impl DictChunk {
         }
         writer.close()?;
         let bytes = Bytes::from(sink.into_inner()?);
-        let encodings = [Encoding::PLAIN, Encoding::RLE, Encoding::RLE_DICTIONARY];
+        let encodings: &[Encoding] = match has_dictionary {
+            true => &[Encoding::PLAIN, Encoding::RLE, Encoding::RLE_DICTIONARY],
+            false => &[Encoding::PLAIN, Encoding::RLE],
+        };
+        let mut page_stats = Vec::new();
+        if has_dictionary {
+            page_stats.push(PageEncodingStats {
+                page_type: PageType::DICTIONARY_PAGE,
+                encoding: Encoding::PLAIN,
+                count: 1,
+            });
+        }
+        for (encoding, count) in [
+            (Encoding::RLE_DICTIONARY, data_pages - self.plain_pages),
+            (Encoding::PLAIN, self.plain_pages),
+        ] {
+            if count > 0 {
+                page_stats.push(PageEncodingStats {
+                    page_type: PageType::DATA_PAGE,
+                    encoding,
+                    count,
+                });
+            }
+        }
         let mut metadata = ColumnChunkMetaData::builder(self.descr.clone())
             .set_compression(self.compression)
             .set_encodings_mask(EncodingMask::new_from_encodings(encodings.iter()))
-            .set_page_encoding_stats(vec![
-                PageEncodingStats {
-                    page_type: PageType::DICTIONARY_PAGE,
-                    encoding: Encoding::PLAIN,
-                    count: 1,
-                },
-                PageEncodingStats {
-                    page_type: PageType::DATA_PAGE,
-                    encoding: Encoding::RLE_DICTIONARY,
-                    count: data_pages,
-                },
-            ])
+            .set_page_encoding_stats(page_stats)
             .set_total_compressed_size(compressed_size)
             .set_total_uncompressed_size(uncompressed_size)
             .set_num_values(self.rows as i64)
-            .set_data_page_offset(data_offset.unwrap_or(dictionary_offset))
-            .set_dictionary_page_offset(Some(dictionary_offset));
+            .set_data_page_offset(data_offset.or(dictionary_offset).unwrap_or(0))
+            .set_dictionary_page_offset(dictionary_offset);
         if let Some(stats) = self.dictionary.stats.take() {
             metadata = metadata.set_statistics(stats.finish(truncate));
         }
@@ -380,7 +477,7 @@ impl DictChunk {
 }
 
 impl Dictionary {
-    fn intern(&mut self, value: &[u8]) -> u32 {
+    fn intern(&mut self, value: &[u8]) -> Result<u32, ParquetError> {
         let hash = self.hasher.hash_one(value);
         let (page, starts) = (&self.page, &self.starts);
         let at = |i: u32| {
@@ -389,32 +486,47 @@ impl Dictionary {
             &page[start..start + len as usize]
         };
         if let Some(&(_, i)) = self.table.find(hash, |&(h, i)| h == hash && at(i) == value) {
-            return i;
+            return Ok(i);
         }
-        let i = self.starts.len() as u32;
+        let too_large = || ParquetError::General("a dictionary page passed 4 GiB".into());
+        let i = u32::try_from(self.starts.len()).map_err(|_| too_large())?;
+        let len = u32::try_from(value.len()).map_err(|_| too_large())?;
+        self.page.extend_from_slice(&len.to_le_bytes());
+        let start = u32::try_from(self.page.len()).map_err(|_| too_large())?;
         self.table.insert_unique(hash, (hash, i), |&(h, _)| h);
-        self.page
-            .extend_from_slice(&(value.len() as u32).to_le_bytes());
-        self.starts.push(self.page.len() as u32);
+        self.starts.push(start);
         self.page.extend_from_slice(value);
         if let Some(stats) = &mut self.stats {
             stats.add_value(value);
         }
-        i
+        Ok(i)
     }
 }
 
 /// Key `k` of a batch dictionary with `values`, as a number of the chunk's `dictionary`,
 /// looked up once and then kept in `table`.
-fn renumber(table: &mut [u32], dictionary: &mut Dictionary, values: &StringArray, k: usize) -> u32 {
+fn renumber(
+    table: &mut [u32],
+    dictionary: &mut Dictionary,
+    values: &StringArray,
+    k: usize,
+) -> Result<u32, ParquetError> {
     match table[k] {
         UNSEEN => {
-            let i = dictionary.intern(values.value(k).as_bytes());
+            let i = dictionary.intern(values.value(k).as_bytes())?;
             table[k] = i;
-            i
+            Ok(i)
         }
-        i => i,
+        i => Ok(i),
     }
+}
+
+/// A length as the u32 that PLAIN byte arrays and page offsets take, or an error naming the
+/// column (never a wrapped length).
+fn length_u32(len: usize, column: &str) -> Result<u32, ParquetError> {
+    u32::try_from(len).map_err(|_| {
+        ParquetError::General(format!("a value of column {column} passed 4 GiB in one page"))
+    })
 }
 
 /// Add `count` levels of `valid` to the run, giving the run to `levels` when it ends.

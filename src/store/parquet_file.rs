@@ -49,8 +49,8 @@ enum Kind {
     Parquet,
     /// Parquet's column writer, with statistics from the dictionary.
     OwnStats,
-    /// A `DictChunk` of this compression, with statistics or not.
-    Dictionary(Compression, bool),
+    /// A `DictChunk` of this compression, dictionary page size limit, and statistics or not.
+    Dictionary(Compression, usize, bool),
 }
 
 struct RowGroup {
@@ -91,7 +91,11 @@ impl<W: Write + Send> ParquetFile<W> {
                             && props.writer_version() == WriterVersion::PARQUET_1_0
                             && DictChunk::supports(compression)
                         {
-                            Kind::Dictionary(compression, stats != EnabledStatistics::None)
+                            Kind::Dictionary(
+                                compression,
+                                props.column_dictionary_page_size_limit(&path),
+                                stats != EnabledStatistics::None,
+                            )
                         } else if stats != EnabledStatistics::None {
                             Kind::OwnStats
                         } else {
@@ -120,6 +124,16 @@ impl<W: Write + Send> ParquetFile<W> {
         let (writer, mut factory) =
             ArrowWriter::try_new_with_options(out, schema.clone(), options)?
                 .into_serialized_writer()?;
+        // Leaf `i` is field `i` (`new_group` and `DictChunk` rely on it): flat schemas only.
+        let leaves = writer.schema_descr();
+        let flat = leaves.num_columns() == schema.fields().len()
+            && (schema.fields().iter().enumerate())
+                .all(|(i, f)| leaves.column(i).path().parts() == [f.name().as_str()]);
+        if !flat {
+            return Err(ParquetError::General(
+                "the store writes flat schemas only: one Parquet leaf column a field".into(),
+            ));
+        }
         // Parquet's column writers only for the columns parquet writes: each one sets up a zstd
         // compressor and decompressor, per row group. The factory's leaves come from a file
         // writer of just those columns, never written to.
@@ -206,12 +220,13 @@ impl<W: Write + Send> ParquetFile<W> {
                 Ok(match *kind {
                     Kind::Parquet => Column::Parquet(writer(), None),
                     Kind::OwnStats => Column::Parquet(writer(), Some(StringStats::default())),
-                    Kind::Dictionary(compression, stats) => {
+                    Kind::Dictionary(compression, limit, stats) => {
                         let descr = self.writer.schema_descr().column(i);
                         Column::Dictionary(DictChunk::new(
                             descr,
                             compression,
                             self.page_rows,
+                            limit,
                             stats,
                         )?)
                     }
@@ -628,6 +643,24 @@ mod tests {
         (schema, batches, rows)
     }
 
+    /// The uncompressed size of every dictionary page in the file.
+    fn dictionary_page_sizes(bytes: Vec<u8>) -> Vec<usize> {
+        let reader = SerializedFileReader::new(file(bytes)).unwrap();
+        let mut sizes = Vec::new();
+        for g in 0..reader.num_row_groups() {
+            let group = reader.get_row_group(g).unwrap();
+            for c in 0..group.num_columns() {
+                for page in group.get_column_page_reader(c).unwrap() {
+                    let page = page.unwrap();
+                    if page.page_type() == parquet::basic::PageType::DICTIONARY_PAGE {
+                        sizes.push(page.buffer().len());
+                    }
+                }
+            }
+        }
+        sizes
+    }
+
     fn read_rows(bytes: Vec<u8>) -> Rows {
         let reader =
             parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(file(bytes), 100)
@@ -662,6 +695,7 @@ mod tests {
             ),
             row_group_rows in 1usize..200,
             page_rows in 1usize..50,
+            dictionary_limit in proptest::prop_oneof![proptest::strategy::Just(1usize << 20), 1usize..60],
         ) {
             let n = values.len() as u16;
             let batches: Vec<Vec<(Option<u16>, u16)>> = batches
@@ -680,6 +714,7 @@ mod tests {
                     .set_max_row_group_row_count(Some(row_group_rows))
                     .set_data_page_row_count_limit(page_rows)
                     .set_write_batch_size(page_rows)
+                    .set_dictionary_page_size_limit(dictionary_limit)
                     .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
                     .build()
             };
@@ -696,6 +731,14 @@ mod tests {
             }
             let theirs = w.into_inner().unwrap();
             proptest::prop_assert_eq!(stats(ours.clone()), stats(theirs.clone()));
+            // No dictionary page passes the limit (the chunk falls back to PLAIN pages first).
+            for size in dictionary_page_sizes(ours.clone()) {
+                proptest::prop_assert!(size <= dictionary_limit, "{} > {}", size, dictionary_limit);
+            }
+            if dictionary_limit < 1 << 20 {
+                // Parquet falls back at other moments (per write batch, not per value).
+                return Ok(());
+            }
             let layout = |bytes: Vec<u8>| {
                 let reader = SerializedFileReader::new(file(bytes)).unwrap();
                 reader.metadata().row_groups().iter().map(|rg| {
@@ -720,6 +763,7 @@ mod tests {
             row_group_rows in 1usize..100,
             page_rows in 1usize..30,
             chunk in 1usize..50,
+            dictionary_limit in proptest::prop_oneof![proptest::strategy::Just(1usize << 20), 1usize..30],
         ) {
             let n = values.len() as u16;
             let batches: Vec<Vec<(Option<u16>, u16)>> = batches
@@ -744,6 +788,7 @@ mod tests {
                 .set_statistics_enabled(EnabledStatistics::Chunk)
                 .set_max_row_group_row_count(Some(row_group_rows))
                 .set_data_page_row_count_limit(page_rows)
+                .set_dictionary_page_size_limit(dictionary_limit)
                 .build();
             // The second column as plain strings: it goes through parquet's writer.
             let plain = Arc::new(Schema::new(vec![
