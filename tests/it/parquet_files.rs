@@ -40,7 +40,12 @@ fn files_are_plain_hive_partitioned_parquet_with_portable_types() {
                 "{}",
                 f.display()
             );
-            let reader = SerializedFileReader::new(File::open(f).unwrap()).unwrap();
+            // Read with the page index, so that a missing or wrong offset index fails here.
+            let options = parquet::file::serialized_reader::ReadOptionsBuilder::new()
+                .with_page_index()
+                .build();
+            let reader =
+                SerializedFileReader::new_with_options(File::open(f).unwrap(), options).unwrap();
             let meta = reader.metadata();
             rows += meta.file_metadata().num_rows();
             let schema = meta.file_metadata().schema_descr();
@@ -143,7 +148,23 @@ fn files_are_plain_hive_partitioned_parquet_with_portable_types() {
                 assert_eq!(date(min), day);
                 assert_eq!(date(max), day);
             }
-            assert!(meta.offset_index().is_none() || !meta.offset_index().unwrap().is_empty());
+            // Every column chunk has an offset index: its pages start at the chunk's first
+            // data page, in order, and their first rows count up from 0 to under the group's.
+            let offsets = meta.offset_index().expect("an offset index");
+            assert_eq!(offsets.len(), meta.num_row_groups(), "{}", f.display());
+            for (rg, columns) in meta.row_groups().iter().zip(offsets) {
+                assert_eq!(columns.len(), rg.num_columns());
+                for (c, index) in rg.columns().iter().zip(columns) {
+                    let pages = index.page_locations();
+                    assert!(!pages.is_empty(), "{}: {}", f.display(), c.column_path());
+                    assert_eq!(pages[0].offset, c.data_page_offset(), "{}", c.column_path());
+                    assert_eq!(pages[0].first_row_index, 0);
+                    for w in pages.windows(2) {
+                        assert!(w[0].offset < w[1].offset && w[0].first_row_index < w[1].first_row_index);
+                    }
+                    assert!(pages.last().unwrap().first_row_index < rg.num_rows());
+                }
+            }
         }
         assert_eq!(rows as u64, env.count(table), "{table}");
     }
