@@ -125,9 +125,15 @@ impl Engine {
     /// An engine over the store's latest commit. Tables without data exist with zero rows.
     pub fn open_with(store: &Store, options: &EngineOptions) -> Result<Engine, QueryError> {
         let snapshot = store.snapshot()?;
+        // Under a small limit, one partition: no repartition, so nothing reaches DataFusion's
+        // repartition spill pool (see `pool`).
+        let partitions = match options.memory_limit < pool::SINGLE_PARTITION_BELOW {
+            true => 1,
+            false => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        };
         let mut config = SessionConfig::new()
             .with_information_schema(false)
-            .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()));
+            .with_target_partitions(partitions);
         // File statistics at planning time would open every footer, and DataFusion 55 reads a
         // Float64 column whose min == max (Parquet leaves NaN out of min/max) as a constant,
         // returning wrong values for NaN rows. Row-group pruning at scan time still applies.
@@ -145,11 +151,14 @@ impl Engine {
             .sort_spill_reservation_bytes
             .min(options.memory_limit / 16);
         // Spillable operators share the pool fairly; the error names the largest consumers;
-        // repartitions are never refused (see `pool`).
-        let pool = pool::QueryPool::new(TrackConsumersPool::new(
-            FairSpillPool::new(options.memory_limit),
-            NonZeroUsize::new(3).expect("non-zero"),
-        ));
+        // repartitions are granted up to their share (see `pool`).
+        let pool = pool::QueryPool::new(
+            TrackConsumersPool::new(
+                FairSpillPool::new(options.memory_limit),
+                NonZeroUsize::new(3).expect("non-zero"),
+            ),
+            options.memory_limit,
+        );
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_pool(Arc::new(pool))
             .build_arc()?;

@@ -7,6 +7,7 @@ mod fuzz;
 mod golden;
 mod ingest_shapes;
 mod maintenance;
+mod memory_limit;
 mod options;
 mod parquet_files;
 mod pruning;
