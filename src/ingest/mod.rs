@@ -3,6 +3,7 @@
 
 pub mod coerce;
 pub mod decoder;
+pub mod map_guard;
 mod dict;
 pub mod o365;
 mod piece_hash;
@@ -37,6 +38,8 @@ pub enum IngestError {
     UnknownTable(String),
     #[error("store: {0}")]
     Sink(String),
+    #[error("{0} changed while it was ingested (its size or modification time); nothing was committed: ingest it again once the exporter has finished writing it")]
+    Changed(String),
     /// Internal: the writer side stopped the workers (an error or --max-errors).
     #[error("ingest stopped")]
     Stopped,
@@ -265,6 +268,10 @@ pub fn run<S: Sink>(
     });
     if let Some(e) = failure {
         return Err(e);
+    }
+    // What was decoded is what the files held only if none changed since they were listed.
+    for src in &sources {
+        source::check_unchanged(src)?;
     }
     summary.sources = shared.into_reports();
     Ok(summary)

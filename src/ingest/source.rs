@@ -4,10 +4,24 @@ use std::fs::File;
 use std::io::Read;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use memmap2::Mmap;
 
-use super::IngestError;
+use super::{map_guard, IngestError};
+
+/// A file not modified for this long is taken as complete and mapped. A younger one (an
+/// exporter may still be writing it) is read into memory, so that a change cannot reach bytes
+/// already checked, unless it is larger than [`READ_AT_MOST`]: memory stays bounded, and such a
+/// file is mapped like the others. Either way a truncation ends the ingest with a message
+/// (`map_guard`) and any other change is found by [`check_unchanged`] before the commit.
+const SETTLED: Duration = Duration::from_secs(5);
+const READ_AT_MOST: u64 = 64 << 20;
+
+/// Whether to read `meta`'s file into memory rather than map it.
+fn read_whole(meta: &std::fs::Metadata) -> bool {
+    meta.len() == 0 || (meta.len() <= READ_AT_MOST && !settled(meta))
+}
 
 /// One input, named as the user will see it in summaries and rejects.
 #[derive(Debug, Clone)]
@@ -16,6 +30,8 @@ pub struct SourceRef {
     path: Option<PathBuf>,
     /// A file's size when it was listed.
     pub size: Option<u64>,
+    /// A file's modification time when it was listed.
+    modified: Option<SystemTime>,
 }
 
 impl SourceRef {
@@ -24,6 +40,7 @@ impl SourceRef {
             name: "-".into(),
             path: None,
             size: None,
+            modified: None,
         }
     }
 }
@@ -41,18 +58,49 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<SourceRef>, IngestError> {
         if meta.is_dir() {
             walk(p, &mut out)?;
         } else {
-            out.push(file_ref(p, meta.len()));
+            out.push(file_ref(p, &meta));
         }
     }
     Ok(out)
 }
 
-fn file_ref(p: &Path, size: u64) -> SourceRef {
+fn file_ref(p: &Path, meta: &std::fs::Metadata) -> SourceRef {
     SourceRef {
         name: p.display().to_string(),
         path: Some(p.to_path_buf()),
-        size: Some(size),
+        size: Some(meta.len()),
+        modified: meta.modified().ok(),
     }
+}
+
+/// Fail if a file's size or modification time differs from when it was listed: it was
+/// written to while it was ingested, so what was read may be neither the old content nor the
+/// new.
+pub fn check_unchanged(src: &SourceRef) -> Result<(), IngestError> {
+    let Some(p) = &src.path else { return Ok(()) };
+    let meta = std::fs::metadata(p).map_err(|e| IngestError::io(p, e))?;
+    match Some(meta.len()) == src.size && meta.modified().ok() == src.modified {
+        true => Ok(()),
+        false => Err(IngestError::Changed(src.name.clone())),
+    }
+}
+
+fn settled(meta: &std::fs::Metadata) -> bool {
+    let age = meta
+        .modified()
+        .ok()
+        .and_then(|m| SystemTime::now().duration_since(m).ok());
+    age.is_some_and(|a| a >= SETTLED)
+}
+
+/// `f` mapped, with a SIGBUS guard that names it.
+fn map(f: &File, name: &str) -> std::io::Result<SourceBytes> {
+    // SAFETY: the map is read-only and the file settled or large (see `SETTLED`); a truncation
+    // while it is read ends the process through `map_guard` with a message, and any other
+    // change is found by `check_unchanged` before anything is committed.
+    let map = unsafe { Mmap::map(f) }?;
+    let guard = map_guard::register(map.as_ptr(), map.len(), name);
+    Ok(SourceBytes::Mapped { guard, map })
 }
 
 fn walk(dir: &Path, out: &mut Vec<SourceRef>) -> Result<(), IngestError> {
@@ -71,7 +119,7 @@ fn walk(dir: &Path, out: &mut Vec<SourceRef>) -> Result<(), IngestError> {
             walk(&path, out)?;
         } else if ty.is_file() || (ty.is_symlink() && path.is_file()) {
             let meta = std::fs::metadata(&path).map_err(|err| IngestError::io(&path, err))?;
-            out.push(file_ref(&path, meta.len()));
+            out.push(file_ref(&path, &meta));
         }
     }
     Ok(())
@@ -79,7 +127,11 @@ fn walk(dir: &Path, out: &mut Vec<SourceRef>) -> Result<(), IngestError> {
 
 /// A source's bytes: mapped for plain files, in memory for stdin and gzip.
 pub enum SourceBytes {
-    Mapped(Mmap),
+    /// The guard is dropped (unregistered) before the map is unmapped.
+    Mapped {
+        guard: map_guard::Guard,
+        map: Mmap,
+    },
     Owned(Vec<u8>),
 }
 
@@ -87,7 +139,7 @@ impl Deref for SourceBytes {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
         match self {
-            SourceBytes::Mapped(m) => m,
+            SourceBytes::Mapped { map, .. } => map,
             SourceBytes::Owned(v) => v,
         }
     }
@@ -113,15 +165,16 @@ pub fn open(src: &SourceRef) -> Result<OpenedSource, IngestError> {
         }
         Some(p) => {
             let f = File::open(p).map_err(|e| IngestError::io(p, e))?;
-            let len = f.metadata().map_err(|e| IngestError::io(p, e))?.len();
-            let blake3 = hash_file(&f).map_err(|e| IngestError::io(p, e))?;
-            if len == 0 {
-                (SourceBytes::Owned(Vec::new()), blake3)
+            let meta = f.metadata().map_err(|e| IngestError::io(p, e))?;
+            if read_whole(&meta) {
+                // Read once: the hash is of exactly the bytes decoded.
+                let mut v = Vec::new();
+                (&f).read_to_end(&mut v).map_err(|e| IngestError::io(p, e))?;
+                let blake3 = hash(&v);
+                (SourceBytes::Owned(v), blake3)
             } else {
-                // SAFETY: the map is read-only; a file truncated by another process while we
-                // read it is outside what omslake can defend against (as for any mmap reader).
-                let m = unsafe { Mmap::map(&f) }.map_err(|e| IngestError::io(p, e))?;
-                (SourceBytes::Mapped(m), blake3)
+                let blake3 = hash_file(&f).map_err(|e| IngestError::io(p, e))?;
+                (map(&f, &src.name).map_err(|e| IngestError::io(p, e))?, blake3)
             }
         }
     };
@@ -146,21 +199,21 @@ pub fn open(src: &SourceRef) -> Result<OpenedSource, IngestError> {
 }
 
 /// A plain file's bytes, mapped and not hashed: its hash is taken piece by piece as it is
-/// decoded (see `piece_hash`). `None` for stdin, an empty file, and a compressed file (whose
-/// hash is of its compressed bytes; [`open`] reads those).
+/// decoded (see `piece_hash`). `None` for stdin, an empty file, a small file not yet settled,
+/// and a compressed file (whose hash is of its compressed bytes; [`open`] reads those).
 pub fn map_unhashed(src: &SourceRef) -> Result<Option<SourceBytes>, IngestError> {
     let Some(p) = &src.path else {
         return Ok(None);
     };
     let f = File::open(p).map_err(|e| IngestError::io(p, e))?;
-    if f.metadata().map_err(|e| IngestError::io(p, e))?.len() == 0 {
+    let meta = f.metadata().map_err(|e| IngestError::io(p, e))?;
+    if read_whole(&meta) {
         return Ok(None);
     }
-    // SAFETY: as in `open`.
-    let m = unsafe { Mmap::map(&f) }.map_err(|e| IngestError::io(p, e))?;
+    let m = map(&f, &src.name).map_err(|e| IngestError::io(p, e))?;
     match m.starts_with(&[0x1f, 0x8b]) {
         true => Ok(None),
-        false => Ok(Some(SourceBytes::Mapped(m))),
+        false => Ok(Some(m)),
     }
 }
 
@@ -193,7 +246,7 @@ impl SourceBytes {
     /// Tell the kernel the mapped pages of `range` are not needed now. Only a hint on residency:
     /// the data stays readable (pages of a read-only file map are re-read on access).
     pub fn release(&self, range: std::ops::Range<usize>) {
-        if let SourceBytes::Mapped(m) = self {
+        if let SourceBytes::Mapped { map: m, .. } = self {
             let page = 4096;
             let start = range.start.div_ceil(page) * page;
             let end = (range.end / page * page).min(m.len());

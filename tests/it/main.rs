@@ -1,6 +1,7 @@
 //! Integration tests: run the `omslake` binary on files in temporary folders.
 //! One test binary (link time dominates), one module per concern.
 
+mod changing_input;
 mod common;
 mod crash;
 mod fuzz;
