@@ -8,7 +8,7 @@ use omslake::store::Store;
 use super::{CmdResult, Failure, EXIT_USAGE};
 
 pub fn tables(store_dir: &Path) -> CmdResult {
-    let snapshot = Store::open(store_dir).snapshot()?;
+    let snapshot = Store::open(store_dir).read_snapshot(None)?;
     println!(
         "{:<18} {:>12} {:>6} {:>14}  {:<27} {:<27}",
         "table", "rows", "files", "bytes", "first TimeGenerated", "last TimeGenerated"

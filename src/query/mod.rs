@@ -83,6 +83,8 @@ pub struct EngineOptions {
     /// Skip files whose `TimeGenerated` range the filters exclude (see `table`). Off only to
     /// check the pruning against the unpruned answer.
     pub prune_files: bool,
+    /// Read the store as of this commit (`--as-of`) instead of the latest.
+    pub as_of: Option<u64>,
 }
 
 impl Default for EngineOptions {
@@ -92,6 +94,7 @@ impl Default for EngineOptions {
         EngineOptions {
             memory_limit: physical_memory() / 2,
             prune_files: true,
+            as_of: None,
         }
     }
 }
@@ -124,7 +127,7 @@ impl Engine {
 
     /// An engine over the store's latest commit. Tables without data exist with zero rows.
     pub fn open_with(store: &Store, options: &EngineOptions) -> Result<Engine, QueryError> {
-        let snapshot = store.snapshot()?;
+        let snapshot = store.read_snapshot(options.as_of)?;
         // Under a small limit, one partition: no repartition, so nothing reaches DataFusion's
         // repartition spill pool (see `pool`).
         let partitions = match options.memory_limit < pool::SINGLE_PARTITION_BELOW {

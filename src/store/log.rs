@@ -74,7 +74,7 @@ impl Snapshot {
         self.files.get(table).map(Vec::as_slice).unwrap_or(&[])
     }
 
-    fn apply(&mut self, c: Commit) {
+    pub(crate) fn apply(&mut self, c: Commit) {
         self.version = c.version;
         if !c.remove.is_empty() {
             let gone: HashSet<&str> = c.remove.iter().map(String::as_str).collect();
@@ -118,8 +118,18 @@ pub fn versions(root: &Path) -> Result<Vec<u64>, StoreError> {
 
 /// Replay the whole log.
 pub fn read_snapshot(root: &Path) -> Result<Snapshot, StoreError> {
+    read_snapshot_at(root, None)
+}
+
+/// Replay the log up to `version` (all of it when `None`).
+pub fn read_snapshot_at(root: &Path, version: Option<u64>) -> Result<Snapshot, StoreError> {
+    let all = versions(root)?;
+    let latest = all.last().copied().unwrap_or(0);
+    if let Some(v) = version.filter(|v| *v > latest) {
+        return Err(StoreError::NoSuchVersion { version: v, latest });
+    }
     let mut snap = Snapshot::default();
-    for v in versions(root)? {
+    for v in all.into_iter().take_while(|v| version.is_none_or(|to| *v <= to)) {
         snap.apply(read_commit(root, v)?);
     }
     Ok(snap)

@@ -165,7 +165,11 @@ pub fn vacuum(root: &Path, min_age: Duration) -> Result<VacuumReport, StoreError
         let Ok(days) = fs::read_dir(root.join(table)) else {
             continue;
         };
-        for day in days.filter_map(Result::ok) {
+        // Day folders only: `_delta_log` is the table's log, never data.
+        for day in days
+            .filter_map(Result::ok)
+            .filter(|d| d.file_name().to_string_lossy().starts_with("date="))
+        {
             let Ok(files) = fs::read_dir(day.path()) else {
                 continue;
             };

@@ -10,6 +10,7 @@
 
 pub mod buffer;
 pub mod dedup;
+pub mod delta;
 mod dict_chunk;
 pub mod fault;
 pub mod lock;
@@ -43,6 +44,8 @@ pub enum StoreError {
     NotAStore(String),
     #[error("writing Parquet: {0}")]
     Parquet(String),
+    #[error("there is no version {version}: the latest is {latest} (see `omslake history`)")]
+    NoSuchVersion { version: u64, latest: u64 },
 }
 
 impl StoreError {
@@ -68,9 +71,20 @@ impl Store {
         &self.root
     }
 
-    /// The latest committed state.
+    /// The latest committed state as the writer journal (`_log/`) records it: files, and the
+    /// sources already ingested.
     pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
         log::read_snapshot(&self.root)
+    }
+
+    /// The state queries read: every table's Delta snapshot, as other engines see it, at
+    /// `version` or the latest. A store written before Delta logs (until its next write or
+    /// `omslake upgrade`) is read from its journal.
+    pub fn read_snapshot(&self, version: Option<u64>) -> Result<Snapshot, StoreError> {
+        match delta::read_snapshot(&self.root, version)? {
+            Some(s) => Ok(s),
+            None => log::read_snapshot_at(&self.root, version),
+        }
     }
 
     /// Start a write: create the store if needed, take the writer lock, clean what a crashed
@@ -93,6 +107,8 @@ impl Store {
         fs::create_dir_all(self.root.join(log::LOG_DIR))
             .map_err(|e| StoreError::io(&self.root, e))?;
         let lock = lock::WriterLock::acquire(&self.root, lock_timeout, on_wait)?;
+        // Tables a crashed writer left a version behind, or a store from before Delta logs.
+        delta::catch_up(&self.root)?;
         let snapshot = self.snapshot()?;
         let cleaned = cleanup(&self.root, snapshot.version)?;
         Transaction::new(self.root.clone(), lock, snapshot, operation, cleaned)
@@ -127,7 +143,10 @@ fn cleanup(root: &Path, last: u64) -> Result<usize, StoreError> {
         let Ok(days) = fs::read_dir(&dir) else {
             continue;
         };
-        for day in days.filter_map(Result::ok) {
+        for day in days
+            .filter_map(Result::ok)
+            .filter(|d| d.file_name().to_string_lossy().starts_with("date="))
+        {
             let Ok(files) = fs::read_dir(day.path()) else {
                 continue;
             };

@@ -372,6 +372,8 @@ impl Transaction {
         };
         log::write_commit(&self.root, &commit)?;
         fault::point("after-commit");
+        super::delta::publish(&self.root, &commit, &self.snapshot)?;
+        fault::point("after-publish");
         self.discard();
         Ok(Some(commit))
     }

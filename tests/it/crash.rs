@@ -13,6 +13,9 @@ fn files_under(dir: &std::path::Path) -> Vec<String> {
     let mut out = Vec::new();
     if let Ok(es) = std::fs::read_dir(dir) {
         for e in es.flatten() {
+            if e.file_name() == "_delta_log" {
+                continue;
+            }
             if e.path().is_dir() {
                 out.extend(files_under(&e.path()));
             } else {

@@ -27,7 +27,9 @@ fn parquet_files(dir: &Path) -> usize {
         .map(|es| {
             es.flatten()
                 .map(|e| {
-                    if e.path().is_dir() {
+                    if e.file_name() == "_delta_log" {
+                        0
+                    } else if e.path().is_dir() {
                         parquet_files(&e.path())
                     } else {
                         usize::from(e.path().extension().is_some_and(|x| x == "parquet"))

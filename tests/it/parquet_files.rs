@@ -10,7 +10,9 @@ use crate::common::{project_data, Env};
 
 fn parquet_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap().flatten() {
-        if e.path().is_dir() {
+        if e.file_name() == "_delta_log" {
+            continue;
+        } else if e.path().is_dir() {
             parquet_files(&e.path(), out);
         } else if e.path().extension().is_some_and(|x| x == "parquet") {
             out.push(e.path());

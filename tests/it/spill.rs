@@ -24,6 +24,9 @@ fn files_per_partition(store: &std::path::Path) -> Vec<usize> {
             continue;
         }
         for day in std::fs::read_dir(table.path()).unwrap().flatten() {
+            if day.file_name() == "_delta_log" {
+                continue;
+            }
             counts.push(std::fs::read_dir(day.path()).unwrap().count());
         }
     }
