@@ -76,6 +76,7 @@ pub async fn run(store: Option<PathBuf>, data: Option<PathBuf>) -> CmdResult {
         output: None,
         max_rows: 10,
         memory_limit: None,
+        as_of: None,
     };
     let options = Options {
         now_micros: search_cmd::now_micros()?,

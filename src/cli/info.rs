@@ -63,3 +63,33 @@ pub fn schema(table: &str) -> CmdResult {
     }
     Ok(0)
 }
+
+pub fn history(store_dir: &Path) -> CmdResult {
+    let versions = omslake::store::history::versions(Store::open(store_dir).root())?;
+    println!(
+        "{:>7}  {:<24} {:<9} {:>11} {:>13} {:>11} {:>13}  sources",
+        "version", "time", "operation", "files added", "files removed", "rows added", "rows removed"
+    );
+    for v in versions {
+        let time = chrono::DateTime::from_timestamp_millis(v.timestamp_millis)
+            .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+            .unwrap_or_default();
+        let sources: Vec<String> = v
+            .sources
+            .iter()
+            .map(|(name, hash)| format!("{name} ({})", &hash[..hash.len().min(12)]))
+            .collect();
+        println!(
+            "{:>7}  {:<24} {:<9} {:>11} {:>13} {:>11} {:>13}  {}",
+            v.version,
+            time,
+            v.operation,
+            v.files_added,
+            v.files_removed,
+            v.rows_added,
+            v.rows_removed,
+            sources.join(", ")
+        );
+    }
+    Ok(0)
+}

@@ -94,11 +94,28 @@ pub fn vacuum(store_dir: &Path, min_age: &str, lock_timeout: Option<Duration>) -
     Ok(0)
 }
 
+pub fn upgrade(store_dir: &Path, lock_timeout: Option<Duration>) -> CmdResult {
+    let store = Store::open(store_dir);
+    let dir = store.root().display().to_string();
+    let written = store.upgrade(lock_timeout, &mut || {
+        eprintln!("omslake: waiting for another writer to finish with {dir}")
+    })?;
+    match written {
+        0 => eprintln!("{dir}: every table's Delta log is up to date"),
+        n => eprintln!("{dir}: wrote {n} Delta log versions; every table is a Delta table at the store's last version"),
+    }
+    Ok(0)
+}
+
 pub fn verify(store_dir: &Path) -> CmdResult {
     let store = Store::open(store_dir);
     let snapshot = store.snapshot()?;
     let files: usize = snapshot.files.values().map(Vec::len).sum();
-    let problems = maintenance::verify(store.root(), &snapshot);
+    let mut problems = maintenance::verify(store.root(), &snapshot);
+    problems.extend(omslake::store::delta::check(store.root(), &snapshot)?);
+    if snapshot.version > 0 && !omslake::store::delta::exists(store.root()) {
+        eprintln!("omslake: note: this store has no Delta Lake logs yet; `omslake upgrade` (or any write) adds them so other engines can read it");
+    }
     for p in &problems {
         println!("{p}");
     }

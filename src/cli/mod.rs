@@ -119,6 +119,13 @@ enum Command {
     },
     /// Read every committed file and check it against the log (changes nothing)
     Verify,
+    /// List the store's versions: time, operation, files and rows added and removed, sources
+    History,
+    /// Write the Delta Lake logs of a store made before them (any write also does this)
+    Upgrade {
+        #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
+        lock_timeout: Option<Duration>,
+    },
     /// Ingest the bundled sample exports and answer the documented searches
     Demo {
         /// Sample folder: exports/ plus searches.txt [default: the project's data/]
@@ -143,6 +150,10 @@ struct OutputArgs {
     /// files beyond it, other queries stop with an error [default: half the machine's memory]
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     memory_limit: Option<usize>,
+    /// Read the store as it was at a version (see `omslake history`) or a time (RFC 3339),
+    /// while that version's files exist (until `vacuum` removes them)
+    #[arg(long, value_name = "VERSION|TIME")]
+    as_of: Option<String>,
 }
 
 /// `512MB`, `2GB`, `1.5G`, `64k` or plain bytes (binary units: 1 MB = 1024 KB).
@@ -281,6 +292,8 @@ fn run() -> i32 {
             lock_timeout,
         } => maintenance_cmd::vacuum(&store, &min_age, lock_timeout),
         Command::Verify => maintenance_cmd::verify(&store),
+        Command::History => info::history(&store),
+        Command::Upgrade { lock_timeout } => maintenance_cmd::upgrade(&store, lock_timeout),
         Command::Generate { scale, out, layout } => generate(scale, &out, layout),
         Command::Demo { data } => runtime.block_on(demo::run(explicit_store, data)),
     };

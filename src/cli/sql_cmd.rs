@@ -21,7 +21,13 @@ pub fn open_engine(store_dir: &Path, out: &OutputArgs) -> Result<Engine, Failure
     if let Some(limit) = out.memory_limit {
         options.memory_limit = limit;
     }
-    Ok(Engine::open_with(&Store::open(store_dir), &options)?)
+    let store = Store::open(store_dir);
+    if let Some(as_of) = &out.as_of {
+        let version = omslake::store::history::resolve(store.root(), as_of)
+            .map_err(|e| Failure::new(EXIT_USAGE, e))?;
+        options.as_of = Some(version);
+    }
+    Ok(Engine::open_with(&store, &options)?)
 }
 
 /// The format rows are written in: `--format`, else the extension of `--output`, else the

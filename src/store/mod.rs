@@ -13,6 +13,7 @@ pub mod dedup;
 pub mod delta;
 mod dict_chunk;
 pub mod fault;
+pub mod history;
 pub mod lock;
 pub mod log;
 pub mod maintenance;
@@ -85,6 +86,16 @@ impl Store {
             Some(s) => Ok(s),
             None => log::read_snapshot_at(&self.root, version),
         }
+    }
+
+    /// Write the Delta logs of a store written before them (or finish those a crashed writer
+    /// left behind). Any write does this first; returns the versions written.
+    pub fn upgrade(&self, lock_timeout: Option<Duration>, on_wait: &mut dyn FnMut()) -> Result<usize, StoreError> {
+        if !self.root.join(log::LOG_DIR).exists() {
+            return Ok(0);
+        }
+        let _lock = lock::WriterLock::acquire(&self.root, lock_timeout, on_wait)?;
+        delta::catch_up(&self.root)
     }
 
     /// Start a write: create the store if needed, take the writer lock, clean what a crashed

@@ -304,12 +304,12 @@ pub fn catch_up(root: &Path) -> Result<usize, StoreError> {
     }
     let mut written = 0;
     let mut before = Snapshot::default();
+    // Another table has a log: a writer died while creating them. None has: a store from
+    // before Delta logs.
+    let operation = if exists(root) { "create" } else { "upgrade" };
     for (table, at) in catalog.tables().iter().zip(&latest) {
         if at.is_none() {
             let first = log::read_commit(root, commits[0])?;
-            // Another table has a log: a writer died while creating them. None has: a store
-            // from before Delta logs.
-            let operation = if exists(root) { "create" } else { "upgrade" };
             write_commit(root, &table.name, 0, &create_actions(table, millis(&first.committed_at), operation))?;
             written += 1;
         }
@@ -454,4 +454,39 @@ pub fn history(root: &Path, table: &str) -> Result<Vec<(u64, CommitInfo)>, Store
         out.push((v, info.unwrap_or_default()));
     }
     Ok(out)
+}
+
+/// Where the tables' Delta logs differ from the writer journal's `snapshot`: a table a
+/// version behind (a crashed writer; the next write catches it up), or a different file set.
+/// A store without Delta logs (written before them) has nothing to compare.
+pub fn check(root: &Path, snapshot: &Snapshot) -> Result<Vec<String>, StoreError> {
+    let mut problems = Vec::new();
+    if !exists(root) {
+        return Ok(problems);
+    }
+    for table in TABLE_NAMES {
+        let Some(state) = read_table(root, table, None)? else {
+            problems.push(format!("{table}: no Delta log"));
+            continue;
+        };
+        if state.version != snapshot.version {
+            problems.push(format!(
+                "{table}: Delta log at version {}, the store at {} (a writer stopped between them; the next write catches up)",
+                state.version, snapshot.version
+            ));
+            continue;
+        }
+        let delta: std::collections::BTreeSet<String> =
+            state.data_files(table).into_iter().map(|f| f.path).collect();
+        let journal: std::collections::BTreeSet<String> =
+            snapshot.table_files(table).iter().map(|f| f.path.clone()).collect();
+        for p in delta.symmetric_difference(&journal) {
+            problems.push(format!(
+                "{table}: {p} is {} the Delta log but {} the journal",
+                if delta.contains(p) { "in" } else { "not in" },
+                if journal.contains(p) { "in" } else { "not in" }
+            ));
+        }
+    }
+    Ok(problems)
 }
