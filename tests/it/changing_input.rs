@@ -42,7 +42,7 @@ fn a_file_truncated_and_rewritten_during_its_ingest_never_crashes_or_corrupts() 
             let f = std::fs::File::options().write(true).open(&path).unwrap();
             f.set_modified(SystemTime::now() - Duration::from_secs(3600)).unwrap();
         }
-        let mut child = env
+        let child = env
             .command()
             .args(["ingest", path.to_str().unwrap()])
             .stdout(std::process::Stdio::null())
