@@ -128,7 +128,7 @@ impl TableProvider for SnapshotTable {
             let meta = std::fs::metadata(&path).ok().filter(|m| m.is_file());
             let Some(meta) = meta else {
                 return Err(DataFusionError::Execution(format!(
-                    "committed file {} is missing; run `omslake verify`",
+                    "committed file {} is missing: removed by `omslake vacuum` if this is an older version (--as-of), else run `omslake verify`",
                     path.display()
                 )));
             };

@@ -4,6 +4,7 @@
 mod changing_input;
 mod common;
 mod crash;
+mod delta;
 mod fuzz;
 mod golden;
 mod ingest_shapes;
