@@ -80,6 +80,7 @@ fn bench_queries(c: &mut Criterion) {
     let options = Options {
         now_micros: omslake::time::parse_datetime("2024-03-15T00:00:00Z").unwrap(),
         case_sensitive: false,
+        dialect: Default::default(),
     };
     let mut group = c.benchmark_group("search");
     group.sample_size(10);

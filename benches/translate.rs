@@ -7,6 +7,7 @@ fn bench(c: &mut Criterion) {
     let options = Options {
         now_micros: 1_710_000_000_000_000,
         case_sensitive: false,
+        dialect: Default::default(),
     };
     let searches = [
         ("measure", "Type:Update OSType!=Linux UpdateState=Needed Optional=false Approved!=false | measure count() by Computer"),

@@ -81,6 +81,7 @@ pub async fn run(store: Option<PathBuf>, data: Option<PathBuf>) -> CmdResult {
     let options = Options {
         now_micros: search_cmd::now_micros()?,
         case_sensitive: false,
+        dialect: Default::default(),
     };
     for (i, text) in searches.iter().enumerate() {
         println!("## {}. {text}", i + 1);

@@ -75,11 +75,14 @@ enum Command {
         #[command(flatten)]
         lang: LanguageArgs,
     },
-    /// Print the SQL a legacy search becomes (run it with `omslake sql`)
+    /// Print the SQL a legacy search becomes (run it with `omslake sql`, or on Spark or DuckDB)
     Translate {
         search: String,
         #[command(flatten)]
         lang: LanguageArgs,
+        /// The engine the SQL is for (Spark and DuckDB with their session time zone UTC)
+        #[arg(long, value_enum, default_value = "datafusion")]
+        dialect: omslake::search::dialect::Dialect,
     },
     /// Generate deterministic sample exports
     Generate {
@@ -278,7 +281,11 @@ fn run() -> i32 {
             show_sql,
             lang,
         } => runtime.block_on(search_cmd::search(&store, &search, &out, show_sql, &lang)),
-        Command::Translate { search, lang } => search_cmd::translate(&search, &lang),
+        Command::Translate {
+            search,
+            lang,
+            dialect,
+        } => search_cmd::translate(&search, &lang, dialect),
         Command::Compact {
             target_rows,
             lock_timeout,

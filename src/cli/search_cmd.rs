@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use omslake::search::dialect::Dialect;
 use omslake::search::{self, Options, Translation};
 
 use super::{sql_cmd, CmdResult, Failure, LanguageArgs, OutputArgs, EXIT_USAGE};
@@ -20,9 +21,14 @@ pub fn now_micros() -> Result<i64, Failure> {
 }
 
 pub fn translated(text: &str, lang: &LanguageArgs) -> Result<Translation, Failure> {
+    translated_for(text, lang, Dialect::Datafusion)
+}
+
+fn translated_for(text: &str, lang: &LanguageArgs, dialect: Dialect) -> Result<Translation, Failure> {
     let options = Options {
         now_micros: now_micros()?,
         case_sensitive: lang.case_sensitive,
+        dialect,
     };
     let t = search::translate(text, &options, lang.strict)
         .map_err(|e| Failure::new(EXIT_USAGE, format!("search: {e}")))?;
@@ -32,8 +38,8 @@ pub fn translated(text: &str, lang: &LanguageArgs) -> Result<Translation, Failur
     Ok(t)
 }
 
-pub fn translate(text: &str, lang: &LanguageArgs) -> CmdResult {
-    println!("{}", translated(text, lang)?.sql);
+pub fn translate(text: &str, lang: &LanguageArgs, dialect: Dialect) -> CmdResult {
+    println!("{}", translated_for(text, lang, dialect)?.sql);
     Ok(0)
 }
 

@@ -3,6 +3,7 @@
 
 pub mod ast;
 pub mod datemath;
+pub mod dialect;
 pub mod extend_fns;
 pub mod lexer;
 pub mod parser;
@@ -75,8 +76,7 @@ pub fn translate(
         })
         .collect();
     warnings.extend(t.warnings);
-    Ok(Translation {
-        sql: query.to_string(),
-        warnings,
-    })
+    let sql = dialect::render(&query.to_string(), options.dialect)
+        .map_err(|e| SearchError::new(search, 0, format!("rendering the SQL: {e}")))?;
+    Ok(Translation { sql, warnings })
 }

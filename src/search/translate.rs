@@ -8,6 +8,7 @@ use sqlparser::ast::{
 
 use super::ast::*;
 use super::datemath;
+use super::dialect::Dialect;
 use super::extend_fns;
 use super::lexer::Op;
 use super::sql::{self, col};
@@ -20,6 +21,8 @@ pub struct Options {
     pub now_micros: i64,
     /// Compare strings exactly instead of ignoring case.
     pub case_sensitive: bool,
+    /// The engine the SQL is for.
+    pub dialect: Dialect,
 }
 
 type Columns = Vec<(String, ColumnType)>;
@@ -358,7 +361,25 @@ impl<'a> Translator<'a> {
 
     /// Translate a whole search to a SQL query.
     pub fn search(&mut self, s: &Search) -> Result<Query, SearchError> {
-        Ok(self.stage(s)?.finish())
+        let stage = self.stage(s)?;
+        if self.opts.dialect != Dialect::Datafusion {
+            // Columns of several tables that differ only in case (`OSVersion`, `OsVersion`):
+            // these engines cannot return both under their names.
+            let mut seen: Vec<&str> = Vec::new();
+            for (n, _) in &stage.output {
+                if let Some(other) = seen.iter().find(|o| o.eq_ignore_ascii_case(n)) {
+                    return Err(self.err(
+                        0,
+                        format!(
+                            "the result has columns {other} and {n}, which differ only in case; {} names columns ignoring case and cannot return both: select the columns you need (| select …) or add Type=<table>",
+                            self.opts.dialect.name()
+                        ),
+                    ));
+                }
+                seen.push(n);
+            }
+        }
+        Ok(stage.finish())
     }
 
     /// A search as a stage still open to more commands (a join's right side needs its columns).
@@ -524,11 +545,25 @@ impl<'a> Translator<'a> {
             }
         }
         let mut parts = Vec::new();
+        // Spark has no UNION BY NAME, and DuckDB's matches names ignoring case (it would merge
+        // `OSVersion` and `OsVersion`): both get every column listed, in one order.
+        let by_name = self.opts.dialect == Dialect::Datafusion;
         for t in tables {
             let mut st = Stage::over(From::Table(t.name.clone()), columns_of(t), vec![]);
             // Fields a table lacks read as null there (as in the schemaless legacy store).
             if let Some(w) = self.filter_lenient(filter, &columns_of(t), &columns, &t.name)? {
                 st.selection.push(w);
+            }
+            if !by_name {
+                st.projection = Some(
+                    columns
+                        .iter()
+                        .map(|(n, ty)| match t.column(n) {
+                            Some(_) => sql::item(col(n)),
+                            None => sql::aliased(extend_fns::typed_null(*ty), n),
+                        })
+                        .collect(),
+                );
             }
             parts.push(st.finish());
         }
@@ -538,7 +573,10 @@ impl<'a> Translator<'a> {
         for b in bodies {
             set = SetExpr::SetOperation {
                 op: sqlparser::ast::SetOperator::Union,
-                set_quantifier: sqlparser::ast::SetQuantifier::AllByName,
+                set_quantifier: match by_name {
+                    true => sqlparser::ast::SetQuantifier::AllByName,
+                    false => sqlparser::ast::SetQuantifier::All,
+                },
                 left: Box::new(set),
                 right: Box::new(b),
             };
@@ -972,11 +1010,13 @@ impl<'a> Translator<'a> {
                 outer
                     .selection
                     .push(sql::binop(col("__rn"), B::Eq, sql::int(1)));
-                outer.projection = Some(
-                    sql::select_mut(&mut sql::template("SELECT * EXCLUDE (\"__rn\") FROM t"))
+                outer.projection = Some(match self.opts.dialect {
+                    // Spark has no `* EXCLUDE`: the columns, named.
+                    Dialect::Spark => output.iter().map(|(n, _)| sql::item(col(n))).collect(),
+                    _ => sql::select_mut(&mut sql::template("SELECT * EXCLUDE (\"__rn\") FROM t"))
                         .projection
                         .clone(),
-                );
+                });
                 outer.output = output;
                 Ok(outer)
             }
@@ -1135,7 +1175,11 @@ impl<'a> Translator<'a> {
                 (AggFunc::Max, Some(x)) => sql::func("max", vec![x]),
                 (AggFunc::StdDev, Some(x)) => sql::func("stddev", vec![x]),
                 (AggFunc::Percentile(p), Some(x)) => sql::func(
-                    "approx_percentile_cont",
+                    match self.opts.dialect {
+                        Dialect::Datafusion => "approx_percentile_cont",
+                        Dialect::Spark => "percentile_approx",
+                        Dialect::Duckdb => "approx_quantile",
+                    },
                     vec![x, sql::float(f64::from(*p) / 100.0)],
                 ),
                 (_, None) => return Err(self.err(a.pos, format!("{}() needs a field", a.written))),
@@ -1232,6 +1276,13 @@ impl<'a> Translator<'a> {
     /// `date_bin(INTERVAL 'N unit', "f", TIMESTAMP '1970-01-01')`, or `date_trunc` for 1 month/year.
     fn bucket(&self, field: &str, iv: &Interval) -> Result<SqlExpr, SearchError> {
         match iv.unit.micros() {
+            Some(m) if self.opts.dialect != Dialect::Datafusion => {
+                let width = (m as u64)
+                    .checked_mul(iv.count)
+                    .and_then(|w| i64::try_from(w).ok())
+                    .ok_or_else(|| self.err(iv.pos, "interval too long"))?;
+                Ok(extend_fns::fixed_bucket(self.opts.dialect, &col(field), width))
+            }
             Some(_) => Ok(sql::func(
                 "date_bin",
                 vec![
@@ -1261,7 +1312,7 @@ impl<'a> Translator<'a> {
                     .checked_mul(per)
                     .filter(|m| *m <= 1_200_000)
                     .ok_or_else(|| self.err(iv.pos, "interval too long (at most 100000 years)"))?;
-                Ok(extend_fns::month_bucket(&col(field), months))
+                Ok(extend_fns::month_bucket(self.opts.dialect, &col(field), months))
             }
         }
     }
@@ -1303,7 +1354,7 @@ impl<'a> Translator<'a> {
         let mut dates = Vec::new();
         for a in args {
             dates.push(match self.ms_argument(a, cols)? {
-                Ok(column) => extend_fns::epoch_ms(&column),
+                Ok(column) => extend_fns::epoch_ms(self.opts.dialect, &column),
                 Err(micros) => sql::int(micros.div_euclid(1000)),
             });
         }

@@ -70,6 +70,7 @@ fn check(search: &str) {
     let options = Options {
         now_micros: 1_710_000_000_000_000,
         case_sensitive: false,
+        dialect: Default::default(),
     };
     for strict in [false, true] {
         if let Err(e) = translate(search, &options, strict) {
@@ -117,6 +118,7 @@ fn deep_nesting_is_an_error_not_a_stack_overflow() {
     let options = Options {
         now_micros: 0,
         case_sensitive: false,
+        dialect: Default::default(),
     };
     for open in ["(", "NOT ", "!", "Computer IN {"] {
         let s = format!("Type=Event {}", open.repeat(10_000));

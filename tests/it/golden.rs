@@ -12,6 +12,7 @@ fn render(search: &str, strict: bool) -> String {
     let options = Options {
         now_micros: omslake::time::parse_datetime(NOW).unwrap(),
         case_sensitive: false,
+        dialect: Default::default(),
     };
     match translate(search, &options, strict) {
         Ok(t) => {
