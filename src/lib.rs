@@ -11,3 +11,4 @@ pub mod schema;
 pub mod search;
 pub mod store;
 pub mod time;
+pub mod serve;

@@ -8,6 +8,7 @@ mod info;
 mod ingest_cmd;
 mod maintenance_cmd;
 mod search_cmd;
+mod serve_cmd;
 mod sql_cmd;
 
 use std::path::PathBuf;
@@ -128,6 +129,39 @@ enum Command {
     Upgrade {
         #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
         lock_timeout: Option<Duration>,
+    },
+    /// Answer the Log Analytics query API (POST /v1/workspaces/{id}/query, /v1/$batch)
+    Serve {
+        /// Address to listen on; anything but loopback needs --token-file
+        #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
+        listen: std::net::SocketAddr,
+        /// TLS certificate chain (PEM); with --tls-key, serve https
+        #[arg(long, value_name = "FILE", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// TLS private key (PEM)
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// A file holding the bearer token every request must send
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+        /// Stop a query after this many seconds (504)
+        #[arg(long, default_value = "60", value_parser = parse_seconds, value_name = "SECONDS")]
+        query_timeout: Duration,
+        /// Queries run at once; others wait up to 10 s, then get 429
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=1024))]
+        max_concurrent: u64,
+        /// Largest request body
+        #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+        max_body_kb: u64,
+        /// Most rows an answer may have (more is an error, never a truncated answer)
+        #[arg(long, default_value_t = 500_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+        max_result_rows: u64,
+        /// Largest answer
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=65_536))]
+        max_result_mb: u64,
+        /// Memory the queries may use together (e.g. 2GB)
+        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        memory_limit: Option<usize>,
     },
     /// Ingest the bundled sample exports and answer the documented searches
     Demo {
@@ -303,6 +337,32 @@ fn run() -> i32 {
         Command::Upgrade { lock_timeout } => maintenance_cmd::upgrade(&store, lock_timeout),
         Command::Generate { scale, out, layout } => generate(scale, &out, layout),
         Command::Demo { data } => runtime.block_on(demo::run(explicit_store, data)),
+        Command::Serve {
+            listen,
+            tls_cert,
+            tls_key,
+            token_file,
+            query_timeout,
+            max_concurrent,
+            max_body_kb,
+            max_result_rows,
+            max_result_mb,
+            memory_limit,
+        } => serve_cmd::run(
+            &runtime,
+            serve_cmd::Args {
+                store: store.clone(),
+                listen,
+                tls: tls_cert.zip(tls_key),
+                token_file,
+                query_timeout,
+                max_concurrent: max_concurrent as usize,
+                max_body_bytes: (max_body_kb as usize) << 10,
+                max_result_rows: max_result_rows as usize,
+                max_result_bytes: (max_result_mb as usize) << 20,
+                memory_limit,
+            },
+        ),
     };
     match result {
         Ok(code) => code,

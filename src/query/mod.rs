@@ -14,7 +14,7 @@ use datafusion::common::TableReference;
 use datafusion::error::DataFusionError;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::SessionStateBuilder;
 use datafusion::optimizer::{Optimizer, OptimizerRule};
 use datafusion::prelude::DataFrame;
@@ -117,6 +117,21 @@ pub struct Engine {
     ctx: SessionContext,
     snapshot: Snapshot,
     memory_limit: usize,
+    config: SessionConfig,
+    runtime: Arc<RuntimeEnv>,
+}
+
+/// A session of omslake's optimizer rules and functions, without tables.
+fn new_context(config: SessionConfig, runtime: Arc<RuntimeEnv>) -> SessionContext {
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_runtime_env(runtime)
+        .with_default_features()
+        .with_optimizer_rules(optimizer_rules())
+        .build();
+    let ctx = SessionContext::new_with_state(state);
+    ctx.register_udf(lower::ViewLower::udf());
+    ctx
 }
 
 impl Engine {
@@ -165,14 +180,7 @@ impl Engine {
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_pool(Arc::new(pool))
             .build_arc()?;
-        let state = SessionStateBuilder::new()
-            .with_config(config)
-            .with_runtime_env(runtime)
-            .with_default_features()
-            .with_optimizer_rules(optimizer_rules())
-            .build();
-        let ctx = SessionContext::new_with_state(state);
-        ctx.register_udf(lower::ViewLower::udf());
+        let ctx = new_context(config.clone(), runtime.clone());
         for t in Catalog::builtin().tables() {
             let files = snapshot.table_files(&t.name).to_vec();
             let provider = SnapshotTable::new(
@@ -187,6 +195,42 @@ impl Engine {
             ctx,
             snapshot,
             memory_limit: options.memory_limit,
+            config,
+            runtime,
+        })
+    }
+
+    /// The same snapshot, with every table seen through `start <= TimeGenerated < end`
+    /// (microseconds): the filter reaches each scan, so it skips files as a query's own would.
+    /// Shares this engine's memory pool.
+    pub async fn with_time_range(&self, start: i64, end: i64) -> Result<Engine, QueryError> {
+        use datafusion::catalog::default_table_source::provider_as_source;
+        use datafusion::catalog::view::ViewTable;
+        use datafusion::logical_expr::{ident, lit, LogicalPlanBuilder};
+        use datafusion::scalar::ScalarValue;
+        let ctx = new_context(self.config.clone(), self.runtime.clone());
+        let at = |m: i64| lit(ScalarValue::TimestampMicrosecond(Some(m), Some("UTC".into())));
+        for t in Catalog::builtin().tables() {
+            let provider = self.ctx.table_provider(TableReference::bare(t.name.as_str())).await?;
+            let name = TableReference::bare(t.name.as_str());
+            let plan = LogicalPlanBuilder::scan(name, provider_as_source(provider), None)?
+                .filter(
+                    ident(crate::schema::TIME_COLUMN)
+                        .gt_eq(at(start))
+                        .and(ident(crate::schema::TIME_COLUMN).lt(at(end))),
+                )?
+                .build()?;
+            ctx.register_table(
+                TableReference::bare(t.name.as_str()),
+                Arc::new(ViewTable::new(plan, None)),
+            )?;
+        }
+        Ok(Engine {
+            ctx,
+            snapshot: self.snapshot.clone(),
+            memory_limit: self.memory_limit,
+            config: self.config.clone(),
+            runtime: self.runtime.clone(),
         })
     }
 
