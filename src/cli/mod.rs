@@ -147,7 +147,7 @@ enum Command {
         /// Stop a query after this many seconds (504)
         #[arg(long, default_value = "60", value_parser = parse_seconds, value_name = "SECONDS")]
         query_timeout: Duration,
-        /// Queries run at once; others wait up to 10 s, then get 429
+        /// Queries run at once; others wait up to half the query timeout, then get 429
         #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=1024))]
         max_concurrent: u64,
         /// Largest request body

@@ -66,6 +66,12 @@ pub fn run(runtime: &tokio::runtime::Runtime, args: Args) -> CmdResult {
         args.store.display(),
         if token.is_some() { "bearer token required" } else { "no token: loopback only" }
     );
+    let queries = tokio::runtime::Builder::new_multi_thread()
+        .thread_name("omslake-query")
+        .thread_stack_size(64 << 20)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::new(EXIT_USAGE, format!("cannot start the query threads: {e}")))?;
     let options = ServeOptions {
         store: args.store,
         token,
@@ -74,13 +80,15 @@ pub fn run(runtime: &tokio::runtime::Runtime, args: Args) -> CmdResult {
         max_result_rows: args.max_result_rows,
         max_result_bytes: args.max_result_bytes,
         max_concurrent: args.max_concurrent,
-        queue_wait: Duration::from_secs(10),
+        queue_wait: (args.query_timeout / 2).max(Duration::from_millis(1)),
         engine,
         fixed_now,
+        query_runtime: queries.handle().clone(),
     };
     runtime
         .block_on(serve::run(listener, args.tls, options))
         .map_err(|e| Failure::new(EXIT_USAGE, format!("serve: {e}")))?;
+    queries.shutdown_timeout(Duration::from_secs(1));
     eprintln!("omslake serve: stopped");
     Ok(0)
 }

@@ -45,6 +45,9 @@ pub struct ServeOptions {
     pub engine: EngineOptions,
     /// `NOW` for searches and durations: `$OMSLAKE_NOW` when set (tests), else the clock.
     pub fixed_now: Option<i64>,
+    /// Where queries run: a runtime of their own, so that a busy query never delays the
+    /// server's answering of other requests (a 429, a health check).
+    pub query_runtime: tokio::runtime::Handle,
 }
 
 struct Shared {
@@ -202,7 +205,7 @@ async fn run_query(shared: &Shared, body: &Value) -> Result<(Value, usize), ApiE
         })?
         .map_err(|_| ApiError::new(503, "ServiceUnavailable", "the server is shutting down"))?;
     let limits = (shared.options.max_result_rows, shared.options.max_result_bytes);
-    let work = async {
+    let work = async move {
         let explain = |e: QueryError| engine.explain_error(e);
         let df = engine.sql(&sql).await.map_err(|e| query_error(explain(e)))?;
         let mut stream = df
@@ -217,9 +220,11 @@ async fn run_query(shared: &Shared, body: &Value) -> Result<(Value, usize), ApiE
         let rows = table.rows();
         Ok::<_, ApiError>((table.finish(), rows))
     };
-    let result = tokio::time::timeout(shared.options.query_timeout, work)
+    let mut task = shared.options.query_runtime.spawn(work);
+    let result = tokio::time::timeout(shared.options.query_timeout, &mut task)
         .await
         .map_err(|_| {
+            task.abort();
             ApiError::new(
                 504,
                 "GatewayTimeout",
@@ -228,7 +233,8 @@ async fn run_query(shared: &Shared, body: &Value) -> Result<(Value, usize), ApiE
                     shared.options.query_timeout.as_secs_f64()
                 ),
             )
-        })?;
+        })?
+        .map_err(|e| ApiError::new(500, "InternalServerError", format!("the query stopped: {e}")))?;
     drop(permit);
     result
 }

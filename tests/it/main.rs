@@ -16,4 +16,5 @@ mod pruning;
 mod queries;
 mod rejects;
 mod search;
+mod serve;
 mod spill;
