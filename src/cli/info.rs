@@ -8,6 +8,7 @@ use omslake::store::Store;
 use super::{CmdResult, Failure, EXIT_USAGE};
 
 pub fn tables(store_dir: &Path) -> CmdResult {
+    say_if_no_store(store_dir);
     let snapshot = Store::open(store_dir).read_snapshot(None)?;
     println!(
         "{:<18} {:>12} {:>6} {:>14}  {:<27} {:<27}",
@@ -41,9 +42,14 @@ pub fn schema(table: &str) -> CmdResult {
     let catalog = Catalog::builtin();
     let Some(t) = catalog.get_ignore_case(table) else {
         let names: Vec<&str> = catalog.tables().iter().map(|t| t.name.as_str()).collect();
+        let near = omslake::search::closest(names.iter().copied(), table);
+        let hint = match near.as_slice() {
+            [] => String::new(),
+            near => format!("did you mean {}? ", near.join(" or ")),
+        };
         return Err(Failure::new(
             EXIT_USAGE,
-            format!("unknown table {table:?}; tables are: {}", names.join(", ")),
+            format!("unknown table {table:?}; {hint}tables are: {}", names.join(", ")),
         ));
     };
     println!("{}: {}", t.name, t.description);
@@ -92,4 +98,15 @@ pub fn history(store_dir: &Path) -> CmdResult {
         );
     }
     Ok(0)
+}
+
+/// A read of a folder that holds no store (a mistyped `--store`) answers with empty tables, and
+/// says so once.
+pub fn say_if_no_store(store_dir: &Path) {
+    if !store_dir.join(omslake::store::log::LOG_DIR).exists() {
+        eprintln!(
+            "omslake: no store at {} yet: every table is empty",
+            store_dir.display()
+        );
+    }
 }

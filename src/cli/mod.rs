@@ -35,6 +35,7 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Ingest JSON exports (files, folders, .gz, or '-' for stdin) into the store
+    #[command(after_help = "Examples:\n  omslake --store ./s ingest exports/\n  omslake --store ./s ingest - --table Event < events.ndjson\n  omslake --store ./s ingest big/ --max-errors 100")]
     Ingest {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
@@ -56,16 +57,20 @@ enum Command {
         buffer_mb: Option<u64>,
     },
     /// List tables with row count, files, bytes and time range
+    #[command(after_help = "Example:\n  omslake --store ./s tables")]
     Tables,
     /// Show a table's columns, types and descriptions
+    #[command(after_help = "Examples:\n  omslake schema Update\n  omslake schema OfficeActivity")]
     Schema { table: String },
     /// Run a read-only SQL query
+    #[command(after_help = "Examples:\n  omslake --store ./s sql 'SELECT \"Computer\", count(*) FROM \"Update\" WHERE \"UpdateState\" = '\''Needed'\'' GROUP BY 1' --format csv\n  omslake --store ./s sql 'SELECT * FROM \"Event\"' --output events.parquet\n  omslake --store ./s sql 'SELECT count(*) FROM \"Update\"' --as-of 3")]
     Sql {
         query: String,
         #[command(flatten)]
         out: OutputArgs,
     },
     /// Run a legacy OMS search (e.g. 'Type=Update UpdateState=Needed | measure count() by Computer')
+    #[command(after_help = "Examples:\n  omslake --store ./s search 'Type:Update OSType!=Linux UpdateState=Needed Optional=false | measure count() by Computer'\n  omslake --store ./s search 'Type=Event EventLevelName=error Computer IN {Type=Update UpdateState=Needed | Distinct Computer}' --format ndjson\n  omslake --store ./s search 'Type=Update | measure count() by Classification' --show-sql")]
     Search {
         search: String,
         #[command(flatten)]
@@ -77,6 +82,7 @@ enum Command {
         lang: LanguageArgs,
     },
     /// Print the SQL a legacy search becomes (run it with `omslake sql`, or on Spark or DuckDB)
+    #[command(after_help = "Examples:\n  omslake translate 'Type=UpdateSummary | measure count() by WindowsUpdateSetting'\n  omslake translate --dialect spark 'Type=Update UpdateState=Needed | measure count() by Computer'")]
     Translate {
         search: String,
         #[command(flatten)]
@@ -86,6 +92,7 @@ enum Command {
         dialect: omslake::search::dialect::Dialect,
     },
     /// Generate deterministic sample exports
+    #[command(after_help = "Examples:\n  omslake generate --scale 4 --out gen/\n  omslake generate --scale 0.1 --out small/ --layout mixed")]
     Generate {
         /// Size: 1 is about 50 MB of JSON (4 about 200 MB); up to 1000
         #[arg(long, default_value_t = 1.0, value_parser = parse_scale)]
@@ -96,6 +103,7 @@ enum Command {
         layout: Layout,
     },
     /// Merge each day partition's files into one sorted, deduplicated file
+    #[command(after_help = "Example:\n  omslake --store ./s compact && omslake --store ./s vacuum")]
     Compact {
         /// Rows per output file
         #[arg(long, default_value_t = 1_048_576, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
@@ -105,6 +113,7 @@ enum Command {
         lock_timeout: Option<Duration>,
     },
     /// Drop whole day partitions older than an age (e.g. 90d)
+    #[command(after_help = "Example:\n  omslake --store ./s retain --older-than 90d")]
     Retain {
         #[arg(long, value_name = "AGE")]
         older_than: String,
@@ -113,6 +122,7 @@ enum Command {
         lock_timeout: Option<Duration>,
     },
     /// Delete files no commit references any more
+    #[command(after_help = "Examples:\n  omslake --store ./s vacuum\n  omslake --store ./s vacuum --min-age 7d")]
     Vacuum {
         /// Keep files a commit younger than this still named (readers may be using them)
         #[arg(long, value_name = "AGE", default_value = "1h")]
@@ -122,15 +132,21 @@ enum Command {
         lock_timeout: Option<Duration>,
     },
     /// Read every committed file and check it against the log (changes nothing)
+    #[command(after_help = "Example:\n  omslake --store ./s verify")]
     Verify,
     /// List the store's versions: time, operation, files and rows added and removed, sources
+    #[command(after_help = "Examples:\n  omslake --store ./s history\n  omslake --store ./s sql 'SELECT count(*) FROM \"Event\"' --as-of 2")]
     History,
     /// Write the Delta Lake logs of a store made before them (any write also does this)
     Upgrade {
         #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
         lock_timeout: Option<Duration>,
     },
+    /// Print a shell completion script (bash, zsh, fish, powershell)
+    #[command(after_help = "Examples:\n  omslake completions bash > /etc/bash_completion.d/omslake\n  omslake completions zsh > \"${fpath[1]}/_omslake\"\n  omslake completions powershell >> $PROFILE")]
+    Completions { shell: clap_complete::Shell },
     /// Answer the Log Analytics query API (POST /v1/workspaces/{id}/query, /v1/$batch)
+    #[command(after_help = "Examples:\n  omslake --store ./s serve\n  omslake --store ./s serve --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem --token-file token\n  curl -s localhost:8080/v1/workspaces/any/query -d '{\"query\": \"Type=Event | measure count() by Computer\"}'")]
     Serve {
         /// Address to listen on; anything but loopback needs --token-file
         #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
@@ -164,6 +180,7 @@ enum Command {
         memory_limit: Option<usize>,
     },
     /// Ingest the bundled sample exports and answer the documented searches
+    #[command(after_help = "Example:\n  omslake demo")]
     Demo {
         /// Sample folder: exports/ plus searches.txt [default: the project's data/]
         #[arg(long, value_name = "DIR")]
@@ -270,7 +287,7 @@ pub fn main() -> i32 {
 }
 
 fn run() -> i32 {
-    let cli = match Cli::try_parse() {
+    let cli = match parse_args() {
         Ok(c) => c,
         Err(e) if e.use_stderr() => {
             eprintln!("omslake: {}", one_line_usage_error(&e.render().to_string()));
@@ -334,6 +351,11 @@ fn run() -> i32 {
         } => maintenance_cmd::vacuum(&store, &min_age, lock_timeout),
         Command::Verify => maintenance_cmd::verify(&store),
         Command::History => info::history(&store),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "omslake", &mut std::io::stdout());
+            Ok(0)
+        }
         Command::Upgrade { lock_timeout } => maintenance_cmd::upgrade(&store, lock_timeout),
         Command::Generate { scale, out, layout } => generate(scale, &out, layout),
         Command::Demo { data } => runtime.block_on(demo::run(explicit_store, data)),
@@ -373,14 +395,46 @@ fn run() -> i32 {
     }
 }
 
+/// The store's on-disk format, as `--version` names it.
+const STORE_FORMAT: &str = "2 (each table a Delta Lake table, protocol reader 1 / writer 2, with the writer journal _log/)";
+
+/// The command line, with `--version` naming the engines and the store format.
+fn parse_args() -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let parquet = parquet::file::properties::DEFAULT_CREATED_BY
+        .rsplit(' ')
+        .next()
+        .unwrap_or("?");
+    let version: &'static str = Box::leak(
+        format!(
+            "{}\nDataFusion {}\nParquet (arrow-rs) {parquet}\nstore format {STORE_FORMAT}",
+            env!("CARGO_PKG_VERSION"),
+            datafusion::DATAFUSION_VERSION,
+        )
+        .into_boxed_str(),
+    );
+    let matches = Cli::command()
+        .version(version)
+        .long_version(version)
+        .try_get_matches()?;
+    Cli::from_arg_matches(&matches)
+}
+
 /// clap's error text (a message, maybe a list, a usage block and a hint) as one line: the
 /// lines before the first blank one, joined, and where to look for more.
 fn one_line_usage_error(rendered: &str) -> String {
-    let text: Vec<&str> = rendered
+    let mut text: Vec<&str> = rendered
         .lines()
         .take_while(|l| !l.trim().is_empty())
         .map(str::trim)
         .collect();
+    // clap's "did you mean" lines come after a blank line.
+    text.extend(
+        rendered
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("tip:")),
+    );
     let text = text.join(" ");
     let text = text.strip_prefix("error: ").unwrap_or(&text);
     format!("{text} (see --help)")

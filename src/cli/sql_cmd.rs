@@ -21,6 +21,7 @@ pub fn open_engine(store_dir: &Path, out: &OutputArgs) -> Result<Engine, Failure
     if let Some(limit) = out.memory_limit {
         options.memory_limit = limit;
     }
+    super::info::say_if_no_store(store_dir);
     let store = Store::open(store_dir);
     if let Some(as_of) = &out.as_of {
         let version = omslake::store::history::resolve(store.root(), as_of)
@@ -69,7 +70,7 @@ pub async fn execute_with(
             "--format parquet writes a file: add --output FILE.parquet",
         ));
     }
-    let explain = |e: QueryError| Failure::from(engine.explain_error(e));
+    let explain = |e: QueryError| with_table_hint(Failure::from(engine.explain_error(e)));
     let df = engine.sql(sql).await.map_err(explain)?;
     let stream = df
         .execute_stream()
@@ -103,4 +104,72 @@ pub async fn execute_with(
             Ok(rows)
         }
     }
+}
+
+/// DataFusion's "table 'update' not found" with the table the user meant: names are
+/// case-sensitive and must be quoted when mixed-case (`"Update"`).
+fn with_table_hint(f: Failure) -> Failure {
+    with_column_hint(with_unknown_table_hint(f))
+}
+
+/// DataFusion's "No field named computer." with the columns the user may have meant: unquoted
+/// names are lower-cased, and column names are mixed-case (`"Computer"`).
+fn with_column_hint(mut f: Failure) -> Failure {
+    let Some(name) = f
+        .message
+        .split("No field named ")
+        .nth(1)
+        .map(|r| r.trim_end_matches('.').trim_matches('"').to_string())
+        .filter(|_| !f.message.contains("Did you mean"))
+    else {
+        return f;
+    };
+    let bare = name.rsplit('.').next().unwrap_or(&name).trim_matches('"');
+    let catalog = omslake::schema::Catalog::builtin();
+    let mut columns: Vec<&str> = catalog
+        .tables()
+        .iter()
+        .flat_map(|t| t.columns.iter().map(|c| c.name.as_str()))
+        .collect();
+    columns.sort_unstable();
+    columns.dedup();
+    // Close in spelling and sharing a start: no far-fetched hints for short names.
+    let lower = bare.to_ascii_lowercase();
+    let near: Vec<&str> = omslake::search::closest(columns.into_iter(), bare)
+        .into_iter()
+        .filter(|n| {
+            let n = n.to_ascii_lowercase();
+            n.len() >= 3 && lower.len() >= 3 && n[..3] == lower[..3]
+        })
+        .collect();
+    if !near.is_empty() {
+        let quoted: Vec<String> = near.iter().map(|n| format!("\"{n}\"")).collect();
+        f.message = format!(
+            "{} Did you mean {}? (column names are case-sensitive: quote them)",
+            f.message.trim_end(),
+            quoted.join(" or ")
+        );
+    }
+    f
+}
+
+fn with_unknown_table_hint(mut f: Failure) -> Failure {
+    let Some(name) = f
+        .message
+        .split("table '")
+        .nth(1)
+        .and_then(|r| r.split('\'').next())
+        .filter(|_| f.message.contains("not found"))
+    else {
+        return f;
+    };
+    let bare = name.rsplit('.').next().unwrap_or(name);
+    let near = omslake::search::closest(omslake::schema::TABLE_NAMES.iter().copied(), bare);
+    if let Some(best) = near.first() {
+        f.message = format!(
+            "{}; did you mean \"{best}\"? (table names are case-sensitive: quote them, as in SELECT * FROM \"{best}\")",
+            f.message
+        );
+    }
+    f
 }

@@ -12,7 +12,7 @@ pub mod translate;
 
 use std::fmt;
 
-pub use translate::Options;
+pub use translate::{closest, Options};
 
 /// A search that cannot be translated: the message, and where in the search text.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

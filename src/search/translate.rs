@@ -243,7 +243,8 @@ fn find<'c>(columns: &'c Columns, name: &str) -> Option<&'c (String, ColumnType)
     })
 }
 
-fn closest<'c>(names: impl Iterator<Item = &'c str>, want: &str) -> Vec<&'c str> {
+/// Up to three of `names` closest to `want` (ignoring case), for "did you mean" hints.
+pub fn closest<'c>(names: impl Iterator<Item = &'c str>, want: &str) -> Vec<&'c str> {
     let want = want.to_ascii_lowercase();
     let mut scored: Vec<(usize, &str)> = names
         .map(|n| (edit_distance(&n.to_ascii_lowercase(), &want), n))

@@ -7,6 +7,7 @@ mod crash;
 mod delta;
 mod fuzz;
 mod golden;
+mod help;
 mod ingest_shapes;
 mod maintenance;
 mod memory_limit;
