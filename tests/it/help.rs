@@ -38,12 +38,21 @@ fn completions_version_and_suggestions() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("did you mean UpdateSummary"), "{}", r.stderr);
     // A mistyped --store: the answer is empty, and says why, once.
-    let r = env.run(&["--store", "no-such-store", "sql", "SELECT count(*) FROM \"Event\""]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(r.stderr.matches("no store at").count(), 1, "{}", r.stderr);
-    assert!(r.stderr.contains("every table is empty"), "{}", r.stderr);
-    let r = env.run(&["--store", "no-such-store", "tables"]);
-    assert_eq!(r.stderr.matches("no store at").count(), 1, "{}", r.stderr);
+    let elsewhere = |args: &[&str]| {
+        let out = std::process::Command::new(crate::common::bin())
+            .arg("--store")
+            .arg(env.path("no-such-store"))
+            .args(args)
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, stderr) = elsewhere(&["sql", "SELECT count(*) FROM \"Event\""]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stderr.matches("no store at").count(), 1, "{stderr}");
+    assert!(stderr.contains("every table is empty"), "{stderr}");
+    let (_, stderr) = elsewhere(&["tables"]);
+    assert_eq!(stderr.matches("no store at").count(), 1, "{stderr}");
     assert!(!env.path("no-such-store").exists(), "a read created the folder");
     // SQL: the table or column meant.
     assert_eq!(env.ingest(&[&project_data().join("exports")]).code, 0);
