@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use omslake::ingest::{self, IngestOptions, SourceStatus, Summary};
@@ -45,18 +46,25 @@ pub fn run(
     max_errors: Option<u64>,
     lock_timeout: Option<Duration>,
     buffer_mb: Option<u64>,
+    quiet: bool,
 ) -> CmdResult {
     let started = Instant::now();
     let store = Store::open(store_dir);
     let mut tx = begin(&store, "ingest", lock_timeout)?;
     let buffer_mb = buffer_mb.unwrap_or((buffer::default_budget(input_bytes(paths)) >> 20) as u64);
     tx.set_buffer_budget(usize::try_from(buffer_mb << 20).unwrap_or(usize::MAX));
+    let progress = Arc::new(ingest::Progress::default());
     let options = IngestOptions {
         table,
         max_errors,
+        progress: Some(progress.clone()),
         ..IngestOptions::default()
     };
-    let summary = ingest::run(paths, &options, &mut tx).map_err(|e| Failure::new(EXIT_USAGE, e))?;
+    let bar = super::progress::wanted(quiet)
+        .then(|| super::progress::IngestBar::start(progress, input_bytes(paths)));
+    let summary = ingest::run(paths, &options, &mut tx);
+    drop(bar);
+    let summary = summary.map_err(|e| Failure::new(EXIT_USAGE, e))?;
     if summary.aborted {
         tx.discard();
         print_rejects(&summary, None);

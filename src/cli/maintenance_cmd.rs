@@ -107,11 +107,13 @@ pub fn upgrade(store_dir: &Path, lock_timeout: Option<Duration>) -> CmdResult {
     Ok(0)
 }
 
-pub fn verify(store_dir: &Path) -> CmdResult {
+pub fn verify(store_dir: &Path, quiet: bool) -> CmdResult {
     let store = Store::open(store_dir);
     let snapshot = store.snapshot()?;
     let files: usize = snapshot.files.values().map(Vec::len).sum();
-    let mut problems = maintenance::verify(store.root(), &snapshot);
+    let bar = super::progress::items(files as u64, "verify", quiet);
+    let mut problems = maintenance::verify_each(store.root(), &snapshot, &mut || bar.inc(1));
+    bar.finish_and_clear();
     problems.extend(omslake::store::delta::check(store.root(), &snapshot)?);
     if snapshot.version > 0 && !omslake::store::delta::exists(store.root()) {
         eprintln!("omslake: note: this store has no Delta Lake logs yet; `omslake upgrade` (or any write) adds them so other engines can read it");

@@ -7,6 +7,7 @@ mod heap;
 mod info;
 mod ingest_cmd;
 mod maintenance_cmd;
+mod progress;
 mod search_cmd;
 mod serve_cmd;
 mod sql_cmd;
@@ -55,6 +56,9 @@ enum Command {
         /// stdin]
         #[arg(long, value_name = "MB", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
         buffer_mb: Option<u64>,
+        /// No progress bar (it is drawn only when stderr is a terminal)
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// List tables with row count, files, bytes and time range
     #[command(after_help = "Example:\n  omslake --store ./s tables")]
@@ -133,7 +137,11 @@ enum Command {
     },
     /// Read every committed file and check it against the log (changes nothing)
     #[command(after_help = "Example:\n  omslake --store ./s verify")]
-    Verify,
+    Verify {
+        /// No progress bar (it is drawn only when stderr is a terminal)
+        #[arg(long, short)]
+        quiet: bool,
+    },
     /// List the store's versions: time, operation, files and rows added and removed, sources
     #[command(after_help = "Examples:\n  omslake --store ./s history\n  omslake --store ./s sql 'SELECT count(*) FROM \"Event\"' --as-of 2")]
     History,
@@ -322,7 +330,8 @@ fn run() -> i32 {
             max_errors,
             lock_timeout,
             buffer_mb,
-        } => ingest_cmd::run(&store, &paths, table, max_errors, lock_timeout, buffer_mb),
+            quiet,
+        } => ingest_cmd::run(&store, &paths, table, max_errors, lock_timeout, buffer_mb, quiet),
         Command::Tables => info::tables(&store),
         Command::Schema { table } => info::schema(&table),
         Command::Sql { query, out } => runtime.block_on(sql_cmd::run(&store, &query, &out)),
@@ -349,7 +358,7 @@ fn run() -> i32 {
             min_age,
             lock_timeout,
         } => maintenance_cmd::vacuum(&store, &min_age, lock_timeout),
-        Command::Verify => maintenance_cmd::verify(&store),
+        Command::Verify { quiet } => maintenance_cmd::verify(&store, quiet),
         Command::History => info::history(&store),
         Command::Completions { shell } => {
             use clap::CommandFactory;

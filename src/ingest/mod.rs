@@ -14,7 +14,7 @@ pub mod source;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 
 use arrow::record_batch::RecordBatch;
@@ -115,6 +115,25 @@ pub struct IngestOptions {
     pub batch_bytes: usize,
     /// NDJSON inputs larger than this are split at line ends and decoded by several threads.
     pub chunk_bytes: usize,
+    /// Counters a progress display reads while the ingest runs.
+    pub progress: Option<Arc<Progress>>,
+}
+
+/// What an ingest has done so far: input bytes decoded (or skipped), records accepted and
+/// rejected. Updated as each source or piece of one is done.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub bytes: AtomicU64,
+    pub records: AtomicU64,
+    pub rejects: AtomicU64,
+}
+
+impl Progress {
+    fn add(&self, bytes: u64, records: u64, rejects: u64) {
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+        self.records.fetch_add(records, Ordering::Relaxed);
+        self.rejects.fetch_add(rejects, Ordering::Relaxed);
+    }
 }
 
 impl Default for IngestOptions {
@@ -125,6 +144,7 @@ impl Default for IngestOptions {
             batch_rows: decoder::MAX_BATCH_ROWS,
             batch_bytes: 8 << 20,
             chunk_bytes: 8 << 20,
+            progress: None,
         }
     }
 }
@@ -363,6 +383,9 @@ impl Run<'_> {
                     }
                     c.bytes.release(c.range.clone());
                     shared.count(c.source, counts.accepted, counts.rejected);
+                    if let Some(p) = &self.options.progress {
+                        p.add(c.range.len() as u64, counts.accepted, counts.rejected);
+                    }
                     if let Some(e) = failure {
                         return Err(e);
                     }
@@ -470,6 +493,9 @@ impl Run<'_> {
             if let Some(e) = failure {
                 return Err(e);
             }
+        }
+        if let Some(p) = &self.options.progress {
+            p.add(report.bytes, counts.accepted, counts.rejected);
         }
         report.accepted = counts.accepted;
         report.rejected = counts.rejected;

@@ -208,9 +208,15 @@ pub fn vacuum(root: &Path, min_age: Duration) -> Result<VacuumReport, StoreError
 /// Read every committed file completely and compare it with the log. Returns one line per
 /// problem; changes nothing.
 pub fn verify(root: &Path, snapshot: &Snapshot) -> Vec<String> {
+    verify_each(root, snapshot, &mut || {})
+}
+
+/// [`verify`], calling `done` after each file (for a progress display).
+pub fn verify_each(root: &Path, snapshot: &Snapshot, done: &mut dyn FnMut()) -> Vec<String> {
     let catalog = Catalog::builtin();
     let mut problems = Vec::new();
     for f in snapshot.files.values().flatten() {
+        done();
         let batches = match read_file(root, f) {
             Ok(b) => b,
             Err(e) => {

@@ -13,6 +13,7 @@ mod maintenance;
 mod memory_limit;
 mod options;
 mod parquet_files;
+mod progress;
 mod pruning;
 mod queries;
 mod rejects;
