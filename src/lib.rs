@@ -9,6 +9,6 @@ pub mod nulls;
 pub mod query;
 pub mod schema;
 pub mod search;
+pub mod serve;
 pub mod store;
 pub mod time;
-pub mod serve;

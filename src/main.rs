@@ -21,9 +21,10 @@ fn install_panic_hook() {
         return;
     }
     std::panic::set_hook(Box::new(|info| {
-        let at = info
-            .location()
-            .map_or_else(|| "an unknown place".to_string(), |l| format!("{}:{}", l.file(), l.line()));
+        let at = info.location().map_or_else(
+            || "an unknown place".to_string(),
+            |l| format!("{}:{}", l.file(), l.line()),
+        );
         let what = info
             .payload()
             .downcast_ref::<&str>()

@@ -49,7 +49,10 @@ pub fn schema(table: &str) -> CmdResult {
         };
         return Err(Failure::new(
             EXIT_USAGE,
-            format!("unknown table {table:?}; {hint}tables are: {}", names.join(", ")),
+            format!(
+                "unknown table {table:?}; {hint}tables are: {}",
+                names.join(", ")
+            ),
         ));
     };
     println!("{}: {}", t.name, t.description);
@@ -74,7 +77,13 @@ pub fn history(store_dir: &Path) -> CmdResult {
     let versions = omslake::store::history::versions(Store::open(store_dir).root())?;
     println!(
         "{:>7}  {:<24} {:<9} {:>11} {:>13} {:>11} {:>13}  sources",
-        "version", "time", "operation", "files added", "files removed", "rows added", "rows removed"
+        "version",
+        "time",
+        "operation",
+        "files added",
+        "files removed",
+        "rows added",
+        "rows removed"
     );
     for v in versions {
         let time = chrono::DateTime::from_timestamp_millis(v.timestamp_millis)

@@ -18,11 +18,9 @@ pub fn begin(
     lock_timeout: Option<Duration>,
 ) -> Result<Transaction, Failure> {
     let dir = store.root().display().to_string();
-    let tx = store.begin(
-        operation,
-        lock_timeout,
-        &mut || eprintln!("omslake: waiting for another writer to finish with {dir}"),
-    )?;
+    let tx = store.begin(operation, lock_timeout, &mut || {
+        eprintln!("omslake: waiting for another writer to finish with {dir}")
+    })?;
     if tx.cleaned_leftovers > 0 {
         eprintln!(
             "omslake: removed {} files left by an interrupted writer",

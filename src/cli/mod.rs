@@ -36,7 +36,9 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Ingest JSON exports (files, folders, .gz, or '-' for stdin) into the store
-    #[command(after_help = "Examples:\n  omslake --store ./s ingest exports/\n  omslake --store ./s ingest - --table Event < events.ndjson\n  omslake --store ./s ingest big/ --max-errors 100")]
+    #[command(
+        after_help = "Examples:\n  omslake --store ./s ingest exports/\n  omslake --store ./s ingest - --table Event < events.ndjson\n  omslake --store ./s ingest big/ --max-errors 100"
+    )]
     Ingest {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
@@ -67,14 +69,18 @@ enum Command {
     #[command(after_help = "Examples:\n  omslake schema Update\n  omslake schema OfficeActivity")]
     Schema { table: String },
     /// Run a read-only SQL query
-    #[command(after_help = "Examples:\n  omslake --store ./s sql 'SELECT \"Computer\", count(*) FROM \"Update\" WHERE \"UpdateState\" = '\''Needed'\'' GROUP BY 1' --format csv\n  omslake --store ./s sql 'SELECT * FROM \"Event\"' --output events.parquet\n  omslake --store ./s sql 'SELECT count(*) FROM \"Update\"' --as-of 3")]
+    #[command(
+        after_help = "Examples:\n  omslake --store ./s sql 'SELECT \"Computer\", count(*) FROM \"Update\" WHERE \"UpdateState\" = '\''Needed'\'' GROUP BY 1' --format csv\n  omslake --store ./s sql 'SELECT * FROM \"Event\"' --output events.parquet\n  omslake --store ./s sql 'SELECT count(*) FROM \"Update\"' --as-of 3"
+    )]
     Sql {
         query: String,
         #[command(flatten)]
         out: OutputArgs,
     },
     /// Run a legacy OMS search (e.g. 'Type=Update UpdateState=Needed | measure count() by Computer')
-    #[command(after_help = "Examples:\n  omslake --store ./s search 'Type:Update OSType!=Linux UpdateState=Needed Optional=false | measure count() by Computer'\n  omslake --store ./s search 'Type=Event EventLevelName=error Computer IN {Type=Update UpdateState=Needed | Distinct Computer}' --format ndjson\n  omslake --store ./s search 'Type=Update | measure count() by Classification' --show-sql")]
+    #[command(
+        after_help = "Examples:\n  omslake --store ./s search 'Type:Update OSType!=Linux UpdateState=Needed Optional=false | measure count() by Computer'\n  omslake --store ./s search 'Type=Event EventLevelName=error Computer IN {Type=Update UpdateState=Needed | Distinct Computer}' --format ndjson\n  omslake --store ./s search 'Type=Update | measure count() by Classification' --show-sql"
+    )]
     Search {
         search: String,
         #[command(flatten)]
@@ -86,7 +92,9 @@ enum Command {
         lang: LanguageArgs,
     },
     /// Print the SQL a legacy search becomes (run it with `omslake sql`, or on Spark or DuckDB)
-    #[command(after_help = "Examples:\n  omslake translate 'Type=UpdateSummary | measure count() by WindowsUpdateSetting'\n  omslake translate --dialect spark 'Type=Update UpdateState=Needed | measure count() by Computer'")]
+    #[command(
+        after_help = "Examples:\n  omslake translate 'Type=UpdateSummary | measure count() by WindowsUpdateSetting'\n  omslake translate --dialect spark 'Type=Update UpdateState=Needed | measure count() by Computer'"
+    )]
     Translate {
         search: String,
         #[command(flatten)]
@@ -96,7 +104,9 @@ enum Command {
         dialect: omslake::search::dialect::Dialect,
     },
     /// Generate deterministic sample exports
-    #[command(after_help = "Examples:\n  omslake generate --scale 4 --out gen/\n  omslake generate --scale 0.1 --out small/ --layout mixed")]
+    #[command(
+        after_help = "Examples:\n  omslake generate --scale 4 --out gen/\n  omslake generate --scale 0.1 --out small/ --layout mixed"
+    )]
     Generate {
         /// Size: 1 is about 50 MB of JSON (4 about 200 MB); up to 1000
         #[arg(long, default_value_t = 1.0, value_parser = parse_scale)]
@@ -107,7 +117,9 @@ enum Command {
         layout: Layout,
     },
     /// Merge each day partition's files into one sorted, deduplicated file
-    #[command(after_help = "Example:\n  omslake --store ./s compact && omslake --store ./s vacuum")]
+    #[command(
+        after_help = "Example:\n  omslake --store ./s compact && omslake --store ./s vacuum"
+    )]
     Compact {
         /// Rows per output file
         #[arg(long, default_value_t = 1_048_576, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
@@ -126,7 +138,9 @@ enum Command {
         lock_timeout: Option<Duration>,
     },
     /// Delete files no commit references any more
-    #[command(after_help = "Examples:\n  omslake --store ./s vacuum\n  omslake --store ./s vacuum --min-age 7d")]
+    #[command(
+        after_help = "Examples:\n  omslake --store ./s vacuum\n  omslake --store ./s vacuum --min-age 7d"
+    )]
     Vacuum {
         /// Keep files a commit younger than this still named (readers may be using them)
         #[arg(long, value_name = "AGE", default_value = "1h")]
@@ -143,7 +157,9 @@ enum Command {
         quiet: bool,
     },
     /// List the store's versions: time, operation, files and rows added and removed, sources
-    #[command(after_help = "Examples:\n  omslake --store ./s history\n  omslake --store ./s sql 'SELECT count(*) FROM \"Event\"' --as-of 2")]
+    #[command(
+        after_help = "Examples:\n  omslake --store ./s history\n  omslake --store ./s sql 'SELECT count(*) FROM \"Event\"' --as-of 2"
+    )]
     History,
     /// Write the Delta Lake logs of a store made before them (any write also does this)
     Upgrade {
@@ -151,10 +167,14 @@ enum Command {
         lock_timeout: Option<Duration>,
     },
     /// Print a shell completion script (bash, zsh, fish, powershell)
-    #[command(after_help = "Examples:\n  omslake completions bash > /etc/bash_completion.d/omslake\n  omslake completions zsh > \"${fpath[1]}/_omslake\"\n  omslake completions powershell >> $PROFILE")]
+    #[command(
+        after_help = "Examples:\n  omslake completions bash > /etc/bash_completion.d/omslake\n  omslake completions zsh > \"${fpath[1]}/_omslake\"\n  omslake completions powershell >> $PROFILE"
+    )]
     Completions { shell: clap_complete::Shell },
     /// Answer the Log Analytics query API (POST /v1/workspaces/{id}/query, /v1/$batch)
-    #[command(after_help = "Examples:\n  omslake --store ./s serve\n  omslake --store ./s serve --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem --token-file token\n  curl -s localhost:8080/v1/workspaces/any/query -d '{\"query\": \"Type=Event | measure count() by Computer\"}'")]
+    #[command(
+        after_help = "Examples:\n  omslake --store ./s serve\n  omslake --store ./s serve --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem --token-file token\n  curl -s localhost:8080/v1/workspaces/any/query -d '{\"query\": \"Type=Event | measure count() by Computer\"}'"
+    )]
     Serve {
         /// Address to listen on; anything but loopback needs --token-file
         #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
@@ -250,7 +270,9 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
         .parse()
         .map_err(|_| format!("{text:?} is not a number of seconds"))?;
     if !(0.0..=31_536_000.0).contains(&secs) {
-        return Err(format!("{text:?} must be between 0 and 31536000 seconds (a year)"));
+        return Err(format!(
+            "{text:?} must be between 0 and 31536000 seconds (a year)"
+        ));
     }
     Ok(Duration::from_secs_f64(secs))
 }
@@ -331,7 +353,15 @@ fn run() -> i32 {
             lock_timeout,
             buffer_mb,
             quiet,
-        } => ingest_cmd::run(&store, &paths, table, max_errors, lock_timeout, buffer_mb, quiet),
+        } => ingest_cmd::run(
+            &store,
+            &paths,
+            table,
+            max_errors,
+            lock_timeout,
+            buffer_mb,
+            quiet,
+        ),
         Command::Tables => info::tables(&store),
         Command::Schema { table } => info::schema(&table),
         Command::Sql { query, out } => runtime.block_on(sql_cmd::run(&store, &query, &out)),
@@ -362,7 +392,12 @@ fn run() -> i32 {
         Command::History => info::history(&store),
         Command::Completions { shell } => {
             use clap::CommandFactory;
-            clap_complete::generate(shell, &mut Cli::command(), "omslake", &mut std::io::stdout());
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "omslake",
+                &mut std::io::stdout(),
+            );
             Ok(0)
         }
         Command::Upgrade { lock_timeout } => maintenance_cmd::upgrade(&store, lock_timeout),

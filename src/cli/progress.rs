@@ -44,7 +44,9 @@ impl IngestBar {
                 let rejects = progress.rejects.load(Ordering::Relaxed);
                 bar.set_position(progress.bytes.load(Ordering::Relaxed));
                 let per_second = records as f64 / started.elapsed().as_secs_f64().max(0.001);
-                bar.set_message(format!("{records} rec ({per_second:.0}/s), {rejects} rejected"));
+                bar.set_message(format!(
+                    "{records} rec ({per_second:.0}/s), {rejects} rejected"
+                ));
                 if done.load(Ordering::Relaxed) {
                     break;
                 }
@@ -76,9 +78,11 @@ pub fn items(total: u64, what: &str, quiet: bool) -> ProgressBar {
     }
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
     bar.set_style(
-        ProgressStyle::with_template(&format!("{{spinner}} {what} [{{bar:30}}] {{pos}}/{{len}} files ({{eta}} left)"))
-            .expect("a valid template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(&format!(
+            "{{spinner}} {what} [{{bar:30}}] {{pos}}/{{len}} files ({{eta}} left)"
+        ))
+        .expect("a valid template")
+        .progress_chars("=> "),
     );
     bar
 }

@@ -24,7 +24,11 @@ pub fn translated(text: &str, lang: &LanguageArgs) -> Result<Translation, Failur
     translated_for(text, lang, Dialect::Datafusion)
 }
 
-fn translated_for(text: &str, lang: &LanguageArgs, dialect: Dialect) -> Result<Translation, Failure> {
+fn translated_for(
+    text: &str,
+    lang: &LanguageArgs,
+    dialect: Dialect,
+) -> Result<Translation, Failure> {
     let options = Options {
         now_micros: now_micros()?,
         case_sensitive: lang.case_sensitive,

@@ -25,13 +25,19 @@ pub fn run(runtime: &tokio::runtime::Runtime, args: Args) -> CmdResult {
     let token = match &args.token_file {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| {
-                Failure::new(EXIT_USAGE, format!("cannot read --token-file {}: {e}", path.display()))
+                Failure::new(
+                    EXIT_USAGE,
+                    format!("cannot read --token-file {}: {e}", path.display()),
+                )
             })?;
             let token = text.trim().to_string();
             if token.len() < 16 {
                 return Err(Failure::new(
                     EXIT_USAGE,
-                    format!("the token in {} is shorter than 16 characters", path.display()),
+                    format!(
+                        "the token in {} is shorter than 16 characters",
+                        path.display()
+                    ),
                 ));
             }
             Some(token)
@@ -64,7 +70,11 @@ pub fn run(runtime: &tokio::runtime::Runtime, args: Args) -> CmdResult {
     eprintln!(
         "omslake serve: {} on {scheme}://{addr}/v1 ({}; GET / describes the API)",
         args.store.display(),
-        if token.is_some() { "bearer token required" } else { "no token: loopback only" }
+        if token.is_some() {
+            "bearer token required"
+        } else {
+            "no token: loopback only"
+        }
     );
     let queries = tokio::runtime::Builder::new_multi_thread()
         .thread_name("omslake-query")

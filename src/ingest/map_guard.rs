@@ -80,7 +80,11 @@ fn install() {
 }
 
 #[cfg(unix)]
-extern "C" fn on_sigbus(_signal: libc::c_int, info: *mut libc::siginfo_t, _context: *mut libc::c_void) {
+extern "C" fn on_sigbus(
+    _signal: libc::c_int,
+    info: *mut libc::siginfo_t,
+    _context: *mut libc::c_void,
+) {
     let write = |bytes: &[u8]| {
         // SAFETY: write(2) on stderr with a valid buffer is async-signal-safe.
         unsafe { libc::write(2, bytes.as_ptr().cast(), bytes.len()) };
@@ -89,7 +93,10 @@ extern "C" fn on_sigbus(_signal: libc::c_int, info: *mut libc::siginfo_t, _conte
     let address = unsafe { (*info).si_addr() } as usize;
     let mut named = false;
     for slot in &MAPS {
-        let (start, len) = (slot.start.load(Ordering::SeqCst), slot.len.load(Ordering::SeqCst));
+        let (start, len) = (
+            slot.start.load(Ordering::SeqCst),
+            slot.len.load(Ordering::SeqCst),
+        );
         if len > 0 && address >= start && address < start + len {
             let name = slot.name.load(Ordering::SeqCst) as *const u8;
             let name_len = slot.name_len.load(Ordering::SeqCst);

@@ -3,8 +3,8 @@
 
 pub mod coerce;
 pub mod decoder;
-pub mod map_guard;
 mod dict;
+pub mod map_guard;
 pub mod o365;
 mod piece_hash;
 mod queue;

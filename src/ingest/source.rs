@@ -169,12 +169,16 @@ pub fn open(src: &SourceRef) -> Result<OpenedSource, IngestError> {
             if read_whole(&meta) {
                 // Read once: the hash is of exactly the bytes decoded.
                 let mut v = Vec::new();
-                (&f).read_to_end(&mut v).map_err(|e| IngestError::io(p, e))?;
+                (&f).read_to_end(&mut v)
+                    .map_err(|e| IngestError::io(p, e))?;
                 let blake3 = hash(&v);
                 (SourceBytes::Owned(v), blake3)
             } else {
                 let blake3 = hash_file(&f).map_err(|e| IngestError::io(p, e))?;
-                (map(&f, &src.name).map_err(|e| IngestError::io(p, e))?, blake3)
+                (
+                    map(&f, &src.name).map_err(|e| IngestError::io(p, e))?,
+                    blake3,
+                )
             }
         }
     };

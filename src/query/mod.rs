@@ -209,9 +209,17 @@ impl Engine {
         use datafusion::logical_expr::{ident, lit, LogicalPlanBuilder};
         use datafusion::scalar::ScalarValue;
         let ctx = new_context(self.config.clone(), self.runtime.clone());
-        let at = |m: i64| lit(ScalarValue::TimestampMicrosecond(Some(m), Some("UTC".into())));
+        let at = |m: i64| {
+            lit(ScalarValue::TimestampMicrosecond(
+                Some(m),
+                Some("UTC".into()),
+            ))
+        };
         for t in Catalog::builtin().tables() {
-            let provider = self.ctx.table_provider(TableReference::bare(t.name.as_str())).await?;
+            let provider = self
+                .ctx
+                .table_provider(TableReference::bare(t.name.as_str()))
+                .await?;
             let name = TableReference::bare(t.name.as_str());
             let plan = LogicalPlanBuilder::scan(name, provider_as_source(provider), None)?
                 .filter(

@@ -133,7 +133,9 @@ pub async fn write(
             writeln!(out).map_err(out_err)?;
         }
         Format::Parquet => {
-            return Err(out_err("the parquet format is written to a file: use --output FILE"))
+            return Err(out_err(
+                "the parquet format is written to a file: use --output FILE",
+            ))
         }
     }
     Ok(rows)

@@ -94,7 +94,8 @@ impl<P: MemoryPool> MemoryPool for QueryPool<P> {
 
     fn shrink(&self, reservation: &MemoryReservation, shrink: usize) {
         if spills_through_repartition(reservation.consumer()) {
-            self.repartition_reserved.fetch_sub(shrink, Ordering::Relaxed);
+            self.repartition_reserved
+                .fetch_sub(shrink, Ordering::Relaxed);
         }
         self.inner.shrink(reservation, shrink)
     }
@@ -141,8 +142,7 @@ mod tests {
 
     #[test]
     fn repartitions_are_granted_up_to_their_share_and_counted() {
-        let pool: Arc<dyn MemoryPool> =
-            Arc::new(QueryPool::new(FairSpillPool::new(4000), 4000));
+        let pool: Arc<dyn MemoryPool> = Arc::new(QueryPool::new(FairSpillPool::new(4000), 4000));
         let repartition = MemoryConsumer::new("RepartitionExec[0]")
             .with_can_spill(true)
             .register(&pool);
@@ -189,15 +189,23 @@ mod tests {
             )
             .unwrap()
         };
-        let table = MemTable::try_new(schema.clone(), vec![vec![batch(0)], vec![batch(500)]])
-            .unwrap();
+        let table =
+            MemTable::try_new(schema.clone(), vec![vec![batch(0)], vec![batch(500)]]).unwrap();
         ctx.register_table("t", Arc::new(table)).unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         let rows = rt.block_on(async {
-            let df = ctx.sql("SELECT g, count(*) FROM t GROUP BY g").await.unwrap();
+            let df = ctx
+                .sql("SELECT g, count(*) FROM t GROUP BY g")
+                .await
+                .unwrap();
             df.collect().await.unwrap()
         });
         assert_eq!(rows.iter().map(|b| b.num_rows()).sum::<usize>(), 1500);
-        assert!(pool.repartitions_seen() > 0, "no RepartitionExec[n] consumer registered");
+        assert!(
+            pool.repartitions_seen() > 0,
+            "no RepartitionExec[n] consumer registered"
+        );
     }
 }

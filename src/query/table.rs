@@ -280,8 +280,8 @@ fn literal_micros(e: &Expr) -> Option<(i64, i64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::logical_expr::{cast, ident, lit};
     use crate::time::parse_datetime;
+    use datafusion::logical_expr::{cast, ident, lit};
 
     fn col(name: &str) -> Expr {
         ident(name)
@@ -328,7 +328,10 @@ mod tests {
         assert_eq!((b.lo, b.hi), (None, None));
         // Lossless casts still narrow.
         let mut b = TimeBounds::default();
-        let t = cast(col("TimeGenerated"), DataType::Timestamp(TimeUnit::Nanosecond, None));
+        let t = cast(
+            col("TimeGenerated"),
+            DataType::Timestamp(TimeUnit::Nanosecond, None),
+        );
         b.narrow(&t.gt(lit(ScalarValue::TimestampNanosecond(Some(1500), None))));
         assert_eq!((b.lo, b.hi), (Some(2), None));
     }
@@ -336,7 +339,13 @@ mod tests {
     #[test]
     fn nanosecond_literals_at_the_ends_of_i64_do_not_overflow() {
         for n in [i64::MAX, i64::MIN, i64::MAX - 1, i64::MIN + 1] {
-            for op in [Operator::Lt, Operator::LtEq, Operator::Gt, Operator::GtEq, Operator::Eq] {
+            for op in [
+                Operator::Lt,
+                Operator::LtEq,
+                Operator::Gt,
+                Operator::GtEq,
+                Operator::Eq,
+            ] {
                 let mut b = TimeBounds::default();
                 let l = lit(ScalarValue::TimestampNanosecond(Some(n), None));
                 b.narrow(&Expr::BinaryExpr(BinaryExpr::new(

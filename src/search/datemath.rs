@@ -222,8 +222,15 @@ mod tests {
         assert!(evaluate("2024-01-02-264167YEARS/WEEK", now)
             .unwrap_err()
             .contains("out of range"));
-        for unit in ["YEAR", "MONTH", "WEEK", "DAY", "HOUR", "MINUTE", "SECOND", "MILLI"] {
-            for t in [i64::MIN, i64::MAX, -8_334_632_851_200_000_000, 8_210_298_412_799_999_999] {
+        for unit in [
+            "YEAR", "MONTH", "WEEK", "DAY", "HOUR", "MINUTE", "SECOND", "MILLI",
+        ] {
+            for t in [
+                i64::MIN,
+                i64::MAX,
+                -8_334_632_851_200_000_000,
+                8_210_298_412_799_999_999,
+            ] {
                 let _ = round_down(t, Unit::parse(unit).unwrap());
                 let _ = shift(t, 1, Unit::parse(unit).unwrap());
                 let _ = shift(t, -1, Unit::parse(unit).unwrap());

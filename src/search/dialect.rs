@@ -114,7 +114,13 @@ mod tests {
             render("SELECT regexp_like(\"x\", 'a') FROM t WHERE t > CAST('2024-01-01T00:00:00Z' AS TIMESTAMP)", Dialect::Duckdb).unwrap(),
             "SELECT regexp_matches(\"x\", 'a') FROM t WHERE t > CAST('2024-01-01T00:00:00Z' AS TIMESTAMPTZ)"
         );
-        assert_eq!(render("SELECT 'O''Brien'", Dialect::Duckdb).unwrap(), "SELECT 'O''Brien'");
-        assert_eq!(render("SELECT 'O''Brien'", Dialect::Spark).unwrap(), "SELECT 'O\\'Brien'");
+        assert_eq!(
+            render("SELECT 'O''Brien'", Dialect::Duckdb).unwrap(),
+            "SELECT 'O''Brien'"
+        );
+        assert_eq!(
+            render("SELECT 'O''Brien'", Dialect::Spark).unwrap(),
+            "SELECT 'O\\'Brien'"
+        );
     }
 }

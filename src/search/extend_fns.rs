@@ -29,7 +29,11 @@ fn int_div(dialect: Dialect, a: &SqlExpr, b: &SqlExpr) -> SqlExpr {
 
 /// Milliseconds since the epoch of a stored datetime (microseconds), as a long.
 pub fn epoch_ms(dialect: Dialect, datetime: &SqlExpr) -> SqlExpr {
-    int_div(dialect, &epoch_micros(dialect, datetime), &super::sql::int(1000))
+    int_div(
+        dialect,
+        &epoch_micros(dialect, datetime),
+        &super::sql::int(1000),
+    )
 }
 
 /// The start of the `width_micros` bucket holding `datetime`, counted from the epoch (what
@@ -39,7 +43,10 @@ pub fn fixed_bucket(dialect: Dialect, datetime: &SqlExpr, width_micros: i64) -> 
     let width = super::sql::int(width_micros);
     match dialect {
         Dialect::Spark => expr_template("timestamp_micros($0 - pmod($0, $1))", &[&micros, &width]),
-        _ => expr_template("make_timestamptz($0 - ((($0 % $1) + $1) % $1))", &[&micros, &width]),
+        _ => expr_template(
+            "make_timestamptz($0 - ((($0 % $1) + $1) % $1))",
+            &[&micros, &width],
+        ),
     }
 }
 

@@ -602,7 +602,11 @@ impl<'a> Parser<'a> {
                 })
             }
             // Date math such as `NOW-1DAY` (an argument of `ms`) is one value, not a name.
-            _ if self.cur.rest().get(..3).is_some_and(|p| p.eq_ignore_ascii_case("NOW"))
+            _ if self
+                .cur
+                .rest()
+                .get(..3)
+                .is_some_and(|p| p.eq_ignore_ascii_case("NOW"))
                 && !self.cur.rest()[3..]
                     .starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '(') =>
             {

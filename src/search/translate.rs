@@ -1282,7 +1282,11 @@ impl<'a> Translator<'a> {
                     .checked_mul(iv.count)
                     .and_then(|w| i64::try_from(w).ok())
                     .ok_or_else(|| self.err(iv.pos, "interval too long"))?;
-                Ok(extend_fns::fixed_bucket(self.opts.dialect, &col(field), width))
+                Ok(extend_fns::fixed_bucket(
+                    self.opts.dialect,
+                    &col(field),
+                    width,
+                ))
             }
             Some(_) => Ok(sql::func(
                 "date_bin",
@@ -1307,13 +1311,21 @@ impl<'a> Translator<'a> {
                 vec![sql::string(iv.unit.sql_name()), col(field)],
             )),
             None => {
-                let per = if iv.unit == datemath::Unit::Year { 12 } else { 1 };
+                let per = if iv.unit == datemath::Unit::Year {
+                    12
+                } else {
+                    1
+                };
                 let months = iv
                     .count
                     .checked_mul(per)
                     .filter(|m| *m <= 1_200_000)
                     .ok_or_else(|| self.err(iv.pos, "interval too long (at most 100000 years)"))?;
-                Ok(extend_fns::month_bucket(self.opts.dialect, &col(field), months))
+                Ok(extend_fns::month_bucket(
+                    self.opts.dialect,
+                    &col(field),
+                    months,
+                ))
             }
         }
     }
@@ -1379,25 +1391,34 @@ impl<'a> Translator<'a> {
         a: &Expr,
         cols: &Columns,
     ) -> Result<Result<SqlExpr, i64>, SearchError> {
-        let as_date = |text: &str, pos: usize| -> Option<Result<Result<SqlExpr, i64>, SearchError>> {
-            datemath::looks_like_date(text).then(|| {
-                datemath::evaluate(text, self.opts.now_micros)
-                    .map(Err)
-                    .map_err(|m| self.err(pos, m))
-            })
-        };
+        let as_date =
+            |text: &str, pos: usize| -> Option<Result<Result<SqlExpr, i64>, SearchError>> {
+                datemath::looks_like_date(text).then(|| {
+                    datemath::evaluate(text, self.opts.now_micros)
+                        .map(Err)
+                        .map_err(|m| self.err(pos, m))
+                })
+            };
         match a {
             Expr::Field(n) if find(cols, &n.text).is_none() => as_date(&n.text, n.pos)
-                .unwrap_or_else(|| Err(self.unknown_field(n, cols, "the rows before this expression"))),
+                .unwrap_or_else(|| {
+                    Err(self.unknown_field(n, cols, "the rows before this expression"))
+                }),
             Expr::Field(n) => match self.resolve(n, cols, "the rows before this expression")? {
                 (column, ColumnType::Datetime) => Ok(Ok(col(&column))),
                 (column, ty) => Err(self.err(
                     n.pos,
-                    format!("ms() needs datetime fields or dates; {column} is {}", type_name(ty)),
+                    format!(
+                        "ms() needs datetime fields or dates; {column} is {}",
+                        type_name(ty)
+                    ),
                 )),
             },
             Expr::Literal(v) => as_date(&v.text, v.pos).unwrap_or_else(|| {
-                Err(self.err(v.pos, format!("ms() needs datetime fields or dates, found {:?}", v.text)))
+                Err(self.err(
+                    v.pos,
+                    format!("ms() needs datetime fields or dates, found {:?}", v.text),
+                ))
             }),
             Expr::Call { name, .. } => Err(self.err(
                 name.pos,

@@ -69,7 +69,9 @@ impl ApiError {
 fn type_name(t: &DataType) -> &'static str {
     match t {
         DataType::Boolean => "bool",
-        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::UInt8 | DataType::UInt16 => "int",
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::UInt8 | DataType::UInt16 => {
+            "int"
+        }
         DataType::Int64 | DataType::UInt32 | DataType::UInt64 => "long",
         DataType::Float16 | DataType::Float32 | DataType::Float64 => "real",
         DataType::Decimal128(..) | DataType::Decimal256(..) => "decimal",
@@ -87,7 +89,9 @@ fn wire_type(t: &DataType) -> DataType {
         DataType::Timestamp(..) | DataType::Date32 | DataType::Date64 => {
             DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
         }
-        DataType::Decimal128(..) | DataType::Decimal256(..) | DataType::Float16 => DataType::Float64,
+        DataType::Decimal128(..) | DataType::Decimal256(..) | DataType::Float16 => {
+            DataType::Float64
+        }
         DataType::Dictionary(_, v) => wire_type(v),
         DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8,
         other => other.clone(),
@@ -137,7 +141,13 @@ impl TableBuilder {
         }
         // Columns named positionally (`c0`, `c1`, …) so that duplicate names survive.
         let fields: Vec<Field> = (0..batch.num_columns())
-            .map(|i| Field::new(format!("c{i}"), wire_type(batch.column(i).data_type()), true))
+            .map(|i| {
+                Field::new(
+                    format!("c{i}"),
+                    wire_type(batch.column(i).data_type()),
+                    true,
+                )
+            })
             .collect();
         let columns: Vec<ArrayRef> = batch
             .columns()
@@ -223,10 +233,21 @@ mod tests {
 
     #[test]
     fn sql_or_search() {
-        for sql in ["SELECT 1", "  select * from t", "WITH a AS (SELECT 1) SELECT * FROM a", "(SELECT 1)", "EXPLAIN SELECT 1"] {
+        for sql in [
+            "SELECT 1",
+            "  select * from t",
+            "WITH a AS (SELECT 1) SELECT * FROM a",
+            "(SELECT 1)",
+            "EXPLAIN SELECT 1",
+        ] {
             assert!(is_sql(sql), "{sql}");
         }
-        for search in ["Type=Update", "selected", "Type=Event | select Computer", "withdrawn"] {
+        for search in [
+            "Type=Update",
+            "selected",
+            "Type=Event | select Computer",
+            "withdrawn",
+        ] {
             assert!(!is_sql(search), "{search}");
         }
     }
@@ -258,8 +279,14 @@ mod tests {
         let mut b = TableBuilder::new(&schema, 10, 1 << 20);
         b.push(&batch).unwrap();
         let v = b.finish();
-        assert_eq!(v["tables"][0]["columns"][2], json!({"name": "t", "type": "datetime"}));
-        assert_eq!(v["tables"][0]["rows"][0], json!(["a", 1, "1970-01-01T00:00:01.500Z"]));
+        assert_eq!(
+            v["tables"][0]["columns"][2],
+            json!({"name": "t", "type": "datetime"})
+        );
+        assert_eq!(
+            v["tables"][0]["rows"][0],
+            json!(["a", 1, "1970-01-01T00:00:01.500Z"])
+        );
         assert_eq!(v["tables"][0]["rows"][1], json!([null, 2, null]));
         let mut small = TableBuilder::new(&schema, 1, 1 << 20);
         assert_eq!(small.push(&batch).unwrap_err().code, "QueryResultTooLarge");

@@ -109,7 +109,10 @@ fn authorize(shared: &Shared, headers: &HeaderMap) -> Result<(), ApiError> {
     let given = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .unwrap_or("");
     match api::same_token(given.trim().as_bytes(), token.as_bytes()) {
         true => Ok(()),
@@ -204,10 +207,16 @@ async fn run_query(shared: &Shared, body: &Value) -> Result<(Value, usize), ApiE
             )
         })?
         .map_err(|_| ApiError::new(503, "ServiceUnavailable", "the server is shutting down"))?;
-    let limits = (shared.options.max_result_rows, shared.options.max_result_bytes);
+    let limits = (
+        shared.options.max_result_rows,
+        shared.options.max_result_bytes,
+    );
     let work = async move {
         let explain = |e: QueryError| engine.explain_error(e);
-        let df = engine.sql(&sql).await.map_err(|e| query_error(explain(e)))?;
+        let df = engine
+            .sql(&sql)
+            .await
+            .map_err(|e| query_error(explain(e)))?;
         let mut stream = df
             .execute_stream()
             .await
@@ -241,7 +250,9 @@ async fn run_query(shared: &Shared, body: &Value) -> Result<(Value, usize), ApiE
 
 fn query_error(e: QueryError) -> ApiError {
     match e {
-        QueryError::MemoryLimit { .. } => ApiError::new(400, "QueryResourcesExhausted", e.to_string()),
+        QueryError::MemoryLimit { .. } => {
+            ApiError::new(400, "QueryResourcesExhausted", e.to_string())
+        }
         QueryError::Store(_) | QueryError::Output { .. } => {
             ApiError::new(500, "InternalServerError", e.to_string())
         }
@@ -262,10 +273,14 @@ fn parse_json(shared: &Shared, body: &Bytes) -> Result<Value, ApiError> {
         return Err(ApiError::new(
             413,
             "PayloadTooLarge",
-            format!("the request body passes {} bytes (--max-body-kb)", shared.options.max_body_bytes),
+            format!(
+                "the request body passes {} bytes (--max-body-kb)",
+                shared.options.max_body_bytes
+            ),
         ));
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))
 }
 
 async fn query(
@@ -307,7 +322,11 @@ async fn batch(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byte
             let _ = (&r.workspace, &r.method);
             let answer = match r.path.as_deref().unwrap_or("/query") {
                 "/query" => run_query(&shared, &r.body).await,
-                other => Err(ApiError::new(404, "PathNotFoundError", format!("{other} is not a batch path: use /query"))),
+                other => Err(ApiError::new(
+                    404,
+                    "PathNotFoundError",
+                    format!("{other} is not a batch path: use /query"),
+                )),
             };
             responses.push(match answer {
                 Ok((body, n)) => {
@@ -362,6 +381,11 @@ pub async fn run(
                 .serve(app)
                 .await
         }
-        None => axum_server::from_tcp(listener)?.handle(handle).serve(app).await,
+        None => {
+            axum_server::from_tcp(listener)?
+                .handle(handle)
+                .serve(app)
+                .await
+        }
     }
 }

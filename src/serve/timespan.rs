@@ -16,14 +16,25 @@ pub fn parse(text: &str, now_micros: i64) -> Result<Span, String> {
     let span = match b {
         None => {
             let d = duration(a).map_err(|e| bad(&e))?;
-            (now_micros.checked_sub(d).ok_or_else(|| bad("out of range"))?, now_micros)
+            (
+                now_micros
+                    .checked_sub(d)
+                    .ok_or_else(|| bad("out of range"))?,
+                now_micros,
+            )
         }
         Some(b) => match (a.starts_with('P'), b.starts_with('P')) {
-            (false, false) => (instant(a).map_err(|e| bad(&e))?, instant(b).map_err(|e| bad(&e))?),
+            (false, false) => (
+                instant(a).map_err(|e| bad(&e))?,
+                instant(b).map_err(|e| bad(&e))?,
+            ),
             (false, true) => {
                 let start = instant(a).map_err(|e| bad(&e))?;
                 let d = duration(b).map_err(|e| bad(&e))?;
-                (start, start.checked_add(d).ok_or_else(|| bad("out of range"))?)
+                (
+                    start,
+                    start.checked_add(d).ok_or_else(|| bad("out of range"))?,
+                )
             }
             (true, false) => {
                 let end = instant(b).map_err(|e| bad(&e))?;
@@ -90,14 +101,34 @@ mod tests {
     #[test]
     fn every_form_the_clients_send() {
         let day = 86_400_000_000;
-        assert_eq!(parse("2024-05-01T00:00:00.000Z/PT86400.0S", 0).unwrap(), (NOW, NOW + day));
-        assert_eq!(parse("2024-04-30T00:00:00Z/2024-05-01T00:00:00Z", 0).unwrap(), (NOW - day, NOW));
+        assert_eq!(
+            parse("2024-05-01T00:00:00.000Z/PT86400.0S", 0).unwrap(),
+            (NOW, NOW + day)
+        );
+        assert_eq!(
+            parse("2024-04-30T00:00:00Z/2024-05-01T00:00:00Z", 0).unwrap(),
+            (NOW - day, NOW)
+        );
         assert_eq!(parse("PT3600.0S", NOW).unwrap(), (NOW - 3_600_000_000, NOW));
-        assert_eq!(parse("P1D/2024-05-01T00:00:00Z", 0).unwrap(), (NOW - day, NOW));
+        assert_eq!(
+            parse("P1D/2024-05-01T00:00:00Z", 0).unwrap(),
+            (NOW - day, NOW)
+        );
         assert_eq!(parse("P1DT12H", NOW).unwrap(), (NOW - day - day / 2, NOW));
         assert_eq!(parse("PT0.5S", NOW).unwrap(), (NOW - 500_000, NOW));
         assert_eq!(parse("P1W", NOW).unwrap().0, NOW - 7 * day);
-        for bad in ["", "P", "PT", "1D", "P1M", "P1Y", "PTXS", "2024-05-01/2024-04-01", "P1D/P2D", "PT1e400S"] {
+        for bad in [
+            "",
+            "P",
+            "PT",
+            "1D",
+            "P1M",
+            "P1Y",
+            "PTXS",
+            "2024-05-01/2024-04-01",
+            "P1D/P2D",
+            "PT1e400S",
+        ] {
             assert!(parse(bad, NOW).is_err(), "{bad}");
         }
     }

@@ -171,7 +171,8 @@ impl DictChunk {
             match &nulls {
                 None => {
                     for &k in &keys[row..end] {
-                        self.indices.push(renumber(table, dictionary, values, k as usize)?);
+                        self.indices
+                            .push(renumber(table, dictionary, values, k as usize)?);
                     }
                     if nullable {
                         put_level(&mut self.levels, &mut self.level_run, true, end - row);
@@ -246,7 +247,11 @@ impl DictChunk {
     /// Append one row: null, or key `k` of the batch dictionary `t` renumbers. Falls back to
     /// PLAIN pages, first closing the page of the rows before, when the value would take the
     /// dictionary past its limit.
-    fn push_row(&mut self, value: Option<(usize, usize)>, nullable: bool) -> Result<(), ParquetError> {
+    fn push_row(
+        &mut self,
+        value: Option<(usize, usize)>,
+        nullable: bool,
+    ) -> Result<(), ParquetError> {
         if let Some((t, k)) = value {
             let (values, table) = &self.renumbered[t];
             if self.plain.is_none() && table[k] == UNSEEN {
@@ -369,7 +374,8 @@ impl DictChunk {
         let uncompressed = page.len();
         let page = Page::DataPage {
             buf: Bytes::from(self.compress(page)?),
-            num_values: u32::try_from(rows).map_err(|_| ParquetError::General("too many rows in a page".into()))?,
+            num_values: u32::try_from(rows)
+                .map_err(|_| ParquetError::General("too many rows in a page".into()))?,
             encoding,
             def_level_encoding: Encoding::RLE,
             rep_level_encoding: Encoding::RLE,
@@ -405,9 +411,8 @@ impl DictChunk {
         let mut writer = SerializedPageWriter::new(&mut sink);
         // A chunk that fell back before its first page has no dictionary to write.
         let dictionary_pages = self.pages.len() - self.plain_pages as usize;
-        let has_dictionary = self.plain.is_none()
-            || !self.dictionary.starts.is_empty()
-            || dictionary_pages > 0;
+        let has_dictionary =
+            self.plain.is_none() || !self.dictionary.starts.is_empty() || dictionary_pages > 0;
         let mut dictionary_offset = None;
         if has_dictionary {
             let spec = writer.write_page(CompressedPage::new(dictionary_page, uncompressed))?;
@@ -525,7 +530,9 @@ fn renumber(
 /// column (never a wrapped length).
 fn length_u32(len: usize, column: &str) -> Result<u32, ParquetError> {
     u32::try_from(len).map_err(|_| {
-        ParquetError::General(format!("a value of column {column} passed 4 GiB in one page"))
+        ParquetError::General(format!(
+            "a value of column {column} passed 4 GiB in one page"
+        ))
     })
 }
 

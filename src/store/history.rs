@@ -94,7 +94,11 @@ fn journal_versions(root: &Path) -> Result<Vec<Version>, StoreError> {
             files_removed: removed.len() as u64,
             rows_added: c.add.iter().map(|f| f.rows).sum(),
             rows_removed: removed.iter().map(|f| f.rows).sum(),
-            sources: c.sources.iter().map(|s| (s.name.clone(), s.blake3.clone())).collect(),
+            sources: c
+                .sources
+                .iter()
+                .map(|s| (s.name.clone(), s.blake3.clone()))
+                .collect(),
         });
         state.apply(c);
     }
@@ -108,7 +112,9 @@ pub fn resolve(root: &Path, as_of: &str) -> Result<u64, String> {
         return Ok(v);
     }
     let at = crate::time::parse_datetime(as_of.trim()).map_err(|_| {
-        format!("--as-of {as_of:?} is neither a version number nor a time like 2024-03-01T12:00:00Z")
+        format!(
+            "--as-of {as_of:?} is neither a version number nor a time like 2024-03-01T12:00:00Z"
+        )
     })?;
     let at_millis = at.div_euclid(1000);
     let versions = versions(root).map_err(|e| e.to_string())?;
@@ -117,5 +123,7 @@ pub fn resolve(root: &Path, as_of: &str) -> Result<u64, String> {
         .filter(|v| v.timestamp_millis <= at_millis)
         .map(|v| v.version)
         .max()
-        .ok_or_else(|| format!("--as-of {as_of}: the store has no version that old (see `omslake history`)"))
+        .ok_or_else(|| {
+            format!("--as-of {as_of}: the store has no version that old (see `omslake history`)")
+        })
 }

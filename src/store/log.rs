@@ -129,7 +129,10 @@ pub fn read_snapshot_at(root: &Path, version: Option<u64>) -> Result<Snapshot, S
         return Err(StoreError::NoSuchVersion { version: v, latest });
     }
     let mut snap = Snapshot::default();
-    for v in all.into_iter().take_while(|v| version.is_none_or(|to| *v <= to)) {
+    for v in all
+        .into_iter()
+        .take_while(|v| version.is_none_or(|to| *v <= to))
+    {
         snap.apply(read_commit(root, v)?);
     }
     Ok(snap)

@@ -90,7 +90,11 @@ impl Store {
 
     /// Write the Delta logs of a store written before them (or finish those a crashed writer
     /// left behind). Any write does this first; returns the versions written.
-    pub fn upgrade(&self, lock_timeout: Option<Duration>, on_wait: &mut dyn FnMut()) -> Result<usize, StoreError> {
+    pub fn upgrade(
+        &self,
+        lock_timeout: Option<Duration>,
+        on_wait: &mut dyn FnMut(),
+    ) -> Result<usize, StoreError> {
         if !self.root.join(log::LOG_DIR).exists() {
             return Ok(0);
         }

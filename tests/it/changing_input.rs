@@ -40,7 +40,8 @@ fn a_file_truncated_and_rewritten_during_its_ingest_never_crashes_or_corrupts() 
         if run % 4 == 1 {
             // An old file: mapped even though small.
             let f = std::fs::File::options().write(true).open(&path).unwrap();
-            f.set_modified(SystemTime::now() - Duration::from_secs(3600)).unwrap();
+            f.set_modified(SystemTime::now() - Duration::from_secs(3600))
+                .unwrap();
         }
         let child = env
             .command()
@@ -66,7 +67,8 @@ fn a_file_truncated_and_rewritten_during_its_ingest_never_crashes_or_corrupts() 
         if code == Some(2) {
             assert!(stderr.contains("export.ndjson"), "run {run}: {stderr}");
             assert!(
-                stderr.contains("changed while it was ingested") || stderr.contains("was truncated"),
+                stderr.contains("changed while it was ingested")
+                    || stderr.contains("was truncated"),
                 "run {run}: {stderr}"
             );
         }
@@ -78,7 +80,10 @@ fn a_file_truncated_and_rewritten_during_its_ingest_never_crashes_or_corrupts() 
             "run {run}: {stored} rows, exit {code:?}: {stderr}"
         );
         // Nothing committed unless the ingest said so.
-        assert!(code == Some(0) || stored == 0, "run {run}: {stored} rows after exit 2");
+        assert!(
+            code == Some(0) || stored == 0,
+            "run {run}: {stored} rows after exit 2"
+        );
         outcomes[match (code, stderr.contains("truncated")) {
             (Some(0), _) => 0,
             (_, false) => 1,

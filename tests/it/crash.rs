@@ -94,7 +94,8 @@ pub fn delta_readers_agree(store: &std::path::Path) {
         SAID.call_once(|| eprintln!("skipping the Delta reader checks: pip install deltalake polars duckdb pyarrow to run them"));
         return;
     }
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cross_engine/delta.py");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cross_engine/delta.py");
     let out = std::process::Command::new("python3")
         .arg(script)
         .args(["--bin", crate::common::bin(), "--store"])
@@ -142,12 +143,24 @@ fn a_crash_between_the_journal_and_the_delta_logs_is_caught_up_by_the_next_write
         delta_readers_agree(&env.store());
         let r = env.run(&["verify"]);
         assert_ne!(r.code, 0, "{point}: verify should report the table behind");
-        assert!(r.stdout.contains("the next write catches up"), "{point}: {}", r.stdout);
+        assert!(
+            r.stdout.contains("the next write catches up"),
+            "{point}: {}",
+            r.stdout
+        );
         // Any write catches the tables up, the re-run ingest finds the source already in.
         let r = env.ingest(&[&second]);
         assert_eq!(r.code, 0, "{point}: {}", r.stderr);
-        assert!(r.stderr.contains("already ingested"), "{point}: {}", r.stderr);
-        assert_eq!((env.count("Update"), env.count("Event")), (1, 15), "{point}");
+        assert!(
+            r.stderr.contains("already ingested"),
+            "{point}: {}",
+            r.stderr
+        );
+        assert_eq!(
+            (env.count("Update"), env.count("Event")),
+            (1, 15),
+            "{point}"
+        );
         assert_eq!(env.run(&["verify"]).code, 0, "{point}");
         delta_readers_agree(&env.store());
     }

@@ -44,9 +44,19 @@ fn a_store_from_before_delta_logs_reads_then_upgrades_with_its_history() {
     assert!(r.stderr.contains("omslake upgrade"), "{}", r.stderr);
     let r = env.run(&["upgrade"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stderr.contains("wrote 25 Delta log versions"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("wrote 25 Delta log versions"),
+        "{}",
+        r.stderr
+    );
     for t in omslake::schema::TABLE_NAMES {
-        assert!(env.store().join(t).join("_delta_log/00000000000000000004.json").exists(), "{t}");
+        assert!(
+            env.store()
+                .join(t)
+                .join("_delta_log/00000000000000000004.json")
+                .exists(),
+            "{t}"
+        );
     }
     // The same counts, now from the Delta logs, at every version.
     assert_eq!(count(&env, "UpdateSummary", &[]), "38");
@@ -65,7 +75,13 @@ fn a_store_from_before_delta_logs_reads_then_upgrades_with_its_history() {
             (w[0].to_string(), w[2].to_string())
         })
         .collect();
-    let want = [("0", "upgrade"), ("1", "ingest"), ("2", "ingest"), ("3", "ingest"), ("4", "compact")];
+    let want = [
+        ("0", "upgrade"),
+        ("1", "ingest"),
+        ("2", "ingest"),
+        ("3", "ingest"),
+        ("4", "compact"),
+    ];
     assert_eq!(
         ops,
         want.map(|(v, o)| (v.to_string(), o.to_string())).to_vec(),
@@ -106,7 +122,11 @@ fn as_of_reads_old_versions_until_vacuum_removes_their_files() {
     assert!(r.stderr.contains("no version that old"), "{}", r.stderr);
     let r = env.run(&["sql", "SELECT 1", "--as-of", "99"]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("no version 99: the latest is 4"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no version 99: the latest is 4"),
+        "{}",
+        r.stderr
+    );
     let r = env.run(&["sql", "SELECT 1", "--as-of", "yesterday"]);
     assert_eq!(r.code, 2);
     assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
@@ -118,7 +138,14 @@ fn as_of_reads_old_versions_until_vacuum_removes_their_files() {
     assert!(r.stderr.contains("vacuum"), "{}", r.stderr);
     assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
     assert_eq!(count(&env, "Event", &[]), "9");
-    let r = env.run(&["search", "Type=Event | measure count()", "--as-of", "4", "--format", "csv"]);
+    let r = env.run(&[
+        "search",
+        "Type=Event | measure count()",
+        "--as-of",
+        "4",
+        "--format",
+        "csv",
+    ]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("\n9\n"), "{}", r.stdout);
 }

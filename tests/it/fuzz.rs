@@ -296,7 +296,10 @@ const TIMES: &[&str] = &[
 fn record() -> impl Strategy<Value = String> {
     let table = prop::sample::select(omslake::schema::TABLE_NAMES.to_vec());
     let fields = prop::collection::vec(
-        (prop::sample::select(FIELD_NAMES), prop::sample::select(FIELD_VALUES)),
+        (
+            prop::sample::select(FIELD_NAMES),
+            prop::sample::select(FIELD_VALUES),
+        ),
         0..8,
     );
     (table, prop::sample::select(TIMES), fields).prop_map(|(table, time, fields)| {

@@ -49,8 +49,12 @@ fn check() {
     while let Some(line) = lines.next() {
         // `search[spark]: …` and `search[duckdb]: …` are translated for that engine.
         let (dialect, rest) = match line {
-            l if l.starts_with("search[spark]: ") => (Dialect::Spark, &l["search[spark]: ".len()..]),
-            l if l.starts_with("search[duckdb]: ") => (Dialect::Duckdb, &l["search[duckdb]: ".len()..]),
+            l if l.starts_with("search[spark]: ") => {
+                (Dialect::Spark, &l["search[spark]: ".len()..])
+            }
+            l if l.starts_with("search[duckdb]: ") => {
+                (Dialect::Duckdb, &l["search[duckdb]: ".len()..])
+            }
             l if l.starts_with("search: ") => (Dialect::Datafusion, &l["search: ".len()..]),
             _ => (Dialect::Datafusion, ""),
         };

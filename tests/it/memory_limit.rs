@@ -66,7 +66,11 @@ fn run_limited(env: &Env, sql: &str) -> (i32, String, u64) {
         // SAFETY: `pid` is our child, not yet reaped; the pointers are to live locals.
         let done = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
         if done == pid {
-            let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 };
+            let code = if libc::WIFEXITED(status) {
+                libc::WEXITSTATUS(status)
+            } else {
+                -1
+            };
             let peak_mb = usage.ru_maxrss as u64 / 1024;
             return (code, reader.join().unwrap(), peak_mb);
         }
@@ -95,7 +99,10 @@ fn queries_under_a_small_limit_stay_under_it_or_stop_cleanly_and_never_hang() {
             match code {
                 0 => finished += 1,
                 1 => {
-                    assert!(stderr.contains("needs more memory than its limit"), "{stderr}");
+                    assert!(
+                        stderr.contains("needs more memory than its limit"),
+                        "{stderr}"
+                    );
                     assert_eq!(stderr.lines().count(), 1, "{stderr}");
                     stopped += 1;
                 }

@@ -15,8 +15,17 @@ fn assert_clean(args: &[&str], r: &crate::common::Run) {
 fn assert_no_panic(args: &[&str], r: &crate::common::Run) {
     assert_ne!(r.code, 101, "{args:?} panicked: {}", r.stderr);
     assert!(!r.stderr.contains("panicked"), "{args:?}: {}", r.stderr);
-    assert!(!r.stderr.contains("internal error"), "{args:?}: {}", r.stderr);
-    assert!((0..=4).contains(&r.code), "{args:?} exit {}: {}", r.code, r.stderr);
+    assert!(
+        !r.stderr.contains("internal error"),
+        "{args:?}: {}",
+        r.stderr
+    );
+    assert!(
+        (0..=4).contains(&r.code),
+        "{args:?} exit {}: {}",
+        r.code,
+        r.stderr
+    );
 }
 
 #[test]

@@ -162,7 +162,10 @@ fn files_are_plain_hive_partitioned_parquet_with_portable_types() {
                     assert_eq!(pages[0].offset, c.data_page_offset(), "{}", c.column_path());
                     assert_eq!(pages[0].first_row_index, 0);
                     for w in pages.windows(2) {
-                        assert!(w[0].offset < w[1].offset && w[0].first_row_index < w[1].first_row_index);
+                        assert!(
+                            w[0].offset < w[1].offset
+                                && w[0].first_row_index < w[1].first_row_index
+                        );
                     }
                     assert!(pages.last().unwrap().first_row_index < rg.num_rows());
                 }

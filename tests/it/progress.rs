@@ -12,14 +12,24 @@ fn big_input(env: &Env) -> std::path::PathBuf {
 
 /// Run `args` under a pseudo-terminal; everything it wrote, or None without `script`.
 fn on_a_terminal(env: &Env, args: &[&str]) -> Option<String> {
-    let have = std::process::Command::new("script").arg("--version").output().is_ok();
+    let have = std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_ok();
     if !have {
-        assert!(std::env::var_os("CI").is_none(), "CI needs `script` (util-linux)");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs `script` (util-linux)"
+        );
         eprintln!("skipping the terminal test: no `script` command");
         return None;
     }
     let quote = |a: &str| format!("'{}'", a.replace('\'', "'\\''"));
-    let mut command = format!("{} --store {}", quote(crate::common::bin()), quote(env.store().to_str().unwrap()));
+    let mut command = format!(
+        "{} --store {}",
+        quote(crate::common::bin()),
+        quote(env.store().to_str().unwrap())
+    );
     for a in args {
         command.push(' ');
         command.push_str(&quote(a));
@@ -31,7 +41,11 @@ fn on_a_terminal(env: &Env, args: &[&str]) -> Option<String> {
         .env("COLUMNS", "120")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     Some(String::from_utf8_lossy(&std::fs::read(&log).unwrap()).into_owned())
 }
 
@@ -39,9 +53,14 @@ fn on_a_terminal(env: &Env, args: &[&str]) -> Option<String> {
 fn ingest_shows_a_bar_on_a_terminal_only() {
     let env = Env::new();
     let input = big_input(&env);
-    let Some(screen) = on_a_terminal(&env, &["ingest", input.to_str().unwrap()]) else { return };
+    let Some(screen) = on_a_terminal(&env, &["ingest", input.to_str().unwrap()]) else {
+        return;
+    };
     assert!(screen.contains("ingest ["), "no bar: {screen}");
-    assert!(screen.contains("rec (") && screen.contains("rejected"), "{screen}");
+    assert!(
+        screen.contains("rec (") && screen.contains("rejected"),
+        "{screen}"
+    );
     // The bar is cleared before the summary, which ends the output as without a terminal.
     let summary = screen.rsplit("\u{1b}[2K").next().unwrap();
     assert!(!summary.contains("ingest ["), "{summary}");
@@ -50,7 +69,11 @@ fn ingest_shows_a_bar_on_a_terminal_only() {
     let plain = Env::new();
     let r = plain.ingest(&[&input]);
     assert_eq!(r.code, 0);
-    assert!(!r.stderr.contains("ingest [") && !r.stderr.contains('\u{1b}'), "{}", r.stderr);
+    assert!(
+        !r.stderr.contains("ingest [") && !r.stderr.contains('\u{1b}'),
+        "{}",
+        r.stderr
+    );
     // --quiet: no bar on a terminal either.
     let quiet = Env::new();
     let input = big_input(&quiet);

@@ -30,7 +30,10 @@ fn stored_instants() -> Vec<(usize, i64)> {
                 out.push((i as usize, ns));
             }
             // The day's last microsecond and its first.
-            out.push((i as usize, BASE + (d + 1) * 86_400 * NANOS_PER_SEC - 1_000 * (i + 1)));
+            out.push((
+                i as usize,
+                BASE + (d + 1) * 86_400 * NANOS_PER_SEC - 1_000 * (i + 1),
+            ));
             out.push((i as usize, BASE + d * 86_400 * NANOS_PER_SEC + 1_000 * i));
         }
     }
@@ -74,7 +77,16 @@ fn build_store(dir: &Path) -> std::path::PathBuf {
 fn interesting_instants() -> Vec<i64> {
     let mut out = Vec::new();
     for (_, ns) in stored_instants() {
-        for delta in [0, 1, -1, 1_000, -1_000, 1_000_000, -1_000_000, NANOS_PER_SEC] {
+        for delta in [
+            0,
+            1,
+            -1,
+            1_000,
+            -1_000,
+            1_000_000,
+            -1_000_000,
+            NANOS_PER_SEC,
+        ] {
             out.push(ns + delta);
         }
         out.push(ns - ns.rem_euclid(NANOS_PER_SEC));
@@ -86,7 +98,11 @@ fn literal() -> impl Strategy<Value = String> {
     let instants = interesting_instants();
     (prop::sample::select(instants), 0..9usize, prop::bool::ANY).prop_map(|(ns, form, space)| {
         let text = iso(ns);
-        let text = if space { text.replacen('T', " ", 1) } else { text };
+        let text = if space {
+            text.replacen('T', " ", 1)
+        } else {
+            text
+        };
         let bare = text.trim_end_matches('Z').to_string();
         match form {
             0 => format!("'{text}'"),
@@ -147,14 +163,21 @@ fn predicate() -> impl Strategy<Value = String> {
     })
 }
 
-fn computers(engine: &Engine, rt: &tokio::runtime::Runtime, sql: &str) -> Result<Vec<String>, String> {
+fn computers(
+    engine: &Engine,
+    rt: &tokio::runtime::Runtime,
+    sql: &str,
+) -> Result<Vec<String>, String> {
     rt.block_on(async {
         let df = engine.sql(sql).await.map_err(|e| e.to_string())?;
         let batches = df.collect().await.map_err(|e| e.to_string())?;
         let mut out = Vec::new();
         for b in batches {
-            let col = datafusion::arrow::compute::cast(b.column(0), &datafusion::arrow::datatypes::DataType::Utf8)
-                .map_err(|e| e.to_string())?;
+            let col = datafusion::arrow::compute::cast(
+                b.column(0),
+                &datafusion::arrow::datatypes::DataType::Utf8,
+            )
+            .map_err(|e| e.to_string())?;
             let col = col.as_string::<i32>();
             for i in 0..col.len() {
                 out.push(col.value(i).to_string());
@@ -180,7 +203,9 @@ fn pruned_answers_equal_unpruned_answers() {
         },
     )
     .unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     // The issue's case first: a truncating cast that once dropped a whole file's rows.
     let q = r#"SELECT "Computer" FROM "Event" WHERE CAST("TimeGenerated" AS TIMESTAMP(0)) = TIMESTAMP '2024-01-01 00:00:00'"#;
     let rows = computers(&pruned, &rt, q).unwrap();

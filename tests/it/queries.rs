@@ -364,7 +364,14 @@ fn output_files_take_their_format_from_the_extension_and_keep_every_row() {
     let q = r#"SELECT "Computer" FROM "Event" ORDER BY "TimeGenerated""#;
     let file = |name: &str, extra: &[&str]| {
         let path = env.path(name);
-        let mut args = vec!["sql", q, "--max-rows", "3", "--output", path.to_str().unwrap()];
+        let mut args = vec![
+            "sql",
+            q,
+            "--max-rows",
+            "3",
+            "--output",
+            path.to_str().unwrap(),
+        ];
         args.extend_from_slice(extra);
         let r = env.run(&args);
         (r, path)
@@ -400,15 +407,24 @@ fn output_files_take_their_format_from_the_extension_and_keep_every_row() {
     let (r, p) = file("all.txt", &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let text = std::fs::read_to_string(p).unwrap();
-    assert!(text.ends_with("20 rows\n") && !text.contains("not shown"), "{text}");
+    assert!(
+        text.ends_with("20 rows\n") && !text.contains("not shown"),
+        "{text}"
+    );
     // --format wins over the extension.
     let (r, p) = file("rows.csv", &["--format", "ndjson"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(std::fs::read_to_string(p).unwrap().starts_with("{\"Computer\""));
+    assert!(std::fs::read_to_string(p)
+        .unwrap()
+        .starts_with("{\"Computer\""));
     // An unknown extension without --format is refused, and nothing is written.
     let (r, p) = file("rows.xlsx", &[]);
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("rows.xlsx") && r.stderr.contains("--format"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("rows.xlsx") && r.stderr.contains("--format"),
+        "{}",
+        r.stderr
+    );
     assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
     assert!(!p.exists());
     let (r, p) = file("rows.xlsx", &["--format", "csv"]);

@@ -267,7 +267,9 @@ fn ms_scale_and_month_intervals_give_hand_computed_results() {
     );
     // 2024-01-01T00:00:00Z is 1704067200000 ms after the epoch.
     assert_eq!(
-        csv("Type=UpdateRunProgress Computer=c1 | Extend ms(StartTime) as startMs | select startMs"),
+        csv(
+            "Type=UpdateRunProgress Computer=c1 | Extend ms(StartTime) as startMs | select startMs"
+        ),
         ["startMs", "1704067200000"]
     );
     let r = env
@@ -276,7 +278,10 @@ fn ms_scale_and_month_intervals_give_hand_computed_results() {
         .args(["search", "Type=UpdateRunProgress Computer=c1 | Extend ms(NOW-1DAY) as a | Extend ms() as b | select a, b", "--format", "csv"])
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&r.stdout), "a,b\n1704067200000,1704153600000\n");
+    assert_eq!(
+        String::from_utf8_lossy(&r.stdout),
+        "a,b\n1704067200000,1704153600000\n"
+    );
     assert_eq!(
         csv("Type=UpdateSummary | Extend scale(TotalUpdatesMissing, 0, 100) as scaled | select Computer, scaled | sort Computer asc"),
         ["Computer,scaled", "a,0.0", "b,25.0", "c,100.0", "d,"]
@@ -302,7 +307,8 @@ fn ms_scale_and_month_intervals_give_hand_computed_results() {
     let r = env.run(&["search", "Type=Update | measure avg(Computer)"]);
     assert_eq!(r.code, 2);
     assert!(
-        r.stderr.contains("avg(Computer) needs a numeric field, but Computer is a string"),
+        r.stderr
+            .contains("avg(Computer) needs a numeric field, but Computer is a string"),
         "{}",
         r.stderr
     );

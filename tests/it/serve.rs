@@ -61,15 +61,26 @@ fn post(port: u16, path: &str, body: &str) -> (u16, String) {
     .unwrap();
     let mut text = String::new();
     s.read_to_string(&mut text).unwrap();
-    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default().to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
     (status, body)
 }
 
 fn query(port: u16, q: &str) -> (u16, serde_json::Value) {
     let body = serde_json::json!({"query": q, "timespan": null}).to_string();
     let (status, text) = post(port, "/v1/workspaces/w/query", &body);
-    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
 }
 
 fn sample() -> Env {
@@ -86,8 +97,24 @@ const SLOWER: &str = r#"SELECT count(*) FROM "Update" a, "Update" b, "Event" c"#
 #[test]
 fn limits_give_the_api_errors() {
     let env = sample();
-    let server = start(&env, &["--max-body-kb", "1", "--query-timeout", "1", "--max-concurrent", "1", "--max-result-rows", "10"]);
-    let (status, _) = post(server.port, "/v1/workspaces/w/query", &format!("{{\"query\":\"{}\"}}", "x".repeat(2000)));
+    let server = start(
+        &env,
+        &[
+            "--max-body-kb",
+            "1",
+            "--query-timeout",
+            "1",
+            "--max-concurrent",
+            "1",
+            "--max-result-rows",
+            "10",
+        ],
+    );
+    let (status, _) = post(
+        server.port,
+        "/v1/workspaces/w/query",
+        &format!("{{\"query\":\"{}\"}}", "x".repeat(2000)),
+    );
     assert_eq!(status, 413);
     let (status, body) = query(server.port, "Type=Event");
     assert_eq!(status, 400, "{body}");
@@ -104,10 +131,22 @@ fn limits_give_the_api_errors() {
     let (status, body) = slow.join().unwrap();
     assert_eq!(status, 504, "{body}");
     assert_eq!(second, 429, "{second_body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("--query-timeout"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--query-timeout"),
+        "{body}"
+    );
     let (status, body) = query(server.port, "Type=Event | top abc");
     assert_eq!(status, 400);
-    assert!(body["error"]["message"].as_str().unwrap().contains("column 18"), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("column 18"),
+        "{body}"
+    );
     let (status, _) = post(server.port, "/v1/nothing", "{}");
     assert_eq!(status, 404);
 }
@@ -146,7 +185,10 @@ fn sigterm_lets_a_running_query_finish() {
         if let Some(s) = server.child.try_wait().unwrap() {
             break s.code();
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "the server did not stop");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the server did not stop"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(code, Some(0));
@@ -187,7 +229,14 @@ fn answers_are_committed_states_while_an_ingest_commits() {
     let seen = reader.join().unwrap();
     assert!(seen.len() >= 3, "{seen:?}");
     for n in &seen {
-        assert!(n % 300 == 0 && (300..=1500).contains(n), "an answer of {n} rows is not a committed state");
+        assert!(
+            n % 300 == 0 && (300..=1500).contains(n),
+            "an answer of {n} rows is not a committed state"
+        );
     }
-    assert_eq!(*seen.last().unwrap(), 1500, "the server did not see the last commit");
+    assert_eq!(
+        *seen.last().unwrap(),
+        1500,
+        "the server did not see the last commit"
+    );
 }

@@ -138,7 +138,10 @@ mod tests {
         );
         assert_eq!(serde_json::from_str::<Action>(&text).unwrap(), add);
         let p = serde_json::to_string(&Action::Protocol(Protocol::default())).unwrap();
-        assert_eq!(p, r#"{"protocol":{"minReaderVersion":1,"minWriterVersion":2}}"#);
+        assert_eq!(
+            p,
+            r#"{"protocol":{"minReaderVersion":1,"minWriterVersion":2}}"#
+        );
         let other: Action = serde_json::from_str(r#"{"txn":{"appId":"x","version":1}}"#).unwrap();
         assert!(matches!(other, Action::Other(_)));
     }

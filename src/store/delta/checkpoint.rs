@@ -85,7 +85,10 @@ fn schema() -> SchemaRef {
                 utf8("description"),
                 Field::new(
                     "format",
-                    strukt(vec![utf8("provider"), Field::new("options", string_map(), true)]),
+                    strukt(vec![
+                        utf8("provider"),
+                        Field::new("options", string_map(), true),
+                    ]),
                     true,
                 ),
                 utf8("schemaString"),
@@ -152,14 +155,19 @@ pub fn write(root: &Path, table: &str, version: u64) -> Result<(), StoreError> {
     let pointer = serde_json::json!({"version": version, "size": files + 2}).to_string();
     let tmp = dir.join(".tmp-_last_checkpoint");
     let mut f = File::create(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
-    f.write_all(pointer.as_bytes()).map_err(|e| StoreError::io(&tmp, e))?;
+    f.write_all(pointer.as_bytes())
+        .map_err(|e| StoreError::io(&tmp, e))?;
     f.sync_all().map_err(|e| StoreError::io(&tmp, e))?;
     fs::rename(&tmp, dir.join("_last_checkpoint")).map_err(|e| StoreError::io(&dir, e))?;
     sync_dir(&dir)
 }
 
 /// The newest checkpoint at or before `version`.
-pub fn latest_at_or_before(root: &Path, table: &str, version: u64) -> Result<Option<u64>, StoreError> {
+pub fn latest_at_or_before(
+    root: &Path,
+    table: &str,
+    version: u64,
+) -> Result<Option<u64>, StoreError> {
     let dir = log_dir(root, table);
     let entries = match fs::read_dir(&dir) {
         Ok(e) => e,
@@ -193,7 +201,9 @@ pub fn read(root: &Path, table: &str, version: u64) -> Result<Vec<Action>, Store
     {
         let mut writer = arrow::json::LineDelimitedWriter::new(&mut text);
         for batch in reader {
-            writer.write(&batch.map_err(|e| corrupt(&e))?).map_err(|e| corrupt(&e))?;
+            writer
+                .write(&batch.map_err(|e| corrupt(&e))?)
+                .map_err(|e| corrupt(&e))?;
         }
         writer.finish().map_err(|e| corrupt(&e))?;
     }
@@ -207,8 +217,8 @@ pub fn read(root: &Path, table: &str, version: u64) -> Result<Vec<Action>, Store
                 if v.is_null() || k == "txn" {
                     continue;
                 }
-                let action: Action = serde_json::from_value(serde_json::json!({ k: v }))
-                    .map_err(|e| corrupt(&e))?;
+                let action: Action =
+                    serde_json::from_value(serde_json::json!({ k: v })).map_err(|e| corrupt(&e))?;
                 actions.push(action);
             }
         }

@@ -61,7 +61,8 @@ pub fn schema_string(table: &TableSchema) -> String {
             json!({"name": c.name, "type": ty, "nullable": c.nullable, "metadata": {}})
         })
         .collect();
-    fields.push(json!({"name": PARTITION_COLUMN, "type": "date", "nullable": false, "metadata": {}}));
+    fields
+        .push(json!({"name": PARTITION_COLUMN, "type": "date", "nullable": false, "metadata": {}}));
     json!({"type": "struct", "fields": fields}).to_string()
 }
 
@@ -77,7 +78,10 @@ pub fn versions(root: &Path, table: &str) -> Result<Vec<u64>, StoreError> {
     for e in entries.filter_map(Result::ok) {
         let name = e.file_name();
         let name = name.to_string_lossy();
-        if let Some(v) = name.strip_suffix(".json").and_then(|s| s.parse::<u64>().ok()) {
+        if let Some(v) = name
+            .strip_suffix(".json")
+            .and_then(|s| s.parse::<u64>().ok())
+        {
             out.push(v);
         }
     }
@@ -87,11 +91,18 @@ pub fn versions(root: &Path, table: &str) -> Result<Vec<u64>, StoreError> {
 
 /// Whether the store has Delta logs (stores written before them have only `_log/`).
 pub fn exists(root: &Path) -> bool {
-    TABLE_NAMES.iter().any(|t| log_dir(root, t).join(commit_file(0)).exists())
+    TABLE_NAMES
+        .iter()
+        .any(|t| log_dir(root, t).join(commit_file(0)).exists())
 }
 
 /// Write one commit, created only if absent (a hard link of a synced temporary file).
-fn write_commit(root: &Path, table: &str, version: u64, actions: &[Action]) -> Result<(), StoreError> {
+fn write_commit(
+    root: &Path,
+    table: &str,
+    version: u64,
+    actions: &[Action],
+) -> Result<(), StoreError> {
     let dir = log_dir(root, table);
     fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
     let tmp = dir.join(format!(".tmp-{}", commit_file(version)));
@@ -110,7 +121,9 @@ fn write_commit(root: &Path, table: &str, version: u64, actions: &[Action]) -> R
     let _ = fs::remove_file(&tmp);
     match linked {
         Ok(()) => sync_dir(&dir),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(StoreError::Conflict(version)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            Err(StoreError::Conflict(version))
+        }
         Err(e) => Err(StoreError::io(&path, e)),
     }
 }
@@ -152,7 +165,14 @@ fn relative(table: &str, path: &str) -> (String, Option<String>) {
 
 fn create_actions(table: &TableSchema, at_millis: i64, operation: &str) -> Vec<Action> {
     let id = blake3::hash(format!("{}{at_millis}", table.name).as_bytes()).to_hex();
-    let id = format!("{}-{}-{}-{}-{}", &id[0..8], &id[8..12], &id[12..16], &id[16..20], &id[20..32]);
+    let id = format!(
+        "{}-{}-{}-{}-{}",
+        &id[0..8],
+        &id[8..12],
+        &id[12..16],
+        &id[16..20],
+        &id[20..32]
+    );
     vec![
         Action::CommitInfo(CommitInfo {
             timestamp: at_millis,
@@ -183,18 +203,26 @@ fn client_version() -> String {
 
 /// Version `commit.version` of `table`: its files added and removed by the commit (`before`
 /// is the store's state before it), and what the commit did.
-fn table_commit(root: &Path, table: &TableSchema, commit: &Commit, before: &Snapshot) -> Vec<Action> {
+fn table_commit(
+    root: &Path,
+    table: &TableSchema,
+    commit: &Commit,
+    before: &Snapshot,
+) -> Vec<Action> {
     let at = millis(&commit.committed_at);
     let data_change = commit.operation != "compact";
     let mut actions = Vec::new();
-    let (mut rows_added, mut rows_removed, mut files_added, mut files_removed) = (0u64, 0u64, 0u64, 0u64);
+    let (mut rows_added, mut rows_removed, mut files_added, mut files_removed) =
+        (0u64, 0u64, 0u64, 0u64);
     let known: BTreeMap<&str, &DataFile> = before
         .table_files(&table.name)
         .iter()
         .map(|f| (f.path.as_str(), f))
         .collect();
     for path in &commit.remove {
-        let Some(file) = known.get(path.as_str()) else { continue };
+        let Some(file) = known.get(path.as_str()) else {
+            continue;
+        };
         let (rel, date) = relative(&table.name, path);
         rows_removed += file.rows;
         files_removed += 1;
@@ -267,9 +295,19 @@ pub fn publish(root: &Path, commit: &Commit, before: &Snapshot) -> Result<(), St
     let catalog = Catalog::builtin();
     for (i, table) in catalog.tables().iter().enumerate() {
         if versions(root, &table.name)?.is_empty() {
-            write_commit(root, &table.name, 0, &create_actions(table, millis(&commit.committed_at), "create"))?;
+            write_commit(
+                root,
+                &table.name,
+                0,
+                &create_actions(table, millis(&commit.committed_at), "create"),
+            )?;
         }
-        write_commit(root, &table.name, commit.version, &table_commit(root, table, commit, before))?;
+        write_commit(
+            root,
+            &table.name,
+            commit.version,
+            &table_commit(root, table, commit, before),
+        )?;
         if i == 0 {
             fault::point("between-table-commits");
         }
@@ -285,7 +323,9 @@ pub fn publish(root: &Path, commit: &Commit, before: &Snapshot) -> Result<(), St
 /// time travel reaches it while the files exist). Returns the versions written.
 pub fn catch_up(root: &Path) -> Result<usize, StoreError> {
     let commits = log::versions(root)?;
-    let Some(&last) = commits.last() else { return Ok(0) };
+    let Some(&last) = commits.last() else {
+        return Ok(0);
+    };
     let catalog = Catalog::builtin();
     let mut latest = Vec::new();
     for table in catalog.tables() {
@@ -310,7 +350,12 @@ pub fn catch_up(root: &Path) -> Result<usize, StoreError> {
     for (table, at) in catalog.tables().iter().zip(&latest) {
         if at.is_none() {
             let first = log::read_commit(root, commits[0])?;
-            write_commit(root, &table.name, 0, &create_actions(table, millis(&first.committed_at), operation))?;
+            write_commit(
+                root,
+                &table.name,
+                0,
+                &create_actions(table, millis(&first.committed_at), operation),
+            )?;
             written += 1;
         }
     }
@@ -318,7 +363,12 @@ pub fn catch_up(root: &Path) -> Result<usize, StoreError> {
         let commit = log::read_commit(root, v)?;
         for (table, at) in catalog.tables().iter().zip(&latest) {
             if at.is_none_or(|at| at < v) {
-                write_commit(root, &table.name, v, &table_commit(root, table, &commit, &before))?;
+                write_commit(
+                    root,
+                    &table.name,
+                    v,
+                    &table_commit(root, table, &commit, &before),
+                )?;
                 written += 1;
                 if v % CHECKPOINT_EVERY == 0 {
                     checkpoint::write(root, &table.name, v)?;
@@ -365,9 +415,7 @@ impl TableState {
                     .as_deref()
                     .and_then(|s| serde_json::from_str(s).ok())
                     .unwrap_or_default();
-                let tag = |name: &str| {
-                    a.tags.as_ref()?.get(name)?.parse::<i64>().ok()
-                };
+                let tag = |name: &str| a.tags.as_ref()?.get(name)?.parse::<i64>().ok();
                 let bound = |which: &str, tag_name: &str, fallback: i64| {
                     tag(tag_name)
                         .or_else(|| {
@@ -390,7 +438,10 @@ impl TableState {
         // Commit order, as the store's own log keeps them (`part-<commit>-<n>`).
         out.sort_by_key(|f| {
             let name = f.path.rsplit('/').next().unwrap_or_default();
-            let mut parts = name.trim_start_matches("part-").trim_end_matches(".parquet").split('-');
+            let mut parts = name
+                .trim_start_matches("part-")
+                .trim_end_matches(".parquet")
+                .split('-');
             let commit: u64 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
             let n: u64 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
             (commit, n, f.path.clone())
@@ -401,12 +452,21 @@ impl TableState {
 
 /// `table` at `version` (its latest when `None`): the newest checkpoint at or before it,
 /// then the JSON commits after. `None` when the table has no Delta log.
-pub fn read_table(root: &Path, table: &str, version: Option<u64>) -> Result<Option<TableState>, StoreError> {
+pub fn read_table(
+    root: &Path,
+    table: &str,
+    version: Option<u64>,
+) -> Result<Option<TableState>, StoreError> {
     let all = versions(root, table)?;
-    let Some(&latest) = all.last() else { return Ok(None) };
+    let Some(&latest) = all.last() else {
+        return Ok(None);
+    };
     let target = version.unwrap_or(latest);
     if target > latest {
-        return Err(StoreError::NoSuchVersion { version: target, latest });
+        return Err(StoreError::NoSuchVersion {
+            version: target,
+            latest,
+        });
     }
     let mut state = TableState::default();
     let start = match checkpoint::latest_at_or_before(root, table, target)? {
@@ -437,7 +497,9 @@ pub fn read_snapshot(root: &Path, version: Option<u64>) -> Result<Option<Snapsho
     for table in TABLE_NAMES {
         if let Some(state) = read_table(root, table, version)? {
             snapshot.version = snapshot.version.max(state.version);
-            snapshot.files.insert(table.to_string(), state.data_files(table));
+            snapshot
+                .files
+                .insert(table.to_string(), state.data_files(table));
         }
     }
     Ok(Some(snapshot))
@@ -447,10 +509,12 @@ pub fn read_snapshot(root: &Path, version: Option<u64>) -> Result<Option<Snapsho
 pub fn history(root: &Path, table: &str) -> Result<Vec<(u64, CommitInfo)>, StoreError> {
     let mut out = Vec::new();
     for v in versions(root, table)? {
-        let info = read_commit(root, table, v)?.into_iter().find_map(|a| match a {
-            Action::CommitInfo(c) => Some(c),
-            _ => None,
-        });
+        let info = read_commit(root, table, v)?
+            .into_iter()
+            .find_map(|a| match a {
+                Action::CommitInfo(c) => Some(c),
+                _ => None,
+            });
         out.push((v, info.unwrap_or_default()));
     }
     Ok(out)
@@ -476,10 +540,16 @@ pub fn check(root: &Path, snapshot: &Snapshot) -> Result<Vec<String>, StoreError
             ));
             continue;
         }
-        let delta: std::collections::BTreeSet<String> =
-            state.data_files(table).into_iter().map(|f| f.path).collect();
-        let journal: std::collections::BTreeSet<String> =
-            snapshot.table_files(table).iter().map(|f| f.path.clone()).collect();
+        let delta: std::collections::BTreeSet<String> = state
+            .data_files(table)
+            .into_iter()
+            .map(|f| f.path)
+            .collect();
+        let journal: std::collections::BTreeSet<String> = snapshot
+            .table_files(table)
+            .iter()
+            .map(|f| f.path.clone())
+            .collect();
         for p in delta.symmetric_difference(&journal) {
             problems.push(format!(
                 "{table}: {p} is {} the Delta log but {} the journal",

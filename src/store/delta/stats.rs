@@ -77,8 +77,14 @@ pub fn file_stats(root: &Path, table: &TableSchema, file: &DataFile) -> String {
         }
     }
     if file.rows > 0 {
-        min.insert(TIME_COLUMN.into(), json!(timestamp_bound(file.min_time, false)));
-        max.insert(TIME_COLUMN.into(), json!(timestamp_bound(file.max_time, true)));
+        min.insert(
+            TIME_COLUMN.into(),
+            json!(timestamp_bound(file.min_time, false)),
+        );
+        max.insert(
+            TIME_COLUMN.into(),
+            json!(timestamp_bound(file.max_time, true)),
+        );
     }
     json!({
         "numRecords": file.rows,
@@ -92,7 +98,9 @@ pub fn file_stats(root: &Path, table: &TableSchema, file: &DataFile) -> String {
 /// A column chunk's bounds as Delta stats values, for the types whose order readers share.
 fn value_bounds(stats: &Statistics, ty: ColumnType) -> Option<(Value, Value)> {
     match (stats, ty) {
-        (Statistics::Int32(s), ColumnType::Int) => Some((json!(*s.min_opt()?), json!(*s.max_opt()?))),
+        (Statistics::Int32(s), ColumnType::Int) => {
+            Some((json!(*s.min_opt()?), json!(*s.max_opt()?)))
+        }
         (Statistics::Int64(s), ColumnType::Long) => {
             Some((json!(*s.min_opt()?), json!(*s.max_opt()?)))
         }
