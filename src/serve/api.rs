@@ -1,20 +1,18 @@
 //! The Log Analytics query API's shapes: request bodies, the `tables` answer with Log Analytics
 //! type names, and the error model (`{"error":{"code","message","innererror"}}`).
 
-use arrow::array::{Array, ArrayRef, RecordBatch};
+use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-/// `POST …/query`'s body; unset fields come as JSON null.
+/// `POST …/query`'s body; unset fields come as JSON null. `workspaces` (other workspaces to
+/// query too) is accepted and ignored: the store is one workspace.
 #[derive(Debug, Deserialize)]
 pub struct QueryBody {
     pub query: Option<String>,
     #[serde(default)]
     pub timespan: Option<String>,
-    #[serde(default)]
-    #[allow(dead_code)]
-    pub workspaces: Option<Vec<String>>,
 }
 
 /// `POST /v1/$batch`'s body.
@@ -23,16 +21,14 @@ pub struct BatchBody {
     pub requests: Vec<BatchRequest>,
 }
 
+/// One request of a batch; its `workspace`, `method` and `headers` are accepted and ignored
+/// (one workspace, POST only).
 #[derive(Debug, Deserialize)]
 pub struct BatchRequest {
     pub id: String,
     pub body: Value,
     #[serde(default)]
-    pub workspace: Option<String>,
-    #[serde(default)]
     pub path: Option<String>,
-    #[serde(default)]
-    pub method: Option<String>,
 }
 
 /// An API error: HTTP status, the model's code, and a message a person can act on.
@@ -221,9 +217,6 @@ pub fn same_token(a: &[u8], b: &[u8]) -> bool {
     }
     diff == 0
 }
-
-#[allow(dead_code)]
-fn _assert_array(_: &dyn Array) {}
 
 #[cfg(test)]
 mod tests {

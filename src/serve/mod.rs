@@ -319,7 +319,6 @@ async fn batch(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byte
         let mut responses = Vec::new();
         let mut rows = 0;
         for r in batch.requests {
-            let _ = (&r.workspace, &r.method);
             let answer = match r.path.as_deref().unwrap_or("/query") {
                 "/query" => run_query(&shared, &r.body).await,
                 other => Err(ApiError::new(
@@ -352,7 +351,7 @@ async fn batch(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byte
 }
 
 /// Serve until SIGINT or SIGTERM, then let running queries finish (up to the query timeout)
-/// and return. `ready` is told the address once it listens.
+/// and return.
 pub async fn run(
     listener: std::net::TcpListener,
     tls: Option<(PathBuf, PathBuf)>,
