@@ -7,6 +7,7 @@ pub mod generate;
 pub mod ingest;
 pub mod nulls;
 pub mod query;
+pub mod report;
 pub mod schema;
 pub mod search;
 pub mod serve;

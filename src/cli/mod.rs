@@ -8,6 +8,7 @@ mod info;
 mod ingest_cmd;
 mod maintenance_cmd;
 mod progress;
+mod report_cmd;
 mod search_cmd;
 mod serve_cmd;
 mod sql_cmd;
@@ -165,6 +166,21 @@ enum Command {
     Upgrade {
         #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
         lock_timeout: Option<Duration>,
+    },
+    /// Write the update-compliance report: one self-contained HTML file
+    #[command(
+        after_help = "Examples:\n  omslake --store ./s report --out compliance.html\n  omslake --store ./s report --out last-month.html --since 30d --title \"Contoso patching\""
+    )]
+    Report {
+        /// The HTML file to write
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Only the records of this many days before now (e.g. 30d)
+        #[arg(long, value_name = "AGE")]
+        since: Option<String>,
+        /// The report's heading
+        #[arg(long, default_value = "Update compliance")]
+        title: String,
     },
     /// Print a shell completion script (bash, zsh, fish, powershell)
     #[command(
@@ -390,6 +406,9 @@ fn run() -> i32 {
         } => maintenance_cmd::vacuum(&store, &min_age, lock_timeout),
         Command::Verify { quiet } => maintenance_cmd::verify(&store, quiet),
         Command::History => info::history(&store),
+        Command::Report { out, since, title } => {
+            runtime.block_on(report_cmd::run(&store, &out, since.as_deref(), title))
+        }
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(

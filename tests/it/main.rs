@@ -17,6 +17,7 @@ mod progress;
 mod pruning;
 mod queries;
 mod rejects;
+mod report;
 mod search;
 mod serve;
 mod spill;
