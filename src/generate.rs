@@ -528,10 +528,23 @@ pub fn records(scale: f64) -> Generated {
 
 /// Write the generated data under `out`; returns the files written.
 pub fn write(scale: f64, layout: Layout, out: &Path) -> std::io::Result<Vec<PathBuf>> {
+    write_each(scale, layout, out, &mut |_| {})
+}
+
+/// [`write`], calling `starting` with each file's name before it is written (for a progress
+/// display).
+pub fn write_each(
+    scale: f64,
+    layout: Layout,
+    out: &Path,
+    starting: &mut dyn FnMut(&str),
+) -> std::io::Result<Vec<PathBuf>> {
     fs::create_dir_all(out)?;
+    starting("records in memory");
     let g = records(scale);
     let mut files = Vec::new();
     let mut create = |name: &str| -> std::io::Result<(PathBuf, BufWriter<File>)> {
+        starting(name);
         let p = out.join(name);
         files.push(p.clone());
         Ok((

@@ -30,10 +30,21 @@ pub fn parse_age(text: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("{text:?} is too long"))
 }
 
-pub fn compact(store_dir: &Path, target_rows: usize, lock_timeout: Option<Duration>) -> CmdResult {
+pub fn compact(
+    store_dir: &Path,
+    target_rows: usize,
+    lock_timeout: Option<Duration>,
+    quiet: bool,
+) -> CmdResult {
     let store = Store::open(store_dir);
     let mut tx = begin(&store, "compact", lock_timeout)?;
-    let (remove, report) = maintenance::compact(&mut tx, target_rows.max(1))?;
+    let bar = super::progress::items(0, "compact", quiet);
+    let result = maintenance::compact_each(&mut tx, target_rows.max(1), &mut |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    });
+    bar.finish_and_clear();
+    let (remove, report) = result?;
     if remove.is_empty() {
         tx.discard();
         eprintln!("nothing to compact: every partition has one file");

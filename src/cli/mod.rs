@@ -116,6 +116,9 @@ enum Command {
         out: PathBuf,
         #[arg(long, value_enum, default_value = "ndjson")]
         layout: Layout,
+        /// No progress display (it is drawn only when stderr is a terminal)
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Merge each day partition's files into one sorted, deduplicated file
     #[command(
@@ -125,6 +128,9 @@ enum Command {
         /// Rows per output file
         #[arg(long, default_value_t = 1_048_576, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
         target_rows: u64,
+        /// No progress bar (it is drawn only when stderr is a terminal)
+        #[arg(long, short)]
+        quiet: bool,
         /// Give up after this many seconds if another writer holds the store
         #[arg(long, value_name = "SECONDS", value_parser = parse_seconds)]
         lock_timeout: Option<Duration>,
@@ -395,7 +401,8 @@ fn run() -> i32 {
         Command::Compact {
             target_rows,
             lock_timeout,
-        } => maintenance_cmd::compact(&store, target_rows as usize, lock_timeout),
+            quiet,
+        } => maintenance_cmd::compact(&store, target_rows as usize, lock_timeout, quiet),
         Command::Retain {
             older_than,
             lock_timeout,
@@ -420,7 +427,12 @@ fn run() -> i32 {
             Ok(0)
         }
         Command::Upgrade { lock_timeout } => maintenance_cmd::upgrade(&store, lock_timeout),
-        Command::Generate { scale, out, layout } => generate(scale, &out, layout),
+        Command::Generate {
+            scale,
+            out,
+            layout,
+            quiet,
+        } => generate(scale, &out, layout, quiet),
         Command::Demo { data } => runtime.block_on(demo::run(explicit_store, data)),
         Command::Serve {
             listen,
@@ -538,15 +550,20 @@ impl From<omslake::store::StoreError> for Failure {
 
 pub type CmdResult = Result<i32, Failure>;
 
-fn generate(scale: f64, out: &std::path::Path, layout: Layout) -> CmdResult {
+fn generate(scale: f64, out: &std::path::Path, layout: Layout, quiet: bool) -> CmdResult {
     if !(scale > 0.0 && scale <= 1000.0) {
         return Err(Failure::new(
             EXIT_USAGE,
             format!("--scale must be in (0, 1000], got {scale}"),
         ));
     }
-    let files = omslake::generate::write(scale, layout, out)
-        .map_err(|e| Failure::new(EXIT_USAGE, format!("writing {}: {e}", out.display())))?;
+    let bar = progress::spinner("generate", quiet);
+    let files = omslake::generate::write_each(scale, layout, out, &mut |name| {
+        bar.set_message(name.to_string())
+    });
+    bar.finish_and_clear();
+    let files =
+        files.map_err(|e| Failure::new(EXIT_USAGE, format!("writing {}: {e}", out.display())))?;
     let bytes: u64 = files
         .iter()
         .filter_map(|f| std::fs::metadata(f).ok())

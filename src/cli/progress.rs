@@ -71,7 +71,7 @@ impl Drop for IngestBar {
     }
 }
 
-/// A bar over a count of items (files verified), cleared when dropped.
+/// A bar over a count of items (files verified, partitions merged); clear it when done.
 pub fn items(total: u64, what: &str, quiet: bool) -> ProgressBar {
     if !wanted(quiet) {
         return ProgressBar::hidden();
@@ -84,5 +84,19 @@ pub fn items(total: u64, what: &str, quiet: bool) -> ProgressBar {
         .expect("a valid template")
         .progress_chars("=> "),
     );
+    bar
+}
+
+/// A spinner with a message (what `generate` is writing); clear it when done.
+pub fn spinner(what: &str, quiet: bool) -> ProgressBar {
+    if !wanted(quiet) {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template(&format!("{{spinner}} {what}: {{msg}} ({{elapsed}})"))
+            .expect("a valid template"),
+    );
+    bar.enable_steady_tick(Duration::from_millis(100));
     bar
 }

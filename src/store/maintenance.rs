@@ -57,11 +57,33 @@ pub fn compact(
     tx: &mut Transaction,
     target_rows: usize,
 ) -> Result<(Vec<String>, CompactReport), StoreError> {
+    compact_each(tx, target_rows, &mut |_, _| {})
+}
+
+/// [`compact`], calling `merged(done, total)` as each partition with several files is merged
+/// (for a progress display).
+pub fn compact_each(
+    tx: &mut Transaction,
+    target_rows: usize,
+    merged: &mut dyn FnMut(usize, usize),
+) -> Result<(Vec<String>, CompactReport), StoreError> {
     let root = tx.root().to_path_buf();
     let mut report = CompactReport::default();
     let mut remove = Vec::new();
     let catalog = Catalog::builtin();
     let snapshot = tx.snapshot().clone();
+    let total: usize = snapshot
+        .files
+        .values()
+        .map(|files| {
+            let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+            for f in files {
+                *counts.entry(partition_of(&f.path)).or_default() += 1;
+            }
+            counts.values().filter(|n| **n >= 2).count()
+        })
+        .sum();
+    let mut done = 0;
     for (table_name, files) in &snapshot.files {
         let Some(table) = catalog.get(table_name) else {
             continue;
@@ -77,6 +99,8 @@ pub fn compact(
             if parts.len() < 2 {
                 continue;
             }
+            done += 1;
+            merged(done, total);
             let mut batches = Vec::new();
             for f in &parts {
                 batches.extend(read_file(&root, f)?);

@@ -81,4 +81,26 @@ fn ingest_shows_a_bar_on_a_terminal_only() {
     assert!(!screen.contains("ingest ["), "{screen}");
     let screen = on_a_terminal(&quiet, &["verify"]).unwrap();
     assert!(screen.contains("verified"), "{screen}");
+    // generate shows what it writes; compact ends with its summary and no bar left.
+    let out = quiet.path("gen");
+    let screen = on_a_terminal(
+        &quiet,
+        &["generate", "--scale", "0.5", "--out", out.to_str().unwrap()],
+    )
+    .unwrap();
+    assert!(screen.contains("generate: "), "{screen}");
+    assert!(
+        screen
+            .trim_end()
+            .ends_with(&format!("to {}", out.display()))
+            || screen.contains("wrote "),
+        "{screen}"
+    );
+    let more = quiet.write(
+        "more.ndjson",
+        b"{\"Type\":\"Event\",\"TimeGenerated\":\"2024-01-01T00:00:00Z\",\"Computer\":\"extra\"}\n",
+    );
+    assert_eq!(quiet.ingest(&[&more]).code, 0);
+    let screen = on_a_terminal(&quiet, &["compact"]).unwrap();
+    assert!(screen.contains("compacted 1 partitions"), "{screen}");
 }
