@@ -94,15 +94,20 @@ impl Snapshot {
 
 /// Versions present in the log, ascending.
 pub fn versions(root: &Path) -> Result<Vec<u64>, StoreError> {
-    let dir = root.join(LOG_DIR);
-    let entries = match fs::read_dir(&dir) {
+    numbered_json(&root.join(LOG_DIR))
+}
+
+/// The numbers of the `<number>.json` files in `dir`, ascending (none if `dir` is missing):
+/// the commits of this journal and of the tables' Delta logs.
+pub(crate) fn numbered_json(dir: &Path) -> Result<Vec<u64>, StoreError> {
+    let entries = match fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(StoreError::io(&dir, e)),
+        Err(e) => return Err(StoreError::io(dir, e)),
     };
     let mut out = Vec::new();
     for e in entries {
-        let e = e.map_err(|err| StoreError::io(&dir, err))?;
+        let e = e.map_err(|err| StoreError::io(dir, err))?;
         let name = e.file_name();
         let name = name.to_string_lossy();
         if let Some(v) = name

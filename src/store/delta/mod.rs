@@ -68,25 +68,7 @@ pub fn schema_string(table: &TableSchema) -> String {
 
 /// Versions of the JSON commits in a table's log, ascending.
 pub fn versions(root: &Path, table: &str) -> Result<Vec<u64>, StoreError> {
-    let dir = log_dir(root, table);
-    let entries = match fs::read_dir(&dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(StoreError::io(&dir, e)),
-    };
-    let mut out = Vec::new();
-    for e in entries.filter_map(Result::ok) {
-        let name = e.file_name();
-        let name = name.to_string_lossy();
-        if let Some(v) = name
-            .strip_suffix(".json")
-            .and_then(|s| s.parse::<u64>().ok())
-        {
-            out.push(v);
-        }
-    }
-    out.sort_unstable();
-    Ok(out)
+    log::numbered_json(&log_dir(root, table))
 }
 
 /// Whether the store has Delta logs (stores written before them have only `_log/`).
