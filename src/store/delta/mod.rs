@@ -469,19 +469,27 @@ pub fn read_table(
     Ok(Some(state))
 }
 
-/// The store as Delta readers see it: every table at its latest version (or at `version`).
-/// `None` when the store has no Delta logs yet.
+/// The store as Delta readers see it: every table at its latest version (or at `version`),
+/// and the version every table has reached. `None` when the store has no Delta logs yet.
 pub fn read_snapshot(root: &Path, version: Option<u64>) -> Result<Option<Snapshot>, StoreError> {
     if !exists(root) {
         return Ok(None);
     }
-    let mut snapshot = Snapshot::default();
+    // The snapshot's version is the one every table has reached (a writer may be between two
+    // tables' commits).
+    let mut snapshot = Snapshot {
+        version: u64::MAX,
+        ..Snapshot::default()
+    };
     for table in TABLE_NAMES {
-        if let Some(state) = read_table(root, table, version)? {
-            snapshot.version = snapshot.version.max(state.version);
-            snapshot
-                .files
-                .insert(table.to_string(), state.data_files(table));
+        match read_table(root, table, version)? {
+            Some(state) => {
+                snapshot.version = snapshot.version.min(state.version);
+                snapshot
+                    .files
+                    .insert(table.to_string(), state.data_files(table));
+            }
+            None => snapshot.version = 0,
         }
     }
     Ok(Some(snapshot))
