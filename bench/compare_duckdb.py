@@ -87,15 +87,27 @@ def main():
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--compact", action="store_true",
                     help="also time the searches after `omslake compact` (one file per day partition)")
+    ap.add_argument("--mix", default="generator",
+                    choices=["generator", "office-heavy", "event-heavy", "update-heavy"],
+                    help="the project's generator (--scale), or bench/mixed_exports.py's mixes (--records)")
+    ap.add_argument("--records", type=int, default=276000, help="records of a --mix other than generator")
+    ap.add_argument("--optional", type=float, default=0.5, help="share of optional columns present (--mix)")
+    ap.add_argument("--per-file", action="store_true",
+                    help="also time one process per file (omslake ingest and DuckDB COPY of each table)")
     args = ap.parse_args()
     import duckdb  # noqa: F401  (fail early when missing)
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="omslake-bench-"))
     gen = work / "gen"
     if not gen.exists():
-        subprocess.run([args.omslake, "generate", "--scale", str(args.scale), "--out", str(gen)], check=True)
+        if args.mix == "generator":
+            subprocess.run([args.omslake, "generate", "--scale", str(args.scale), "--out", str(gen)], check=True)
+        else:
+            subprocess.run([sys.executable, str(ROOT / "bench" / "mixed_exports.py"), "--mix", args.mix,
+                            "--records", str(args.records), "--optional", str(args.optional), "--out", str(gen)], check=True)
     inputs = [str(gen / f"{t}.ndjson") for t in TABLES]
     input_bytes = sum(os.path.getsize(p) for p in inputs)
+    records = sum(sum(1 for _ in open(p, "rb")) for p in inputs)
     script = work / "duck_ingest.py"
     rows = []
 
@@ -115,6 +127,29 @@ def main():
     rows.append(("ingest wall s", statistics.median(om), statistics.median(dk)))
     rows.append(("ingest peak RSS MiB", max(om_rss) / 1024, max(dk_rss) / 1024))
     rows.append(("ingest MB/s", input_bytes / 1e6 / statistics.median(om), input_bytes / 1e6 / statistics.median(dk)))
+    rows.append(("ingest records/s", records / statistics.median(om), records / statistics.median(dk)))
+    if args.per_file:
+        # One process per file, one after another: omslake ingest of each, DuckDB's COPY of each.
+        om_pf, dk_pf = [], []
+        for i in range(args.runs + 1):
+            store = work / f"pf-store{i}"
+            shutil.rmtree(store, ignore_errors=True)
+            total = 0.0
+            for p in inputs:
+                w, _ = timed([args.omslake, "--store", str(store), "ingest", p], stderr=subprocess.DEVNULL)
+                total += w
+            duck_out = work / f"pf-duck{i}"
+            shutil.rmtree(duck_out, ignore_errors=True)
+            duck_out.mkdir()
+            total2 = 0.0
+            for t in TABLES:
+                one = duck_ingest_script(gen, duck_out).split("\n")
+                script.write_text("\n".join(one[:3] + [l for l in one[3:] if f"/{t}.ndjson'" in l]))
+                w2, _ = timed([sys.executable, str(script)])
+                total2 += w2
+            if i > 0:
+                om_pf.append(total); dk_pf.append(total2)
+        rows.append(("ingest wall s, one file per process", statistics.median(om_pf), statistics.median(dk_pf)))
     rows.append(("store MB", dir_bytes(work / f"store{args.runs}") / 1e6, dir_bytes(work / f"duck{args.runs}") / 1e6))
 
     # Queries over omslake's store (as ingest left it, then optionally compacted).
@@ -126,7 +161,8 @@ def main():
         rows += query_rows(args, store, " (compacted)")
 
     cpu = subprocess.run(["sh", "-c", "nproc; grep -m1 'model name' /proc/cpuinfo"], capture_output=True, text=True).stdout.split("\n")
-    print(f"scale {args.scale}: {input_bytes/1e6:.0f} MB of NDJSON; {cpu[0]} cores, {cpu[1].split(':')[-1].strip()}; median of {args.runs}")
+    what = f"scale {args.scale}" if args.mix == "generator" else f"mix {args.mix}, optional columns {args.optional}"
+    print(f"{what}: {input_bytes/1e6:.0f} MB of NDJSON, {records} records; {cpu[0]} cores, {cpu[1].split(':')[-1].strip()}; median of {args.runs}")
     print("| row | omslake | DuckDB | omslake/DuckDB |")
     print("|---|---:|---:|---:|")
     for name, a, b in rows:
