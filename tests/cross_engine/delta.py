@@ -20,21 +20,16 @@ import sys
 import tempfile
 import warnings
 
-import duckdb
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 from deltalake import DeltaTable
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from readers import TABLES, arrow_rows, canonical, fingerprint_rows, kind_of, run  # noqa: E402
+from readers import TABLES, arrow_rows, canonical, duckdb_table, fingerprint_rows, kind_of, local_path, run  # noqa: E402
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def local_path(uri):
-    return uri[len("file://"):] if uri.startswith("file://") else uri
 
 
 def omslake_fingerprint(binary, store, table, columns, kinds, *extra):
@@ -58,11 +53,7 @@ def compare_table(binary, store, table, version=None):
         results["polars"] = fingerprint_rows(arrow_rows(frame.to_arrow(), columns, kinds))
     files = [local_path(u) for u in dt.file_uris()]
     if files:
-        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-        rel = duckdb.sql(f"SELECT * FROM read_parquet([{listed}], hive_partitioning = false, union_by_name = true)").arrow()
-        if hasattr(rel, "read_all"):
-            rel = rel.read_all()
-        results["DuckDB"] = fingerprint_rows(arrow_rows(rel, columns, kinds))
+        results["DuckDB"] = fingerprint_rows(arrow_rows(duckdb_table(files), columns, kinds))
     else:
         results["DuckDB"] = (0, 0)
     if len(set(results.values())) != 1:

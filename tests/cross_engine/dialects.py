@@ -28,6 +28,9 @@ time.tzset()
 import duckdb  # noqa: E402
 from deltalake import DeltaTable  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from readers import local_path, parquet_view  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TABLES = ["Update", "UpdateSummary", "UpdateRunProgress", "OfficeActivity", "Event"]
 NOW = "2024-03-15T12:00:00Z"
@@ -95,9 +98,9 @@ def omslake_rows(binary, store, search, strict):
     return records
 
 
-def timestamp_columns(binary, store, search, strict):
-    """Columns whose values are timestamps: those the SQL's result names as datetime columns
-    of the schemas (JSON has no timestamp type)."""
+def timestamp_columns(binary, store):
+    """Columns whose values are timestamps: the schemas' datetime columns (omslake's JSON
+    prints them as text)."""
     names = set()
     for table in TABLES:
         for line in omslake(binary, store, "schema", table).stdout.splitlines()[2:]:
@@ -129,15 +132,14 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         store = os.path.join(tmp, "store")
         omslake(binary, store, "ingest", os.path.join(ROOT, "data", "exports"))
-        files = {t: [u[len("file://"):] if u.startswith("file://") else u for u in DeltaTable(os.path.join(store, t)).file_uris()] for t in TABLES}
-        datetimes = timestamp_columns(binary, store, None, False)
+        files = {t: [local_path(u) for u in DeltaTable(os.path.join(store, t)).file_uris()] for t in TABLES}
+        datetimes = timestamp_columns(binary, store)
         runners = {}
         if "duckdb" in engines:
             con = duckdb.connect()
             con.execute("SET TimeZone = 'UTC'")
             for t, fs in files.items():
-                listed = ", ".join("'" + f + "'" for f in fs)
-                con.execute(f'CREATE VIEW "{t}" AS SELECT * FROM read_parquet([{listed}], hive_partitioning = false, union_by_name = true)')
+                parquet_view(con, t, fs)
 
             def run_duckdb(sql):
                 cursor = con.execute(sql)
@@ -175,7 +177,6 @@ def main():
                 continue  # the search does not translate or run in omslake: nothing to compare
             columns = list(records[0].keys()) if records else None
             want = [tuple(canonical_json(v, "timestamp" if k in datetimes else None) for k, v in r.items()) for r in records]
-            ordered = True
             for engine, runner in runners.items():
                 flags = ["--strict"] if strict else []
                 t = omslake(binary, store, "translate", "--dialect", engine, search, *flags, check=False)

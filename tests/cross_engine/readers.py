@@ -38,6 +38,25 @@ def run(binary, store, *args, stdout=subprocess.PIPE):
     return result
 
 
+def local_path(uri):
+    """A file URI of `DeltaTable.file_uris()` as a local path."""
+    return uri[len("file://"):] if uri.startswith("file://") else uri
+
+
+def parquet_view(con, name, files):
+    """A DuckDB view `name` over `files` (no hive columns: `date` is not in the files)."""
+    listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+    con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet([{listed}], hive_partitioning = false, union_by_name = true)')
+
+
+def duckdb_table(files):
+    """Every row of `files`, read by DuckDB, as an Arrow table."""
+    con = duckdb.connect()
+    parquet_view(con, "t", files)
+    table = con.sql("SELECT * FROM t").arrow()
+    return table.read_all() if hasattr(table, "read_all") else table
+
+
 def snapshot_files(store, table):
     """The files the latest commit names, replayed from the commit log."""
     live = {}
@@ -174,13 +193,7 @@ def check_store(binary, store, label, full=True):
         kinds = {c: kind_of(whole.schema.field(c).type) for c in columns}
         ours = fingerprint_rows(omslake_rows(binary, store, table, columns, kinds))
         by_pyarrow = fingerprint_rows(arrow_rows(whole, columns, kinds))
-        file_list = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-        by_duckdb_table = duckdb.sql(
-            f"SELECT * FROM read_parquet([{file_list}], hive_partitioning = false, union_by_name = true)"
-        ).arrow()
-        if hasattr(by_duckdb_table, "read_all"):
-            by_duckdb_table = by_duckdb_table.read_all()
-        by_duckdb = fingerprint_rows(arrow_rows(by_duckdb_table, columns, kinds))
+        by_duckdb = fingerprint_rows(arrow_rows(duckdb_table(files), columns, kinds))
         if not (ours == by_pyarrow == by_duckdb):
             sys.exit(
                 f"{label}: {table}: omslake {ours}, pyarrow {by_pyarrow}, DuckDB {by_duckdb} (rows, hash)"

@@ -133,14 +133,12 @@ def main():
             endpoint = f"https://127.0.0.1:{port}/v1"
             client = LogsQueryClient(Credential(TOKEN), endpoint=endpoint, connection_verify=cert, retry_total=0)
             datetime_columns = set()
-            schema = subprocess.run([binary, "schema", "Update"], capture_output=True, text=True).stdout
             for table in ["Update", "UpdateSummary", "UpdateRunProgress", "OfficeActivity", "Event"]:
                 for line in subprocess.run([binary, "schema", table], capture_output=True, text=True).stdout.splitlines()[2:]:
                     parts = line.split()
                     if len(parts) > 1 and parts[1] == "datetime":
                         datetime_columns.add(parts[0])
             datetime_columns.add("TimeGenerated")
-            del schema
             with open(os.path.join(ROOT, "data", "searches.txt")) as f:
                 searches = [l.rstrip("\n") for l in f if l.strip() and not l.startswith("#")]
             assert len(searches) == 21, len(searches)
@@ -155,7 +153,7 @@ def main():
                     for name, v in zip(columns, row):
                         if name in datetime_columns and v is not None and not isinstance(v, datetime.datetime):
                             sys.exit(f"search {i}: {name} arrived as {type(v).__name__}, not a datetime")
-            print(f"serve: the 21 documented searches return omslake search's rows through azure-monitor-query")
+            print("serve: the 21 documented searches return omslake search's rows through azure-monitor-query")
             sql = 'SELECT "Computer", "TimeGenerated", "EventID" FROM "Event" WHERE "EventLevelName" = \'Error\''
             result = client.query_workspace("any-workspace", sql, timespan=None)
             _, got = client_rows(result)
