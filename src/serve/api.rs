@@ -177,12 +177,13 @@ impl TableBuilder {
                 ),
             ));
         }
-        let n = wire.num_columns();
+        let keys: Vec<String> = (0..wire.num_columns()).map(|i| format!("c{i}")).collect();
         for line in text.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
             let mut object: Map<String, Value> = serde_json::from_slice(line)
                 .map_err(|e| ApiError::new(500, "InternalServerError", e.to_string()))?;
-            let row: Vec<Value> = (0..n)
-                .map(|i| object.remove(&format!("c{i}")).unwrap_or(Value::Null))
+            let row: Vec<Value> = keys
+                .iter()
+                .map(|k| object.remove(k).unwrap_or(Value::Null))
                 .collect();
             self.rows.push(Value::Array(row));
         }

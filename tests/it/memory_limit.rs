@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use crate::common::Env;
 
-/// What a query process holds besides its pool: the binary and its runtime (about 75 MB in a
-/// debug build), and the batches in flight that DataFusion does not count (scans' decoded
-/// pages, batches between operators). The README states the same figure.
+/// What a query process holds besides its pool: the binary and its runtime, and the batches in
+/// flight that DataFusion does not count (scans' decoded pages, batches between operators).
+/// The README states the same figure.
 const FIXED_OVERHEAD_MB: u64 = 160;
 const LIMIT_MB: u64 = 64;
 const RUNS: usize = 20;
