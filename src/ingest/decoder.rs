@@ -340,8 +340,10 @@ impl TableDecoder {
                 continue;
             }
             done.fill_to(rows);
+            // Judged on the values, not the rows: a sparse column of distinct values
+            // (most of OfficeActivity's) gains nothing from a dictionary either.
             let mostly_distinct = matches!(&done, Builder::Dict(d)
-                if rows >= MIN_ROWS_TO_JUDGE && d.distinct() * 2 > rows);
+                if d.values() >= MIN_VALUES_TO_JUDGE && d.distinct() * 2 > d.values());
             let mut array = done.finish();
             if mostly_distinct {
                 self.dictionary[i] = false;
@@ -366,9 +368,9 @@ const LAYOUT_MISSES: usize = 2;
 /// take two bytes a row.
 pub const MAX_BATCH_ROWS: usize = MAX_VALUES;
 
-/// Rows a batch needs before a dictionary column with mostly distinct values is judged
-/// unsuitable (small batches say little about a column).
-const MIN_ROWS_TO_JUDGE: usize = 1024;
+/// Values a batch needs before a dictionary column with mostly distinct values is judged
+/// unsuitable (a few values say little about a column).
+const MIN_VALUES_TO_JUDGE: usize = 256;
 
 fn append_extra(out: &mut String, key: &str, value: &InValue<'_>) {
     if out.len() > 1 {
@@ -452,10 +454,16 @@ mod tests {
         let table = Catalog::builtin().get("Event").unwrap();
         let mut d = TableDecoder::new(table);
         let mut cells = Vec::new();
-        let lines: Vec<String> = (0..MIN_ROWS_TO_JUDGE)
+        // `UserName` is in one record of four, a distinct value each time: sparse, but no
+        // dictionary helps it either.
+        let lines: Vec<String> = (0..MIN_VALUES_TO_JUDGE * 4)
             .map(|i| {
+                let user = match i % 4 {
+                    0 => format!(r#","UserName":"user{i}""#),
+                    _ => String::new(),
+                };
                 format!(
-                    r#"{{"TimeGenerated":"2024-01-02T00:00:00Z","Computer":"c{}","RenderedDescription":"event {i}"}}"#,
+                    r#"{{"TimeGenerated":"2024-01-02T00:00:00Z","Computer":"c{}","RenderedDescription":"event {i}"{user}}}"#,
                     i % 3
                 )
             })
@@ -470,6 +478,7 @@ mod tests {
         let ty =
             |b: &RecordBatch, n: &str| b.schema().field_with_name(n).unwrap().data_type().clone();
         assert_eq!(ty(&first, "RenderedDescription"), DataType::Utf8);
+        assert_eq!(ty(&first, "UserName"), DataType::Utf8);
         assert!(matches!(ty(&first, "Computer"), DataType::Dictionary(_, _)));
         assert_eq!(
             first

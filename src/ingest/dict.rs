@@ -26,6 +26,7 @@ pub struct DictBuilder {
     hasher: ahash::RandomState,
     /// The key appended last, if any.
     last: Option<u16>,
+    nulls_appended: usize,
 }
 
 impl DictBuilder {
@@ -38,6 +39,7 @@ impl DictBuilder {
             index: HashTable::new(),
             hasher: ahash::RandomState::with_seeds(1, 2, 3, 4),
             last: None,
+            nulls_appended: 0,
         }
     }
 
@@ -96,6 +98,7 @@ impl DictBuilder {
     }
 
     pub fn append_nulls(&mut self, n: usize) {
+        self.nulls_appended += n;
         self.keys.resize(self.keys.len() + n, 0);
         self.nulls.append_n_nulls(n);
     }
@@ -107,6 +110,11 @@ impl DictBuilder {
     /// Distinct values so far.
     pub fn distinct(&self) -> usize {
         self.offsets.len() - 1
+    }
+
+    /// Values appended (rows that are not null).
+    pub fn values(&self) -> usize {
+        self.keys.len() - self.nulls_appended
     }
 
     /// A `Dictionary(UInt16, Utf8)` array of what was appended.

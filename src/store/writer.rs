@@ -492,13 +492,21 @@ fn data_file(table: &TableSchema, path: String, w: Written) -> DataFile {
 /// left uncompressed: their pages hold only a run of null levels, and a zstd codec per column
 /// chunk costs more to set up than such a page takes to write.
 ///
-/// zstd level 2: on the scale-40 input it compresses to within 0.1 % of level 3, for 2.4 %
-/// less ingest CPU (level 1 saves 5 % but makes the store 4 % larger, more than DuckDB's).
-pub fn writer_properties(table: &TableSchema, all_null: &[bool]) -> WriterProperties {
+/// String columns whose values are mostly distinct (`plain`) are written PLAIN, as DuckDB
+/// writes them: a dictionary of nearly every value, then an index per row, made such columns
+/// (GUIDs, IPs, free text, per-record names) 10–50 % larger and cost the hashing of every value.
+///
+/// zstd level 3, zstd's and DuckDB's default: level 2 was as small on the generator's exports,
+/// but 8 % larger on exports of short, many-valued strings (bench/NOTES.md, 2026-12-04).
+pub fn writer_properties(
+    table: &TableSchema,
+    all_null: &[bool],
+    plain: &[bool],
+) -> WriterProperties {
     let time = ColumnPath::from(TIME_COLUMN);
     let mut props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(2).expect("valid level"),
+            ZstdLevel::try_new(3).expect("valid level"),
         ))
         .set_dictionary_enabled(true)
         .set_statistics_enabled(EnabledStatistics::Chunk)
@@ -514,7 +522,8 @@ pub fn writer_properties(table: &TableSchema, all_null: &[bool]) -> WriterProper
         .set_created_by(format!("omslake {}", env!("CARGO_PKG_VERSION")));
     let unique_key = table.unique_key_index();
     for (i, c) in table.columns.iter().enumerate() {
-        let near_unique = c.ty == ColumnType::Datetime || Some(i) == unique_key;
+        let near_unique =
+            c.ty == ColumnType::Datetime || Some(i) == unique_key || plain.get(i) == Some(&true);
         if near_unique && c.name != TIME_COLUMN {
             props = props.set_column_dictionary_enabled(ColumnPath::from(c.name.as_str()), false);
         }
