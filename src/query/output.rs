@@ -90,47 +90,43 @@ pub async fn write(
             }
         }
         Format::Csv | Format::Tsv => {
-            let mut w = arrow::csv::WriterBuilder::new()
-                .with_header(true)
-                .with_delimiter(if format == Format::Tsv { b'\t' } else { b',' })
-                .with_timestamp_tz_format(TIMESTAMP_FORMAT.to_string())
-                .with_timestamp_format(TIMESTAMP_FORMAT.to_string())
-                .build(out);
-            let mut wrote = false;
-            while let Some(batch) = stream.next().await {
-                let batch = batch?;
-                rows += batch.num_rows() as u64;
-                w.write(&batch).map_err(out_err)?;
-                wrote = true;
-            }
-            if !wrote {
-                w.write(&RecordBatch::new_empty(schema.clone()))
-                    .map_err(out_err)?;
-            }
+            let delimiter = if format == Format::Tsv { b'\t' } else { b',' };
+            let encode = move |batch: &RecordBatch, first: bool| {
+                let mut bytes = Vec::new();
+                let mut w = arrow::csv::WriterBuilder::new()
+                    .with_header(first)
+                    .with_delimiter(delimiter)
+                    .with_timestamp_tz_format(TIMESTAMP_FORMAT.to_string())
+                    .with_timestamp_format(TIMESTAMP_FORMAT.to_string())
+                    .build(&mut bytes);
+                w.write(batch)?;
+                drop(w);
+                Ok(bytes)
+            };
+            rows = write_encoded(stream, out, encode).await?;
         }
         Format::Ndjson => {
-            let mut w = arrow::json::WriterBuilder::new()
-                .with_explicit_nulls(true)
-                .build::<_, arrow::json::writer::LineDelimited>(out);
-            while let Some(batch) = stream.next().await {
-                let batch = batch?;
-                rows += batch.num_rows() as u64;
-                w.write(&batch).map_err(out_err)?;
-            }
-            w.finish().map_err(out_err)?;
+            rows = write_encoded(stream, out, ndjson_lines).await?;
         }
         Format::Json => {
-            let mut w = arrow::json::WriterBuilder::new()
-                .with_explicit_nulls(true)
-                .build::<_, arrow::json::writer::JsonArray>(&mut *out);
-            while let Some(batch) = stream.next().await {
-                let batch = batch?;
-                rows += batch.num_rows() as u64;
-                w.write(&batch).map_err(out_err)?;
-            }
-            w.finish().map_err(out_err)?;
-            drop(w);
-            writeln!(out).map_err(out_err)?;
+            // The lines of NDJSON, joined by commas inside brackets: a JSON string holds no
+            // raw line break, so every `\n` ends a record.
+            out.write_all(b"[").map_err(out_err)?;
+            let encode = move |batch: &RecordBatch, first: bool| {
+                let mut bytes = ndjson_lines(batch, first)?;
+                bytes.pop();
+                for b in bytes.iter_mut() {
+                    if *b == b'\n' {
+                        *b = b',';
+                    }
+                }
+                if !first && !bytes.is_empty() {
+                    bytes.insert(0, b',');
+                }
+                Ok(bytes)
+            };
+            rows = write_encoded(stream, out, encode).await?;
+            out.write_all(b"]\n").map_err(out_err)?;
         }
         Format::Parquet => {
             return Err(out_err(
@@ -140,6 +136,71 @@ pub async fn write(
     }
     Ok(rows)
 }
+
+/// Batches encoded by `encode(batch, is_first)` on blocking threads, a few at a time, and
+/// written to `out` in their order: encoding is most of an export's work, and the scan alone
+/// leaves a core idle. At most `ENCODE_AHEAD` batches are held encoded or being encoded.
+async fn write_encoded(
+    mut stream: SendableRecordBatchStream,
+    out: &mut dyn Write,
+    encode: impl Fn(&RecordBatch, bool) -> Result<Vec<u8>, arrow::error::ArrowError>
+        + Send
+        + Sync
+        + Copy
+        + 'static,
+) -> Result<u64, QueryError> {
+    let schema = stream.schema();
+    let mut rows = 0u64;
+    let mut pending = std::collections::VecDeque::new();
+    let (mut first, mut exhausted) = (true, false);
+    loop {
+        if !exhausted && pending.len() < ENCODE_AHEAD {
+            match stream.next().await {
+                Some(batch) => {
+                    let batch = batch?;
+                    if batch.num_rows() > 0 {
+                        rows += batch.num_rows() as u64;
+                        let is_first = std::mem::replace(&mut first, false);
+                        pending.push_back(tokio::task::spawn_blocking(move || {
+                            encode(&batch, is_first)
+                        }));
+                    }
+                    continue;
+                }
+                None => exhausted = true,
+            }
+        }
+        let Some(task) = pending.pop_front() else {
+            break;
+        };
+        let bytes = task.await.map_err(out_err)?.map_err(out_err)?;
+        out.write_all(&bytes).map_err(out_err)?;
+    }
+    if first {
+        // No rows: what the format writes for none (a CSV header).
+        let bytes = encode(&RecordBatch::new_empty(schema), true).map_err(out_err)?;
+        out.write_all(&bytes).map_err(out_err)?;
+    }
+    Ok(rows)
+}
+
+/// Batches encoded ahead of the one being written (see `write_encoded`).
+const ENCODE_AHEAD: usize = 4;
+
+/// A batch as NDJSON, nulls written as `null`.
+fn ndjson_lines(batch: &RecordBatch, _first: bool) -> Result<Vec<u8>, arrow::error::ArrowError> {
+    let mut bytes = Vec::new();
+    let mut w = arrow::json::WriterBuilder::new()
+        .with_explicit_nulls(true)
+        .build::<_, arrow::json::writer::LineDelimited>(&mut bytes);
+    w.write(batch)?;
+    w.finish()?;
+    drop(w);
+    Ok(bytes)
+}
+
+/// Encoded bytes at which an exported Parquet row group is closed.
+const PARQUET_GROUP_BYTES: usize = 64 << 20;
 
 /// Stream results into a Parquet file (zstd), written to a temporary name then renamed so a
 /// failed query leaves no partial file.
@@ -175,6 +236,11 @@ pub async fn write_parquet(
                 .map_err(|e| perr(&e))?;
             let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| perr(&e))?;
             writer.write(&batch).map_err(|e| perr(&e))?;
+            // A row group is held in memory until it is written: close one at a size that
+            // keeps an export's memory bounded however wide its rows.
+            if writer.in_progress_size() > PARQUET_GROUP_BYTES {
+                writer.flush().map_err(|e| perr(&e))?;
+            }
         }
         Ok(())
     }
