@@ -7,8 +7,9 @@
 Rows: ingest wall time (omslake `ingest` vs DuckDB `COPY (read_json with explicit types) TO
 parquet PARTITION_BY day, zstd`), peak RSS of each ingest, store bytes, and the eight searches
 of issue 5 (the whole `omslake search … --format ndjson` process vs DuckDB's in-process time for
-equivalent SQL over omslake's own store files: connect, query, fetch). Medians of --runs after
-one warm-up. Prints a markdown table with the omslake/DuckDB ratio per row.
+equivalent SQL over omslake's own store files: connect, query, fetch); with --exports, every row
+of one table written as csv, ndjson, json and parquet (`omslake sql … --output` against DuckDB's
+COPY from the same store files, each whole process). Medians of --runs after one warm-up. Prints a markdown table with the omslake/DuckDB ratio per row.
 """
 import argparse
 import json
@@ -92,6 +93,9 @@ def main():
                     help="the project's generator (--scale), or bench/mixed_exports.py's mixes (--records)")
     ap.add_argument("--records", type=int, default=276000, help="records of a --mix other than generator")
     ap.add_argument("--optional", type=float, default=0.5, help="share of optional columns present (--mix)")
+    ap.add_argument("--exports", action="store_true",
+                    help="also time exports of a whole table (csv, ndjson, json, parquet) against DuckDB's COPY")
+    ap.add_argument("--export-table", default="OfficeActivity")
     ap.add_argument("--per-file", action="store_true",
                     help="also time one process per file (omslake ingest and DuckDB COPY of each table)")
     args = ap.parse_args()
@@ -155,6 +159,8 @@ def main():
     # Queries over omslake's store (as ingest left it, then optionally compacted).
     store = work / f"store{args.runs}"
     rows += query_rows(args, store, "")
+    if args.exports:
+        rows += export_rows(args, store, work)
     if args.compact:
         for cmd in (["compact"], ["vacuum", "--min-age", "0s"]):  # DuckDB globs the folders
             subprocess.run([args.omslake, "--store", str(store), *cmd], check=True, stderr=subprocess.DEVNULL)
@@ -167,6 +173,34 @@ def main():
     print("|---|---:|---:|---:|")
     for name, a, b in rows:
         print(f"| {name} | {a:.3f} | {b:.3f} | {a/b:.2f} |")
+
+
+EXPORTS = {"csv": "(FORMAT csv, HEADER)", "ndjson": "(FORMAT json)", "json": "(FORMAT json, ARRAY true)",
+           "parquet": "(FORMAT parquet, COMPRESSION zstd)"}
+
+
+def export_rows(args, store, work):
+    """Every row of one table to a file in each format: `omslake sql ... --output` against
+    DuckDB's COPY of the same store files (wall time, peak RSS), alternating."""
+    t = args.export_table
+    rows = []
+    for fmt, opt in EXPORTS.items():
+        om, dk, om_rss, dk_rss = [], [], [], []
+        script = work / "duck_export.py"
+        script.write_text("\n".join([
+            "import duckdb", "con = duckdb.connect()", "con.execute(\"SET TimeZone='UTC'\")",
+            f"con.execute(\"\"\"COPY (SELECT * FROM read_parquet('{store}/{t}/date=*/*.parquet', hive_partitioning = false)) "
+            f"TO '{work}/export-duck.{fmt}' {opt}\"\"\")"]))
+        for i in range(args.runs + 1):
+            w, rss = timed([args.omslake, "--store", str(store), "sql", f'select * from "{t}"',
+                            "--output", str(work / f"export.{fmt}")], stderr=subprocess.DEVNULL)
+            w2, rss2 = timed([sys.executable, str(script)])
+            if i > 0:
+                om.append(w); dk.append(w2); om_rss.append(rss); dk_rss.append(rss2)
+        mb = os.path.getsize(work / f"export.{fmt}") / 1e6
+        rows.append((f"export {t} {fmt} s ({mb:.0f} MB)", statistics.median(om), statistics.median(dk)))
+        rows.append((f"export {fmt} peak RSS MiB", max(om_rss) / 1024, max(dk_rss) / 1024))
+    return rows
 
 
 def query_rows(args, store, label):
