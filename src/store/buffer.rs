@@ -402,24 +402,17 @@ const DISTINCT_SAMPLE: usize = 512;
 /// column of distinct values from one of a few thousand, each repeated) is followed by a count
 /// of the whole column, which stops once half the values were distinct.
 fn mostly_distinct(batches: &[RecordBatch], i: usize) -> bool {
-    let columns: Vec<&dyn Array> = batches.iter().map(|b| b.column(i).as_ref()).collect();
-    let hasher = ahash::RandomState::with_seeds(1, 2, 3, 4);
-    let key = |c: &dyn Array, row: usize| -> Option<u64> {
-        match c.data_type() {
-            DataType::Utf8 => Some(hasher.hash_one(c.as_string::<i32>().value(row))),
-            DataType::Int32 => Some(c.as_primitive::<Int32Type>().value(row) as u64),
-            DataType::Int64 => Some(c.as_primitive::<Int64Type>().value(row) as u64),
-            DataType::Float64 => Some(c.as_primitive::<Float64Type>().value(row).to_bits()),
-            _ => None,
-        }
-    };
-    if columns
+    let Some(columns) = batches
         .iter()
-        .any(|c| key(*c, 0).is_none() && !c.is_empty())
-    {
+        .map(|b| Countable::of(b.column(i).as_ref()))
+        .collect::<Option<Vec<_>>>()
+    else {
         return false;
-    }
-    let values: usize = columns.iter().map(|c| c.len() - c.null_count()).sum();
+    };
+    let values: usize = columns
+        .iter()
+        .map(|c| c.array.len() - c.array.null_count())
+        .sum();
     if values < 64 {
         return false;
     }
@@ -427,34 +420,74 @@ fn mostly_distinct(batches: &[RecordBatch], i: usize) -> bool {
     // distinct.
     let distinct = |step: usize, stop: usize| -> (usize, usize) {
         let mut seen = hashbrown::HashSet::with_capacity_and_hasher(
-            DISTINCT_SAMPLE,
+            stop.min(values) + 1,
             ahash::RandomState::with_seeds(5, 6, 7, 8),
         );
         let (mut at, mut visited) = (0usize, 0usize);
         for c in &columns {
-            while at < c.len() {
-                if c.is_valid(at) {
+            let len = c.array.len();
+            while at < len {
+                if c.array.is_valid(at) {
                     visited += 1;
-                    seen.insert(key(*c, at).expect("checked above"));
+                    seen.insert(c.key(at));
                     if seen.len() > stop {
                         return (seen.len(), visited);
                     }
                 }
                 at += step;
             }
-            at -= c.len();
+            at -= len;
         }
         (seen.len(), visited)
     };
-    let rows: usize = columns.iter().map(|c| c.len()).sum();
+    let rows: usize = columns.iter().map(|c| c.array.len()).sum();
     let step = rows.div_ceil(DISTINCT_SAMPLE).max(1);
     if step > 1 {
-        let (d, visited) = distinct(step, usize::MAX);
+        let (d, visited) = distinct(step, DISTINCT_SAMPLE);
         if d * 2 <= visited {
             return false;
         }
     }
     distinct(1, values / 2).0 * 2 > values
+}
+
+/// A column `mostly_distinct` can count: each value as a 64-bit key (strings by their hash).
+struct Countable<'a> {
+    array: &'a dyn Array,
+    kind: CountableKind<'a>,
+}
+
+enum CountableKind<'a> {
+    Str(&'a arrow::array::StringArray, ahash::RandomState),
+    I32(&'a [i32]),
+    I64(&'a [i64]),
+    F64(&'a [f64]),
+}
+
+impl<'a> Countable<'a> {
+    fn of(array: &'a dyn Array) -> Option<Countable<'a>> {
+        let kind = match array.data_type() {
+            DataType::Utf8 => CountableKind::Str(
+                array.as_string::<i32>(),
+                ahash::RandomState::with_seeds(1, 2, 3, 4),
+            ),
+            DataType::Int32 => CountableKind::I32(array.as_primitive::<Int32Type>().values()),
+            DataType::Int64 => CountableKind::I64(array.as_primitive::<Int64Type>().values()),
+            DataType::Float64 => CountableKind::F64(array.as_primitive::<Float64Type>().values()),
+            _ => return None,
+        };
+        Some(Countable { array, kind })
+    }
+
+    #[inline]
+    fn key(&self, row: usize) -> u64 {
+        match &self.kind {
+            CountableKind::Str(s, hasher) => hasher.hash_one(s.value(row)),
+            CountableKind::I32(v) => v[row] as u64,
+            CountableKind::I64(v) => v[row] as u64,
+            CountableKind::F64(v) => v[row].to_bits(),
+        }
+    }
 }
 
 #[cfg(test)]
