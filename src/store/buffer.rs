@@ -60,7 +60,7 @@ pub fn default_budget(input: Option<u64>) -> usize {
     }
 }
 
-/// Rows written to the Parquet writer at a time when merging a partition's batches.
+/// Rows of one column gathered and written to the Parquet writer at a time.
 const WRITE_CHUNK_ROWS: usize = 64 * 1024;
 
 /// The rows of one decoded batch that fall on one UTC day, with their natural-key hashes.
@@ -256,7 +256,13 @@ pub struct Buffers {
 }
 
 impl Buffers {
-    pub fn add(&mut self, table: &'static TableSchema, partition: &str, batch: RecordBatch) {
+    /// Buffer `batch` in `partition`; its bytes as counted.
+    pub fn add(
+        &mut self,
+        table: &'static TableSchema,
+        partition: &str,
+        batch: RecordBatch,
+    ) -> usize {
         let bytes = nulls::owned_bytes(&batch);
         let pending = self
             .parts
@@ -270,6 +276,7 @@ impl Buffers {
         pending.batches.push(batch);
         pending.bytes += bytes;
         self.bytes += bytes;
+        bytes
     }
 
     pub fn bytes(&self) -> usize {
@@ -349,35 +356,34 @@ pub fn write_sorted_file(
     let all_times = all_times.as_primitive::<TimestampMicrosecondType>();
     let sorted = all_times.values().windows(2).all(|w| w[0] <= w[1]);
     let (min_time, max_time);
+    let refs: Vec<&RecordBatch> = batches.iter().collect();
     if sorted {
         min_time = all_times.value(0);
         max_time = all_times.value(rows - 1);
-        for b in batches {
-            writer.write(b).map_err(parquet_err)?;
-        }
+        writer
+            .write_by_column(&refs, None, WRITE_CHUNK_ROWS)
+            .map_err(parquet_err)?;
     } else {
         let order = time_order(all_times.values());
         min_time = all_times.value(order.value(0) as usize);
         max_time = all_times.value(order.value(rows - 1) as usize);
-        // Global row number → (batch, row): merge in chunks so only one chunk is copied at a time.
+        // Global row number → (batch, row); each column is gathered a chunk at a time.
         let mut starts = Vec::with_capacity(batches.len());
         let mut acc = 0usize;
         for b in batches {
             starts.push(acc);
             acc += b.num_rows();
         }
-        let refs: Vec<&RecordBatch> = batches.iter().collect();
-        for chunk in order.values().chunks(WRITE_CHUNK_ROWS) {
-            let pairs: Vec<(usize, usize)> = chunk
-                .iter()
-                .map(|&g| {
-                    let g = g as usize;
-                    let b = starts.partition_point(|&s| s <= g) - 1;
-                    (b, g - starts[b])
-                })
-                .collect();
-            writer.write_gathered(&refs, &pairs).map_err(parquet_err)?;
-        }
+        let pairs: Vec<(usize, usize)> = (order.values().iter())
+            .map(|&g| {
+                let g = g as usize;
+                let b = starts.partition_point(|&s| s <= g) - 1;
+                (b, g - starts[b])
+            })
+            .collect();
+        writer
+            .write_by_column(&refs, Some(&pairs), WRITE_CHUNK_ROWS)
+            .map_err(parquet_err)?;
     }
     let file = writer.finish().map_err(parquet_err)?;
     file.sync_all().map_err(|e| StoreError::io(path, e))?;

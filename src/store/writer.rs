@@ -22,6 +22,7 @@ use super::buffer::{
 use super::dedup::KeyIndex;
 use super::lock::WriterLock;
 use super::log::{self, Commit, DataFile, Snapshot, SourceEntry};
+use super::memory::{Governor, RSS_TARGET};
 use super::spill::{self, Run};
 use super::{fault, sync_dir, StoreError};
 use crate::ingest::{IngestError, KnownSources, Reject, Sink};
@@ -47,6 +48,8 @@ pub struct Transaction {
     next_run: usize,
     spilled_bytes: usize,
     budget: usize,
+    /// Takes from `budget` while the process's memory is over its target.
+    governor: Governor,
     /// Records not stored because their natural key was already stored, per table.
     pub duplicates: std::collections::BTreeMap<String, u64>,
     /// Files a crashed writer had left, removed when this transaction began.
@@ -81,6 +84,7 @@ impl Transaction {
             next_run: 0,
             spilled_bytes: 0,
             budget: DEFAULT_BUDGET,
+            governor: Governor::new(RSS_TARGET),
             duplicates: Default::default(),
             cleaned_leftovers,
         })
@@ -140,18 +144,22 @@ impl Transaction {
         if batch.num_rows() == 0 {
             return Ok(());
         }
-        self.buffers.add(table, &partition, batch);
+        let added = self.buffers.add(table, &partition, batch);
+        let (budget, tightened) = self.governor.budget(self.budget, added);
         // The keys left in memory share the budget with the rows, which keep at least a
         // quarter of it.
-        let rows_budget = self
-            .budget
-            .saturating_sub(self.keys.bytes())
-            .max(self.budget / 4);
+        let rows_budget = budget.saturating_sub(self.keys.bytes()).max(budget / 4);
+        let mut spilled = false;
         while self.buffers.bytes() > rows_budget {
             let Some(p) = self.buffers.take_largest() else {
                 break;
             };
             self.spill(p)?;
+            spilled = true;
+        }
+        if tightened && spilled {
+            // Else the rows' freed memory stays with the allocator, counted resident.
+            return_freed_memory();
         }
         Ok(())
     }
@@ -212,7 +220,7 @@ impl Transaction {
         return_freed_memory();
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         // What one file may read back from disk, with one file being written per thread.
-        let limit = (self.budget / 2 / threads).max(1);
+        let limit = (self.governor.effective(self.budget) / 2 / threads).max(1);
         let mut buffered: BTreeMap<String, Pending> = self
             .buffers
             .take_all()

@@ -1,0 +1,123 @@
+//! Keeps a write's resident memory under a target whatever the input's shape.
+//!
+//! The row buffer's budget counts the Arrow rows and dedup keys it holds; the rest of the
+//! process (decoding threads' batches, the channel between them and the writer, allocator
+//! slack) grows with how wide the records are. On exports of wide, many-valued records it took
+//! 200 MB beyond the buffer, so a fixed budget that suits one shape overruns the target on
+//! another. The governor reads the process's anonymous resident memory as rows are buffered
+//! and, while it is above the target, takes what is over from the buffer's budget (down to a
+//! quarter of it): the buffer spills sooner, and nothing else changes.
+
+/// Anonymous resident memory a write aims to stay under while it buffers rows: room below
+/// 512 MB for the commit, which reads spilled rows back.
+pub const RSS_TARGET: usize = 400 << 20;
+
+/// Bytes of rows buffered between two readings of the resident memory.
+const CHECK_EVERY: usize = 16 << 20;
+
+#[derive(Debug)]
+pub struct Governor {
+    target: usize,
+    /// What is taken from the budget now.
+    shrink: usize,
+    since_check: usize,
+}
+
+impl Governor {
+    pub fn new(target: usize) -> Governor {
+        Governor {
+            target,
+            shrink: 0,
+            since_check: 0,
+        }
+    }
+
+    /// The budget to keep to after `added` more bytes of rows were buffered, out of `budget`.
+    /// Whether memory was just taken from it (so freed memory should go back to the system).
+    pub fn budget(&mut self, budget: usize, added: usize) -> (usize, bool) {
+        self.since_check += added;
+        let mut tightened = false;
+        if self.since_check >= CHECK_EVERY {
+            self.since_check = 0;
+            if let Some(rss) = resident_anonymous() {
+                let next = next_shrink(budget, self.shrink, rss, self.target);
+                tightened = next > self.shrink;
+                self.shrink = next;
+            }
+        }
+        (self.effective(budget), tightened)
+    }
+
+    /// `budget` less what is taken from it now.
+    pub fn effective(&self, budget: usize) -> usize {
+        budget.saturating_sub(self.shrink).max(budget / 4)
+    }
+}
+
+/// What to take from `budget` given resident memory `rss` against `target`: more by what is
+/// over, back by half of what is under, never more than three quarters of the budget.
+pub fn next_shrink(budget: usize, shrink: usize, rss: usize, target: usize) -> usize {
+    let next = match rss > target {
+        true => shrink + (rss - target),
+        false => shrink.saturating_sub((target - rss) / 2),
+    };
+    next.min(budget / 4 * 3)
+}
+
+/// The process's anonymous resident bytes (resident less file-backed), where the system says.
+fn resident_anonymous() -> Option<usize> {
+    #[cfg(target_os = "linux")]
+    {
+        let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+        let mut fields = statm.split_ascii_whitespace().skip(1);
+        let resident: usize = fields.next()?.parse().ok()?;
+        let shared: usize = fields.next()?.parse().ok()?;
+        // SAFETY: sysconf only reads a system constant.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        Some(resident.saturating_sub(shared) * usize::try_from(page).ok()?)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MB: usize = 1 << 20;
+
+    #[test]
+    fn the_budget_shrinks_by_what_is_over_and_grows_back_by_half_what_is_under() {
+        // 50 MB over: 50 MB less.
+        assert_eq!(next_shrink(384 * MB, 0, 450 * MB, 400 * MB), 50 * MB);
+        // Still 10 MB over: 10 more.
+        assert_eq!(next_shrink(384 * MB, 50 * MB, 410 * MB, 400 * MB), 60 * MB);
+        // 40 MB under: 20 back.
+        assert_eq!(next_shrink(384 * MB, 60 * MB, 360 * MB, 400 * MB), 40 * MB);
+        // Never more than three quarters of the budget, never below nothing.
+        assert_eq!(next_shrink(384 * MB, 0, 2000 * MB, 400 * MB), 288 * MB);
+        assert_eq!(next_shrink(384 * MB, 10 * MB, 0, 400 * MB), 0);
+    }
+
+    #[test]
+    fn the_effective_budget_keeps_a_quarter() {
+        let mut g = Governor::new(0);
+        // A target of nothing: every reading is over it.
+        let (budget, tightened) = g.budget(100 * MB, CHECK_EVERY);
+        assert!(tightened || resident_anonymous().is_none());
+        if resident_anonymous().is_some() {
+            assert_eq!(budget, 25 * MB);
+        }
+        // No reading until another CHECK_EVERY bytes.
+        assert_eq!(g.budget(100 * MB, 1).1, false);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn resident_memory_is_read() {
+        let rss = resident_anonymous().expect("statm");
+        assert!(rss > 0 && rss < 1 << 40, "{rss}");
+    }
+}
