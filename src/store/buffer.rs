@@ -10,13 +10,12 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions, UInt32Array};
 use arrow::compute::{cast, concat, take};
-use arrow::datatypes::{
-    DataType, Field, Float64Type, Int32Type, Int64Type, Schema, SchemaRef, TimestampMicrosecondType,
-};
+use arrow::datatypes::{Field, Schema, SchemaRef, TimestampMicrosecondType};
 use arrow::error::ArrowError;
 use arrow_select::dictionary::garbage_collect_any_dictionary;
 
 use super::dedup::KeySpec;
+use super::distinct::mostly_distinct;
 use super::parquet_file::ParquetFile;
 use super::writer::{parquet_err, writer_properties};
 use super::StoreError;
@@ -396,115 +395,16 @@ pub fn write_sorted_file(
     })
 }
 
-/// Values of a column sampled before it is counted (see `mostly_distinct`).
-const DISTINCT_SAMPLE: usize = 512;
-
-/// Whether column `i` holds plain strings or numbers of which more than half are distinct, so
-/// that a Parquet dictionary would only add a page before the values. The decoder hands such
-/// string columns over as plain strings already (the same rule, over one batch); a file read
-/// back for compaction has every column plain, and numbers are never dictionaries in memory.
-///
-/// A sample that repeats values settles it cheaply; one that does not (a sample cannot tell a
-/// column of distinct values from one of a few thousand, each repeated) is followed by a count
-/// of the whole column, which stops once half the values were distinct.
-fn mostly_distinct(batches: &[RecordBatch], i: usize) -> bool {
-    let Some(columns) = batches
-        .iter()
-        .map(|b| Countable::of(b.column(i).as_ref()))
-        .collect::<Option<Vec<_>>>()
-    else {
-        return false;
-    };
-    let values: usize = columns
-        .iter()
-        .map(|c| c.array.len() - c.array.null_count())
-        .sum();
-    if values < 64 {
-        return false;
-    }
-    // (distinct, values seen) among every `step`-th row, stopping once more than `stop` are
-    // distinct.
-    let distinct = |step: usize, stop: usize| -> (usize, usize) {
-        let mut seen = hashbrown::HashSet::with_capacity_and_hasher(
-            stop.min(values) + 1,
-            ahash::RandomState::with_seeds(5, 6, 7, 8),
-        );
-        let (mut at, mut visited) = (0usize, 0usize);
-        for c in &columns {
-            let len = c.array.len();
-            while at < len {
-                if c.array.is_valid(at) {
-                    visited += 1;
-                    seen.insert(c.key(at));
-                    if seen.len() > stop {
-                        return (seen.len(), visited);
-                    }
-                }
-                at += step;
-            }
-            at -= len;
-        }
-        (seen.len(), visited)
-    };
-    let rows: usize = columns.iter().map(|c| c.array.len()).sum();
-    let step = rows.div_ceil(DISTINCT_SAMPLE).max(1);
-    if step > 1 {
-        let (d, visited) = distinct(step, DISTINCT_SAMPLE);
-        if d * 2 <= visited {
-            return false;
-        }
-    }
-    distinct(1, values / 2).0 * 2 > values
-}
-
-/// A column `mostly_distinct` can count: each value as a 64-bit key (strings by their hash).
-struct Countable<'a> {
-    array: &'a dyn Array,
-    kind: CountableKind<'a>,
-}
-
-enum CountableKind<'a> {
-    Str(&'a arrow::array::StringArray, ahash::RandomState),
-    I32(&'a [i32]),
-    I64(&'a [i64]),
-    F64(&'a [f64]),
-}
-
-impl<'a> Countable<'a> {
-    fn of(array: &'a dyn Array) -> Option<Countable<'a>> {
-        let kind = match array.data_type() {
-            DataType::Utf8 => CountableKind::Str(
-                array.as_string::<i32>(),
-                ahash::RandomState::with_seeds(1, 2, 3, 4),
-            ),
-            DataType::Int32 => CountableKind::I32(array.as_primitive::<Int32Type>().values()),
-            DataType::Int64 => CountableKind::I64(array.as_primitive::<Int64Type>().values()),
-            DataType::Float64 => CountableKind::F64(array.as_primitive::<Float64Type>().values()),
-            _ => return None,
-        };
-        Some(Countable { array, kind })
-    }
-
-    #[inline]
-    fn key(&self, row: usize) -> u64 {
-        match &self.kind {
-            CountableKind::Str(s, hasher) => hasher.hash_one(s.value(row)),
-            CountableKind::I32(v) => v[row] as u64,
-            CountableKind::I64(v) => v[row] as u64,
-            CountableKind::F64(v) => v[row].to_bits(),
-        }
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::schema::Catalog;
     use arrow::array::{ArrayRef, StringArray, TimestampMicrosecondArray};
     use arrow::datatypes::DataType;
     use std::sync::Arc;
 
-    fn event_batch(times: &[i64]) -> RecordBatch {
+    /// An Event batch at `times`, `Computer` `c{time}`, the other nullable columns null.
+    pub(in crate::store) fn event_batch(times: &[i64]) -> RecordBatch {
         let table = Catalog::builtin().get("Event").unwrap();
         let schema = table.arrow_schema();
         let columns: Vec<ArrayRef> = schema
@@ -526,85 +426,6 @@ mod tests {
             times.iter().map(|t| format!("c{t}")),
         ));
         RecordBatch::try_new(schema, columns).unwrap()
-    }
-
-    /// Distinct strings and numbers are written PLAIN; repeating ones keep a dictionary.
-    #[test]
-    fn mostly_distinct_columns_are_written_without_a_dictionary() {
-        let table = Catalog::builtin().get("Event").unwrap();
-        let times: Vec<i64> = (0..20_000).collect();
-        let mut batch = event_batch(&times);
-        let mut columns = batch.columns().to_vec();
-        let set = |columns: &mut Vec<ArrayRef>, name: &str, a: ArrayRef| {
-            columns[table.column_index(name).unwrap()] = a;
-        };
-        // `Computer` is distinct already (`c{t}`); `Source` repeats five values; `EventID`
-        // is distinct; `EventLevel` repeats; `UserName` is distinct in one row of four;
-        // `_BilledSize` takes 2,000 values scattered over the rows, so that a sample of the
-        // column looks distinct and only the count tells.
-        set(
-            &mut columns,
-            "Source",
-            Arc::new(StringArray::from_iter_values(
-                times.iter().map(|t| format!("s{}", t % 5)),
-            )),
-        );
-        set(
-            &mut columns,
-            "EventID",
-            Arc::new(arrow::array::Int32Array::from_iter_values(
-                times.iter().map(|t| *t as i32),
-            )),
-        );
-        set(
-            &mut columns,
-            "EventLevel",
-            Arc::new(arrow::array::Int32Array::from_iter_values(
-                times.iter().map(|t| (*t % 3) as i32),
-            )),
-        );
-        set(
-            &mut columns,
-            "UserName",
-            Arc::new(StringArray::from_iter(
-                times.iter().map(|t| (t % 4 == 0).then(|| format!("u{t}"))),
-            )),
-        );
-        set(
-            &mut columns,
-            "_BilledSize",
-            Arc::new(arrow::array::Float64Array::from_iter_values(
-                times.iter().map(|t| {
-                    ((*t as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as f64 % 2000.0
-                }),
-            )),
-        );
-        batch = RecordBatch::try_new(batch.schema(), columns).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("Event/date=1970-01-01/part.parquet");
-        // In two batches, so the sample crosses from one to the next.
-        write_sorted_file(
-            &path,
-            table,
-            &[batch.slice(0, 7000), batch.slice(7000, 13_000)],
-        )
-        .unwrap();
-        let meta =
-            parquet::file::reader::SerializedFileReader::new(File::open(&path).unwrap()).unwrap();
-        use parquet::file::reader::FileReader;
-        let group = meta.metadata().row_group(0);
-        let has_dictionary = |name: &str| {
-            group
-                .column(table.column_index(name).unwrap())
-                .dictionary_page_offset()
-                .is_some()
-        };
-        for name in ["Computer", "EventID", "UserName"] {
-            assert!(!has_dictionary(name), "{name}");
-        }
-        for name in ["Source", "EventLevel", "_BilledSize"] {
-            assert!(has_dictionary(name), "{name}");
-        }
     }
 
     #[test]

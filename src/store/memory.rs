@@ -111,7 +111,7 @@ mod tests {
             assert_eq!(budget, 25 * MB);
         }
         // No reading until another CHECK_EVERY bytes.
-        assert_eq!(g.budget(100 * MB, 1).1, false);
+        assert!(!g.budget(100 * MB, 1).1);
     }
 
     #[cfg(target_os = "linux")]

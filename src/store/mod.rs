@@ -12,6 +12,7 @@ pub mod buffer;
 pub mod dedup;
 pub mod delta;
 mod dict_chunk;
+mod distinct;
 pub mod fault;
 pub mod history;
 pub mod lock;
