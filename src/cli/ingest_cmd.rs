@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use omslake::ingest::{self, IngestOptions, SourceStatus, Summary};
 use omslake::store::log::SourceEntry;
+use omslake::store::memory::RSS_TARGET;
 use omslake::store::{buffer, Store, Transaction};
 
 use super::{CmdResult, Failure, EXIT_ABORTED, EXIT_REJECTS, EXIT_USAGE};
@@ -49,6 +50,9 @@ pub fn run(
     let started = Instant::now();
     let store = Store::open(store_dir);
     let mut tx = begin(&store, "ingest", lock_timeout)?;
+    if buffer_mb.is_some() {
+        tx.set_governor(None);
+    }
     let buffer_mb = buffer_mb.unwrap_or((buffer::default_budget(input_bytes(paths)) >> 20) as u64);
     tx.set_buffer_budget(usize::try_from(buffer_mb << 20).unwrap_or(usize::MAX));
     let progress = Arc::new(ingest::Progress::default());
@@ -86,6 +90,7 @@ pub fn run(
         .collect();
     let duplicates = tx.duplicates.clone();
     let spilled = tx.spilled_bytes();
+    let given_up = tx.buffer_given_up();
     let frozen_keys = tx.frozen_keys();
     let commit = tx.commit(sources, Vec::new())?;
     print_summary(
@@ -95,8 +100,15 @@ pub fn run(
         started.elapsed(),
     );
     if spilled > 0 && commit.is_some() {
+        let why = match given_up >> 20 {
+            0 => format!("over --buffer-mb {buffer_mb}; more is faster"),
+            mb => format!(
+                "over --buffer-mb {buffer_mb}, less up to {mb} while the process held over {} MiB",
+                RSS_TARGET >> 20
+            ),
+        };
         eprintln!(
-            "  {:.1} MB of rows waited on disk for their partition's file (over --buffer-mb {buffer_mb}; more is faster)",
+            "  {:.1} MB of rows waited on disk for their partition's file ({why})",
             spilled as f64 / 1e6
         );
     }

@@ -18,8 +18,10 @@ const CHECK_EVERY: usize = 16 << 20;
 #[derive(Debug)]
 pub struct Governor {
     target: usize,
-    /// What is taken from the budget now.
+    check_every: usize,
+    /// What is taken from the budget now, and the most taken at once.
     shrink: usize,
+    most: usize,
     since_check: usize,
 }
 
@@ -27,9 +29,17 @@ impl Governor {
     pub fn new(target: usize) -> Governor {
         Governor {
             target,
+            check_every: CHECK_EVERY,
             shrink: 0,
+            most: 0,
             since_check: 0,
         }
+    }
+
+    /// Read the resident memory every `bytes` of rows buffered instead (tests).
+    pub fn checking_every(mut self, bytes: usize) -> Governor {
+        self.check_every = bytes;
+        self
     }
 
     /// The budget to keep to after `added` more bytes of rows were buffered, out of `budget`.
@@ -37,15 +47,21 @@ impl Governor {
     pub fn budget(&mut self, budget: usize, added: usize) -> (usize, bool) {
         self.since_check += added;
         let mut tightened = false;
-        if self.since_check >= CHECK_EVERY {
+        if self.since_check >= self.check_every {
             self.since_check = 0;
             if let Some(rss) = resident_anonymous() {
                 let next = next_shrink(budget, self.shrink, rss, self.target);
                 tightened = next > self.shrink;
                 self.shrink = next;
+                self.most = self.most.max(next);
             }
         }
         (self.effective(budget), tightened)
+    }
+
+    /// The most taken from the budget at once so far.
+    pub fn most_taken(&self) -> usize {
+        self.most
     }
 
     /// `budget` less what is taken from it now.

@@ -18,7 +18,7 @@ pub mod history;
 pub mod lock;
 pub mod log;
 pub mod maintenance;
-mod memory;
+pub mod memory;
 pub mod parquet_file;
 mod rle;
 pub mod spill;

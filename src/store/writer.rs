@@ -48,8 +48,9 @@ pub struct Transaction {
     next_run: usize,
     spilled_bytes: usize,
     budget: usize,
-    /// Takes from `budget` while the process's memory is over its target.
-    governor: Governor,
+    /// Takes from `budget` while the process's memory is over its target (none: `budget` as
+    /// given).
+    governor: Option<Governor>,
     /// Records not stored because their natural key was already stored, per table.
     pub duplicates: std::collections::BTreeMap<String, u64>,
     /// Files a crashed writer had left, removed when this transaction began.
@@ -84,7 +85,7 @@ impl Transaction {
             next_run: 0,
             spilled_bytes: 0,
             budget: DEFAULT_BUDGET,
-            governor: Governor::new(RSS_TARGET),
+            governor: Some(Governor::new(RSS_TARGET)),
             duplicates: Default::default(),
             cleaned_leftovers,
         })
@@ -112,6 +113,17 @@ impl Transaction {
     /// is written out.
     pub fn set_buffer_budget(&mut self, bytes: usize) {
         self.budget = bytes;
+    }
+
+    /// What takes from the buffer's budget while memory is high (by default a `Governor` of
+    /// `RSS_TARGET`); `None` keeps the budget as set (one the user chose).
+    pub fn set_governor(&mut self, governor: Option<Governor>) {
+        self.governor = governor;
+    }
+
+    /// The most the buffer gave up at once to keep memory under `RSS_TARGET` (bytes).
+    pub fn buffer_given_up(&self) -> usize {
+        self.governor.as_ref().map_or(0, Governor::most_taken)
     }
 
     /// Accept the rows of one table and day (from [`split_days`]): drop those whose natural
@@ -145,7 +157,10 @@ impl Transaction {
             return Ok(());
         }
         let added = self.buffers.add(table, &partition, batch);
-        let (budget, tightened) = self.governor.budget(self.budget, added);
+        let (budget, tightened) = match &mut self.governor {
+            Some(g) => g.budget(self.budget, added),
+            None => (self.budget, false),
+        };
         // The keys left in memory share the budget with the rows, which keep at least a
         // quarter of it.
         let rows_budget = budget.saturating_sub(self.keys.bytes()).max(budget / 4);
@@ -220,7 +235,8 @@ impl Transaction {
         return_freed_memory();
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         // What one file may read back from disk, with one file being written per thread.
-        let limit = (self.governor.effective(self.budget) / 2 / threads).max(1);
+        let budget = (self.governor.as_ref()).map_or(self.budget, |g| g.effective(self.budget));
+        let limit = (budget / 2 / threads).max(1);
         let mut buffered: BTreeMap<String, Pending> = self
             .buffers
             .take_all()

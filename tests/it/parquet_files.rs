@@ -175,6 +175,36 @@ fn files_are_plain_hive_partitioned_parquet_with_portable_types() {
     }
 }
 
+/// A governor whose target the process is always over takes three quarters of the buffer
+/// (rows then wait on disk sooner) and every row still lands once.
+#[test]
+fn the_buffer_gives_up_memory_while_the_process_is_over_its_target_and_every_row_lands() {
+    let (roomy, tight) = (Env::new(), Env::new());
+    let gen = roomy.generate("0.05");
+    assert_eq!(roomy.ingest(&[&gen]).code, 0);
+    let store = omslake::store::Store::open(tight.store());
+    let mut tx = store.begin("ingest", None, &mut || {}).unwrap();
+    tx.set_buffer_budget(4 << 20);
+    tx.set_governor(Some(
+        omslake::store::memory::Governor::new(0).checking_every(1),
+    ));
+    let options = omslake::ingest::IngestOptions {
+        batch_bytes: 64 << 10,
+        ..Default::default()
+    };
+    omslake::ingest::run(std::slice::from_ref(&gen), &options, &mut tx).unwrap();
+    if cfg!(target_os = "linux") {
+        assert_eq!(tx.buffer_given_up(), 3 << 20);
+        assert!(tx.spilled_bytes() > 0);
+    }
+    tx.commit(Vec::new(), Vec::new()).unwrap();
+    let r = tight.run(&["verify"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    for table in omslake::schema::TABLE_NAMES {
+        assert_eq!(roomy.count(table), tight.count(table), "{table}");
+    }
+}
+
 #[test]
 fn a_small_ingest_buffer_writes_files_each_sorted_with_the_same_rows() {
     use arrow::array::AsArray;
