@@ -103,7 +103,7 @@ pub fn run(
         let why = match given_up >> 20 {
             0 => format!("over --buffer-mb {buffer_mb}; more is faster"),
             mb => format!(
-                "over --buffer-mb {buffer_mb}, less up to {mb} while the process held over {} MiB",
+                "over --buffer-mb {buffer_mb}, less up to {mb} MB while the process held over {} MiB",
                 RSS_TARGET >> 20
             ),
         };
