@@ -286,8 +286,8 @@ impl Engine {
 const NARROW_COLUMNS: usize = 32;
 
 /// `df` with batches of fewer rows when its result is wide: a reader holds a batch of every
-/// column it reads, and a `select *` of OfficeActivity (147 columns) in batches of 8,192 rows
-/// peaked at 460 MiB exporting CSV and 644 MiB NDJSON, against 289 and 328 with 2,048.
+/// column it reads, so an export's memory follows rows × columns per batch (measured in
+/// bench/NOTES.md, 2026-12-04).
 fn sized_for_width(df: DataFrame) -> DataFrame {
     let columns = df.schema().fields().len();
     if columns <= NARROW_COLUMNS {

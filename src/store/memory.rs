@@ -2,9 +2,8 @@
 //!
 //! The row buffer's budget counts the Arrow rows and dedup keys it holds; the rest of the
 //! process (decoding threads' batches, the channel between them and the writer, allocator
-//! slack) grows with how wide the records are. On exports of wide, many-valued records it took
-//! 200 MB beyond the buffer, so a fixed budget that suits one shape overruns the target on
-//! another. The governor reads the process's anonymous resident memory as rows are buffered
+//! slack) grows with how wide the records are (bench/NOTES.md, 2026-12-04), so a fixed budget
+//! that suits one shape overruns the target on another. The governor reads the process's anonymous resident memory as rows are buffered
 //! and, while it is above the target, takes what is over from the buffer's budget (down to a
 //! quarter of it): the buffer spills sooner, and nothing else changes.
 

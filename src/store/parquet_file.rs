@@ -76,6 +76,21 @@ enum ClosedColumn {
 }
 
 impl Column {
+    /// Append `array` (of `field`), with its statistics where they are computed here.
+    fn write(&mut self, field: &Field, array: &ArrayRef) -> Result<(), ParquetError> {
+        match self {
+            Column::Dictionary(chunk) => chunk.write(array.as_ref()),
+            Column::Parquet(writer, stats) => {
+                write_leaf(writer, field, array)?;
+                if let Some(stats) = stats {
+                    stats.add(array.as_ref());
+                }
+                Ok(())
+            }
+            Column::Closed(_) | Column::Taken => unreachable!("written after it was closed"),
+        }
+    }
+
     /// The column's pages and metadata, its encoder dropped.
     fn close(self, truncate: Option<usize>) -> Result<ClosedColumn, ParquetError> {
         Ok(match self {
@@ -229,8 +244,8 @@ impl<W: Write + Send> ParquetFile<W> {
     /// Append every row of `sources` (of the file's schema), in their order or, given `pairs`
     /// (batch, row), in that order: a row group at a time, and within it a column at a time,
     /// each column closed before the next is begun. Each column's encoder holds a zstd
-    /// context (about 2 MB at level 3) until it is closed; written row by row, a wide table's
-    /// 146 contexts per file being written took 260 MB at once.
+    /// context until it is closed: written row by row, a wide table's contexts were all alive
+    /// at once, the largest part of a wide ingest's peak (bench/NOTES.md, 2026-12-04).
     pub fn write_by_column(
         &mut self,
         sources: &[&RecordBatch],
@@ -348,16 +363,7 @@ impl<W: Write + Send> ParquetFile<W> {
 impl RowGroup {
     fn write(&mut self, schema: &SchemaRef, batch: &RecordBatch) -> Result<(), ParquetError> {
         for (i, column) in batch.columns().iter().enumerate() {
-            match &mut self.columns[i] {
-                Column::Dictionary(chunk) => chunk.write(column.as_ref())?,
-                Column::Parquet(writer, stats) => {
-                    write_leaf(writer, schema.field(i), column)?;
-                    if let Some(stats) = stats {
-                        stats.add(column.as_ref());
-                    }
-                }
-                Column::Closed(_) | Column::Taken => unreachable!("written after it was closed"),
-            }
+            self.columns[i].write(schema.field(i), column)?;
         }
         self.rows += batch.num_rows();
         Ok(())
@@ -385,22 +391,16 @@ impl RowGroup {
         pairs: &[(usize, usize)],
     ) -> Result<(), ParquetError> {
         let arrays: Vec<&dyn Array> = sources.iter().map(|b| b.column(i).as_ref()).collect();
-        match &mut self.columns[i] {
-            Column::Dictionary(chunk) => chunk.write_gathered(&arrays, pairs)?,
-            Column::Parquet(writer, stats) => {
-                // Columns null in every batch are made, not gathered.
-                let column = match arrays.iter().all(|a| nulls::all_null(*a)) {
-                    true => nulls::shared(arrays[0].data_type(), pairs.len()),
-                    false => interleave(&arrays, pairs)?,
-                };
-                write_leaf(writer, schema.field(i), &column)?;
-                if let Some(stats) = stats {
-                    stats.add(column.as_ref());
-                }
-            }
-            Column::Closed(_) | Column::Taken => unreachable!("written after it was closed"),
+        let column = &mut self.columns[i];
+        if let Column::Dictionary(chunk) = column {
+            return chunk.write_gathered(&arrays, pairs);
         }
-        Ok(())
+        // Columns null in every batch are made, not gathered.
+        let gathered = match arrays.iter().all(|a| nulls::all_null(*a)) {
+            true => nulls::shared(arrays[0].data_type(), pairs.len()),
+            false => interleave(&arrays, pairs)?,
+        };
+        column.write(schema.field(i), &gathered)
     }
 
     /// Column `i` of the rows `rows` of `sources` taken one after another (rows are counted by
@@ -421,16 +421,7 @@ impl RowGroup {
                 continue;
             }
             let column = batch.column(i).slice(start - from, end - start);
-            match &mut self.columns[i] {
-                Column::Dictionary(chunk) => chunk.write(column.as_ref())?,
-                Column::Parquet(writer, stats) => {
-                    write_leaf(writer, schema.field(i), &column)?;
-                    if let Some(stats) = stats {
-                        stats.add(column.as_ref());
-                    }
-                }
-                Column::Closed(_) | Column::Taken => unreachable!("written after it was closed"),
-            }
+            self.columns[i].write(schema.field(i), &column)?;
         }
         Ok(())
     }

@@ -518,10 +518,10 @@ fn data_file(table: &TableSchema, path: String, w: Written) -> DataFile {
 ///
 /// String columns whose values are mostly distinct (`plain`) are written PLAIN, as DuckDB
 /// writes them: a dictionary of nearly every value, then an index per row, made such columns
-/// (GUIDs, IPs, free text, per-record names) 10–50 % larger and cost the hashing of every value.
+/// (GUIDs, IPs, free text, per-record names) larger and cost the hashing of every value.
 ///
 /// zstd level 3, zstd's and DuckDB's default: level 2 was as small on the generator's exports,
-/// but 8 % larger on exports of short, many-valued strings (bench/NOTES.md, 2026-12-04).
+/// but larger on exports of short, many-valued strings (bench/NOTES.md, 2026-12-04).
 pub fn writer_properties(
     table: &TableSchema,
     all_null: &[bool],

@@ -175,6 +175,29 @@ fn files_are_plain_hive_partitioned_parquet_with_portable_types() {
     }
 }
 
+/// Ingest `gen` into `env`'s store through the library in small decoder batches, with the
+/// transaction set up by `setup` (a buffer budget, a governor); `check` looks at it before the
+/// commit; then `verify` must pass.
+fn ingest_with(
+    env: &Env,
+    gen: &std::path::Path,
+    setup: impl FnOnce(&mut omslake::store::Transaction),
+    check: impl FnOnce(&omslake::store::Transaction),
+) {
+    let store = omslake::store::Store::open(env.store());
+    let mut tx = store.begin("ingest", None, &mut || {}).unwrap();
+    setup(&mut tx);
+    let options = omslake::ingest::IngestOptions {
+        batch_bytes: 64 << 10,
+        ..Default::default()
+    };
+    omslake::ingest::run(&[gen.to_path_buf()], &options, &mut tx).unwrap();
+    check(&tx);
+    tx.commit(Vec::new(), Vec::new()).unwrap();
+    let r = env.run(&["verify"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+}
+
 /// A governor whose target the process is always over takes three quarters of the buffer
 /// (rows then wait on disk sooner) and every row still lands once.
 #[test]
@@ -182,24 +205,22 @@ fn the_buffer_gives_up_memory_while_the_process_is_over_its_target_and_every_row
     let (roomy, tight) = (Env::new(), Env::new());
     let gen = roomy.generate("0.05");
     assert_eq!(roomy.ingest(&[&gen]).code, 0);
-    let store = omslake::store::Store::open(tight.store());
-    let mut tx = store.begin("ingest", None, &mut || {}).unwrap();
-    tx.set_buffer_budget(4 << 20);
-    tx.set_governor(Some(
-        omslake::store::memory::Governor::new(0).checking_every(1),
-    ));
-    let options = omslake::ingest::IngestOptions {
-        batch_bytes: 64 << 10,
-        ..Default::default()
-    };
-    omslake::ingest::run(std::slice::from_ref(&gen), &options, &mut tx).unwrap();
-    if cfg!(target_os = "linux") {
-        assert_eq!(tx.buffer_given_up(), 3 << 20);
-        assert!(tx.spilled_bytes() > 0);
-    }
-    tx.commit(Vec::new(), Vec::new()).unwrap();
-    let r = tight.run(&["verify"]);
-    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    ingest_with(
+        &tight,
+        &gen,
+        |tx| {
+            tx.set_buffer_budget(4 << 20);
+            tx.set_governor(Some(
+                omslake::store::memory::Governor::new(0).checking_every(1),
+            ));
+        },
+        |tx| {
+            if cfg!(target_os = "linux") {
+                assert_eq!(tx.buffer_given_up(), 3 << 20);
+                assert!(tx.spilled_bytes() > 0);
+            }
+        },
+    );
     for table in omslake::schema::TABLE_NAMES {
         assert_eq!(roomy.count(table), tight.count(table), "{table}");
     }
@@ -214,17 +235,7 @@ fn a_small_ingest_buffer_writes_files_each_sorted_with_the_same_rows() {
     assert_eq!(roomy.ingest(&[&gen]).code, 0);
     // Small batches from the decoders and a 1 MB buffer: rows wait on disk, and partitions
     // whose runs exceed what the buffer can merge at once become several files.
-    let store = omslake::store::Store::open(tight.store());
-    let mut tx = store.begin("ingest", None, &mut || {}).unwrap();
-    tx.set_buffer_budget(1 << 20);
-    let options = omslake::ingest::IngestOptions {
-        batch_bytes: 64 << 10,
-        ..Default::default()
-    };
-    omslake::ingest::run(&[gen.clone()], &options, &mut tx).unwrap();
-    tx.commit(Vec::new(), Vec::new()).unwrap();
-    let r = tight.run(&["verify"]);
-    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    ingest_with(&tight, &gen, |tx| tx.set_buffer_budget(1 << 20), |_| {});
     let (mut few, mut many) = (Vec::new(), Vec::new());
     parquet_files(&roomy.store(), &mut few);
     parquet_files(&tight.store(), &mut many);
