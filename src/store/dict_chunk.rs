@@ -1,5 +1,6 @@
-//! A dictionary-encoded Parquet column chunk of strings that arrive as Arrow dictionaries,
-//! encoded here rather than by parquet's column writer.
+//! A Parquet column chunk of strings encoded here rather than by parquet's column writer:
+//! dictionary-encoded from strings that arrive as Arrow dictionaries, or PLAIN from plain
+//! strings (`DictChunk::plain`).
 //!
 //! Parquet's writer looks every row's string up in its own dictionary (hash and compare), even
 //! when the rows arrive as a dictionary already: 7–9 % of ingest CPU on the 2 GB benchmark.
@@ -14,11 +15,16 @@
 //! (`dictionary_page_size_limit`, 1 MiB by default) falls back to PLAIN data pages for the rest
 //! of the chunk: the dictionary page stays under the limit, the pages written before it keep
 //! their dictionary indices, and every reader must load no more than that.
+//!
+//! A PLAIN chunk (a column of mostly distinct strings) is written here so that a merge of
+//! batches in time order copies each value once, into its page, rather than gathering the
+//! rows into a new array for parquet's writer to copy again (bench/NOTES.md, 2026-12-05). Its
+//! pages end at `page_rows` rows or `page_bytes` bytes, as parquet's do.
 
 use std::collections::HashMap;
 
 use arrow::array::{Array, ArrayRef, AsArray, DictionaryArray, StringArray};
-use arrow::datatypes::UInt16Type;
+use arrow::datatypes::{DataType, UInt16Type};
 use bytes::Bytes;
 use hashbrown::HashTable;
 use parquet::basic::{Compression, Encoding, EncodingMask, PageType};
@@ -35,13 +41,16 @@ use super::rle;
 pub struct DictChunk {
     descr: ColumnDescPtr,
     compression: Compression,
-    compressor: Option<zstd::bulk::Compressor<'static>>,
+    /// zstd's level, or none for uncompressed pages.
+    zstd_level: Option<i32>,
     page_rows: usize,
     dictionary: Dictionary,
     /// Bytes the dictionary page may hold; past them the chunk falls back to PLAIN pages.
     dictionary_limit: usize,
-    /// After the fall back: the current page's values, PLAIN-encoded.
+    /// After the fall back (or from the start): the current page's values, PLAIN-encoded.
     plain: Option<Vec<u8>>,
+    /// Bytes of PLAIN values past which a page ends.
+    page_bytes: usize,
     plain_pages: i32,
     /// The current page: its definition levels (nullable columns) as they come, the run of
     /// equal levels not yet given to them, and an index per value.
@@ -93,12 +102,9 @@ impl DictChunk {
                 descr.max_rep_level()
             )));
         }
-        let compressor = match compression {
+        let zstd_level = match compression {
             Compression::UNCOMPRESSED => None,
-            Compression::ZSTD(level) => Some(
-                zstd::bulk::Compressor::new(level.compression_level())
-                    .map_err(|e| ParquetError::External(Box::new(e)))?,
-            ),
+            Compression::ZSTD(level) => Some(level.compression_level()),
             other => {
                 return Err(ParquetError::NYI(format!(
                     "dictionary chunks compressed with {other}"
@@ -108,7 +114,7 @@ impl DictChunk {
         Ok(DictChunk {
             descr,
             compression,
-            compressor,
+            zstd_level,
             page_rows: page_rows.max(1),
             dictionary: Dictionary {
                 stats: stats.then(StringStats::default),
@@ -116,6 +122,7 @@ impl DictChunk {
             },
             dictionary_limit,
             plain: None,
+            page_bytes: usize::MAX,
             plain_pages: 0,
             levels: rle::Encoder::new(1),
             level_run: (true, 0),
@@ -128,6 +135,93 @@ impl DictChunk {
         })
     }
 
+    /// A chunk of PLAIN pages of at most `page_rows` rows and about `page_bytes` bytes, for
+    /// plain strings (`write_strings`, `write_gathered_strings`).
+    pub fn plain(
+        descr: ColumnDescPtr,
+        compression: Compression,
+        page_rows: usize,
+        page_bytes: usize,
+        stats: bool,
+    ) -> Result<DictChunk, ParquetError> {
+        let mut chunk = DictChunk::new(descr, compression, page_rows, 0, stats)?;
+        chunk.plain = Some(Vec::new());
+        chunk.page_bytes = page_bytes.max(1);
+        Ok(chunk)
+    }
+
+    /// Append the rows of `column`, plain strings, to a PLAIN chunk.
+    pub fn write_strings(&mut self, column: &dyn Array) -> Result<(), ParquetError> {
+        let strings = self.strings_of(column)?;
+        self.push_strings((0..strings.len()).map(|r| (strings, r)))
+    }
+
+    /// Append the rows `pairs` (column, row) of `columns`, plain strings, to a PLAIN chunk.
+    pub fn write_gathered_strings(
+        &mut self,
+        columns: &[&dyn Array],
+        pairs: &[(usize, usize)],
+    ) -> Result<(), ParquetError> {
+        let strings = (columns.iter())
+            .map(|c| self.strings_of(*c))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.push_strings(pairs.iter().map(|&(c, r)| (strings[c], r)))
+    }
+
+    /// Append `rows` (strings, row) to the PLAIN pages, closing each page when it is full.
+    fn push_strings<'a>(
+        &mut self,
+        rows: impl Iterator<Item = (&'a StringArray, usize)>,
+    ) -> Result<(), ParquetError> {
+        let nullable = self.descr.max_def_level() > 0;
+        let mut rows = rows.peekable();
+        while rows.peek().is_some() {
+            let room = self.page_rows - (self.rows - self.page_start);
+            let page = self.plain.as_mut().expect("a PLAIN chunk");
+            let (mut n, mut nulls) = (0, 0);
+            for (strings, r) in rows.by_ref().take(room) {
+                n += 1;
+                if strings.is_null(r) {
+                    nulls += 1;
+                    put_level(&mut self.levels, &mut self.level_run, false, 1);
+                    continue;
+                }
+                if nullable {
+                    put_level(&mut self.levels, &mut self.level_run, true, 1);
+                }
+                let v = strings.value(r).as_bytes();
+                // `StringArray` offsets are i32: a value's length fits in u32.
+                page.extend_from_slice(&(v.len() as u32).to_le_bytes());
+                page.extend_from_slice(v);
+                if let Some(stats) = &mut self.dictionary.stats {
+                    stats.add_value(v);
+                }
+                if page.len() >= self.page_bytes {
+                    break;
+                }
+            }
+            if nulls > 0 && !nullable {
+                return Err(self.required_error());
+            }
+            if let Some(stats) = &mut self.dictionary.stats {
+                stats.nulls += nulls;
+            }
+            self.advance(n)?;
+        }
+        Ok(())
+    }
+
+    fn strings_of<'a>(&self, column: &'a dyn Array) -> Result<&'a StringArray, ParquetError> {
+        match (&self.plain, column.as_string_opt::<i32>()) {
+            (Some(_), Some(strings)) => Ok(strings),
+            _ => Err(ParquetError::General(format!(
+                "column {} is {}, not plain strings for a PLAIN chunk",
+                self.descr.name(),
+                column.data_type()
+            ))),
+        }
+    }
+
     /// Whether a column with `compression` can be written this way.
     pub fn supports(compression: Compression) -> bool {
         matches!(
@@ -136,8 +230,12 @@ impl DictChunk {
         )
     }
 
-    /// Append the rows of `column`, a `Dictionary(UInt16, Utf8)` array.
+    /// Append the rows of `column`, a `Dictionary(UInt16, Utf8)` array (or plain strings, to
+    /// a PLAIN chunk).
     pub fn write(&mut self, column: &dyn Array) -> Result<(), ParquetError> {
+        if column.data_type() == &DataType::Utf8 {
+            return self.write_strings(column);
+        }
         let dict = self.dictionary_of(column)?;
         let values = dict.values().as_string::<i32>();
         let keys = dict.keys().values();
@@ -213,13 +311,20 @@ impl DictChunk {
         })
     }
 
-    /// Append the rows `pairs` (column, row) of `columns`, `Dictionary(UInt16, Utf8)` arrays:
-    /// the merge of several batches in time order, without building the merged column.
+    /// Append the rows `pairs` (column, row) of `columns`, `Dictionary(UInt16, Utf8)` arrays
+    /// (or plain strings, to a PLAIN chunk): the merge of several batches in time order,
+    /// without building the merged column.
     pub fn write_gathered(
         &mut self,
         columns: &[&dyn Array],
         pairs: &[(usize, usize)],
     ) -> Result<(), ParquetError> {
+        if columns
+            .first()
+            .is_some_and(|c| c.data_type() == &DataType::Utf8)
+        {
+            return self.write_gathered_strings(columns, pairs);
+        }
         let mut sources = Vec::with_capacity(columns.len());
         for column in columns {
             let dict = self.dictionary_of(*column)?;
@@ -307,11 +412,9 @@ impl DictChunk {
     }
 
     fn compress(&mut self, data: Vec<u8>) -> Result<Vec<u8>, ParquetError> {
-        match &mut self.compressor {
+        match self.zstd_level {
             None => Ok(data),
-            Some(c) => c
-                .compress(&data)
-                .map_err(|e| ParquetError::External(Box::new(e))),
+            Some(level) => compress_zstd(level, &data),
         }
     }
 
@@ -323,7 +426,12 @@ impl DictChunk {
     /// Count `rows` more rows written, closing the page when it is full.
     fn advance(&mut self, rows: usize) -> Result<(), ParquetError> {
         self.rows += rows;
-        match self.rows - self.page_start == self.page_rows {
+        let full = self.rows - self.page_start == self.page_rows
+            || self
+                .plain
+                .as_ref()
+                .is_some_and(|p| p.len() >= self.page_bytes);
+        match full {
             true => self.flush_page(),
             false => Ok(()),
         }
@@ -506,6 +614,27 @@ impl Dictionary {
         }
         Ok(i)
     }
+}
+
+thread_local! {
+    /// One zstd compressor per thread, kept between chunks: a compressor's set-up and its
+    /// first use of its working memory cost more than compressing a small page
+    /// (bench/NOTES.md, 2026-12-05). `compress` resets it for each page.
+    static COMPRESSOR: std::cell::RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// `data` as one zstd frame at `level`.
+fn compress_zstd(level: i32, data: &[u8]) -> Result<Vec<u8>, ParquetError> {
+    let external = |e: std::io::Error| ParquetError::External(Box::new(e));
+    COMPRESSOR.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        if cell.as_ref().is_none_or(|(l, _)| *l != level) {
+            *cell = Some((level, zstd::bulk::Compressor::new(level).map_err(external)?));
+        }
+        let (_, compressor) = cell.as_mut().expect("set above");
+        compressor.compress(data).map_err(external)
+    })
 }
 
 /// Key `k` of a batch dictionary with `values`, as a number of the chunk's `dictionary`,

@@ -51,6 +51,15 @@ enum Kind {
     OwnStats,
     /// A `DictChunk` of this compression, dictionary page size limit, and statistics or not.
     Dictionary(Compression, usize, bool),
+    /// A PLAIN `DictChunk` of this compression, data page size limit, and statistics or not.
+    Plain(Compression, usize, bool),
+}
+
+impl Kind {
+    /// Whether the column is encoded here, not by parquet's column writer.
+    fn own(&self) -> bool {
+        matches!(self, Kind::Dictionary(..) | Kind::Plain(..))
+    }
 }
 
 struct RowGroup {
@@ -156,6 +165,20 @@ impl<W: Write + Send> ParquetFile<W> {
                             Kind::Parquet
                         }
                     }
+                    // What a PLAIN `DictChunk` writes: chunk statistics, format v1 pages.
+                    DataType::Utf8
+                        if !props.dictionary_enabled(&path)
+                            && stats != EnabledStatistics::Page
+                            && props.bloom_filter_properties(&path).is_none()
+                            && props.writer_version() == WriterVersion::PARQUET_1_0
+                            && DictChunk::supports(compression) =>
+                    {
+                        Kind::Plain(
+                            compression,
+                            props.column_data_page_size_limit(&path),
+                            stats != EnabledStatistics::None,
+                        )
+                    }
                     _ => Kind::Parquet,
                 }
             })
@@ -191,9 +214,9 @@ impl<W: Write + Send> ParquetFile<W> {
         // Parquet's column writers only for the columns parquet writes: each one sets up a zstd
         // compressor and decompressor, per row group. The factory's leaves come from a file
         // writer of just those columns, never written to.
-        if kinds.iter().any(|k| matches!(k, Kind::Dictionary(..))) {
+        if kinds.iter().any(Kind::own) {
             let fields: Vec<FieldRef> = (schema.fields().iter().zip(&kinds))
-                .filter(|(_, k)| !matches!(k, Kind::Dictionary(..)))
+                .filter(|(_, k)| !k.own())
                 .map(|(f, _)| f.clone())
                 .collect();
             let fields = Arc::new(Schema::new(fields));
@@ -328,6 +351,16 @@ impl<W: Write + Send> ParquetFile<W> {
                             compression,
                             self.page_rows,
                             limit,
+                            stats,
+                        )?)
+                    }
+                    Kind::Plain(compression, page_bytes, stats) => {
+                        let descr = self.writer.schema_descr().column(i);
+                        Column::Dictionary(DictChunk::plain(
+                            descr,
+                            compression,
+                            self.page_rows,
+                            page_bytes,
                             stats,
                         )?)
                     }

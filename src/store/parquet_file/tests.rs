@@ -1,6 +1,7 @@
 use super::*;
 use arrow::array::{ArrayRef, DictionaryArray, Int64Array, StringArray};
 use arrow::datatypes::{Field, Schema};
+use parquet::basic::Encoding;
 use parquet::data_type::AsBytes;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::file::statistics::Statistics;
@@ -361,4 +362,123 @@ proptest::proptest! {
         }
         proptest::prop_assert_eq!(in_order, read_rows(f.finish().unwrap()));
     }
+}
+
+proptest::proptest! {
+    /// Plain string columns without a dictionary (PLAIN chunks, encoded here) read back as
+    /// written, row by row, gathered or a column at a time, with parquet's own statistics
+    /// and no dictionary page, whatever the page row and byte limits.
+    #[test]
+    fn plain_chunks_read_back_as_written(
+        batches in proptest::collection::vec(
+            proptest::collection::vec((proptest::option::of("[a-zé]{0,80}"), "[a-z0-9]{0,12}"), 1..60),
+            1..4,
+        ),
+        picks in proptest::collection::vec((0usize..4, 0usize..60), 1..100),
+        row_group_rows in 1usize..100,
+        page_rows in 1usize..30,
+        page_bytes in proptest::prop_oneof![proptest::strategy::Just(1usize << 20), 1usize..200],
+        chunk in 1usize..40,
+    ) {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("s", DataType::Utf8, true),
+            Field::new("r", DataType::Utf8, false),
+        ]));
+        let batches: Vec<RecordBatch> = batches
+            .iter()
+            .map(|rows| {
+                let s = StringArray::from_iter(rows.iter().map(|(s, _)| s.clone()));
+                let r = StringArray::from_iter_values(rows.iter().map(|(_, r)| r.clone()));
+                RecordBatch::try_new(schema.clone(), vec![Arc::new(s), Arc::new(r)]).unwrap()
+            })
+            .collect();
+        let props = || {
+            WriterProperties::builder()
+                .set_statistics_enabled(EnabledStatistics::Chunk)
+                .set_dictionary_enabled(false)
+                .set_max_row_group_row_count(Some(row_group_rows))
+                .set_data_page_row_count_limit(page_rows)
+                .set_data_page_size_limit(page_bytes)
+                .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
+                .build()
+        };
+        let refs: Vec<&RecordBatch> = batches.iter().collect();
+        // Row by row, against parquet's own writer.
+        let mut f = ParquetFile::try_new(Vec::new(), schema.clone(), props(), true).unwrap();
+        for b in &batches {
+            f.write(b).unwrap();
+        }
+        let ours = f.finish().unwrap();
+        let options = ArrowWriterOptions::new().with_properties(props()).with_skip_arrow_metadata(true);
+        let mut w = ArrowWriter::try_new_with_options(Vec::new(), schema.clone(), options).unwrap();
+        for b in &batches {
+            w.write(b).unwrap();
+        }
+        let theirs = w.into_inner().unwrap();
+        let all = read_rows(theirs.clone());
+        proptest::prop_assert_eq!(read_rows(ours.clone()), all.clone());
+        proptest::prop_assert_eq!(stats(ours.clone()), stats(theirs));
+        let reader = SerializedFileReader::new(file(ours)).unwrap();
+        for rg in reader.metadata().row_groups() {
+            for c in rg.columns() {
+                proptest::prop_assert!(c.dictionary_page_offset().is_none());
+                proptest::prop_assert_eq!(c.encodings().collect::<Vec<_>>(), vec![Encoding::PLAIN, Encoding::RLE]);
+            }
+        }
+        // Gathered, in chunks and a column at a time: the rows picked.
+        let mut starts = vec![0];
+        for b in &batches {
+            starts.push(starts.last().unwrap() + b.num_rows());
+        }
+        let pairs: Vec<(usize, usize)> = picks
+            .iter()
+            .map(|&(b, r)| {
+                let b = b % batches.len();
+                (b, r % batches[b].num_rows())
+            })
+            .collect();
+        let want: Rows = pairs.iter().map(|&(b, r)| all[starts[b] + r].clone()).collect();
+        let mut f = ParquetFile::try_new(Vec::new(), schema.clone(), props(), true).unwrap();
+        for part in pairs.chunks(chunk) {
+            f.write_gathered(&refs, part).unwrap();
+        }
+        proptest::prop_assert_eq!(read_rows(f.finish().unwrap()), want.clone());
+        let mut f = ParquetFile::try_new(Vec::new(), schema.clone(), props(), true).unwrap();
+        f.write_by_column(&refs, Some(&pairs), chunk).unwrap();
+        proptest::prop_assert_eq!(read_rows(f.finish().unwrap()), want);
+        let mut f = ParquetFile::try_new(Vec::new(), schema.clone(), props(), true).unwrap();
+        f.write_by_column(&refs, None, chunk).unwrap();
+        proptest::prop_assert_eq!(read_rows(f.finish().unwrap()), all);
+    }
+}
+
+/// A PLAIN chunk ends its pages at the byte limit as well as the row limit.
+#[test]
+fn plain_pages_end_at_the_byte_limit() {
+    let schema = Arc::new(Schema::new(vec![Field::new("s", DataType::Utf8, false)]));
+    let values: Vec<String> = (0..1000).map(|i| format!("{i:0>100}")).collect();
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![Arc::new(StringArray::from_iter_values(values))],
+    )
+    .unwrap();
+    let props = WriterProperties::builder()
+        .set_dictionary_enabled(false)
+        .set_data_page_size_limit(10_000)
+        .build();
+    let mut f = ParquetFile::try_new(Vec::new(), schema, props, true).unwrap();
+    f.write(&batch).unwrap();
+    let reader = SerializedFileReader::new(file(f.finish().unwrap())).unwrap();
+    let mut pages = reader
+        .get_row_group(0)
+        .unwrap()
+        .get_column_page_reader(0)
+        .unwrap();
+    let mut sizes = Vec::new();
+    while let Some(page) = pages.get_next_page().unwrap() {
+        sizes.push(page.buffer().len());
+    }
+    // 104 bytes a value: a page closes on the value that reaches 10,000 bytes.
+    assert_eq!(sizes.len(), 11, "{sizes:?}");
+    assert!(sizes.iter().all(|&s| s <= 10_000 + 104), "{sizes:?}");
 }
