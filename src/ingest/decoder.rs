@@ -4,6 +4,7 @@
 //! no partial row behind.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -141,16 +142,15 @@ pub struct TableDecoder {
     /// the others catch up with a run of nulls when next given a value, or at flush (most of
     /// OfficeActivity's 146 columns are empty in any one record).
     given: Vec<usize>,
-    /// The keys of a typical record of this export, in order, and where each goes: records of
-    /// one export list their keys in the same order, but leave some out (or add some), so a
-    /// record's field is looked for at its position in this layout, one before or one after,
-    /// and by name only when none matches.
-    layout: Vec<(String, Slot)>,
-    /// Per record: how far its positions have drifted from `layout`, how many of its keys
-    /// were not found there, and where each of its fields went.
-    drift: isize,
-    misses: usize,
-    record_slots: Vec<Slot>,
+    /// Where each key goes, in the order the export lists keys: records of one export list
+    /// them in the same order but each leaves some out, so this is the union of the keys seen,
+    /// each inserted where it came. A record's key is looked for a few places after the last
+    /// one matched, and by name only when it is not there.
+    layout: Vec<(Box<str>, Slot)>,
+    /// Where in `layout` each of its keys is.
+    layout_at: HashMap<Box<str>, usize, ahash::RandomState>,
+    /// Where in `layout` to look for the record's next key.
+    cursor: usize,
 }
 
 #[derive(Clone, Copy)]
@@ -183,9 +183,8 @@ impl TableDecoder {
             type_col: schema.type_index(),
             extra: schema.extra_index(),
             layout: Vec::new(),
-            drift: 0,
-            misses: 0,
-            record_slots: Vec::new(),
+            layout_at: HashMap::default(),
+            cursor: 0,
         }
     }
 
@@ -206,12 +205,10 @@ impl TableDecoder {
         cells.clear();
         cells.resize(self.builders.len(), Cell::Null);
         self.given.clear();
-        self.drift = 0;
-        self.misses = 0;
-        self.record_slots.clear();
+        self.cursor = 0;
         let mut extra: Option<String> = None;
-        for (pos, (key, value)) in fields.iter().enumerate() {
-            match self.slot(pos, key) {
+        for (key, value) in fields {
+            match self.slot(key) {
                 Slot::Skip => {}
                 Slot::Column(i) => {
                     let column = &self.schema.columns[i];
@@ -238,7 +235,6 @@ impl TableDecoder {
                 }
             }
         }
-        self.learn_layout(fields);
         if cells[self.time] == Cell::Null {
             return Err(RecordError {
                 column: Some(TIME_COLUMN.into()),
@@ -265,24 +261,20 @@ impl TableDecoder {
         Ok(())
     }
 
-    fn slot(&mut self, pos: usize, key: &str) -> Slot {
-        let at = pos as isize + self.drift;
-        // Same place, one key left out here, one key added here.
-        for step in [0, 1, -1] {
-            let Ok(i) = usize::try_from(at + step) else {
-                continue;
-            };
-            if let Some((k, slot)) = self.layout.get(i) {
-                if same_bytes(k.as_bytes(), key.as_bytes()) {
-                    self.drift += step;
-                    self.record_slots.push(*slot);
-                    return *slot;
-                }
+    /// Where `key`, the record's next key, goes.
+    fn slot(&mut self, key: &str) -> Slot {
+        let end = self.layout.len().min(self.cursor + LAYOUT_LOOK_AHEAD);
+        for j in self.cursor..end {
+            let (k, slot) = &self.layout[j];
+            if same_bytes(k.as_bytes(), key.as_bytes()) {
+                self.cursor = j + 1;
+                return *slot;
             }
         }
-        // Not in the layout around here: taken as a key this record adds.
-        self.misses += 1;
-        self.drift -= 1;
+        if let Some(&j) = self.layout_at.get(key) {
+            self.cursor = j + 1;
+            return self.layout[j].1;
+        }
         let slot = if key == TYPE_COLUMN {
             Slot::Skip
         } else {
@@ -295,22 +287,20 @@ impl TableDecoder {
                 None => Slot::Extra,
             }
         };
-        self.record_slots.push(slot);
-        slot
-    }
-
-    /// After a record whose keys the layout did not predict, take its keys as the layout.
-    fn learn_layout(&mut self, fields: &[(Cow<'_, str>, InValue<'_>)]) {
-        if self.misses <= LAYOUT_MISSES || self.record_slots.len() != fields.len() {
-            return;
+        // A key first seen: into the layout where it came (unless records bring ever new
+        // keys, which are then looked up by name each time).
+        if self.layout.len() < MAX_LAYOUT_KEYS {
+            let at = self.cursor;
+            self.layout.insert(at, (key.into(), slot));
+            for j in self.layout_at.values_mut() {
+                if *j >= at {
+                    *j += 1;
+                }
+            }
+            self.layout_at.insert(key.into(), at);
+            self.cursor = at + 1;
         }
-        self.layout.clear();
-        self.layout.extend(
-            fields
-                .iter()
-                .zip(&self.record_slots)
-                .map(|((k, _), s)| (k.to_string(), *s)),
-        );
+        slot
     }
 
     /// The buffered rows as a batch (empty builders afterwards). String columns come as
@@ -361,8 +351,12 @@ impl TableDecoder {
     }
 }
 
-/// Keys of one record not found in the layout before the record becomes the layout.
-const LAYOUT_MISSES: usize = 2;
+/// Places after the last key matched that a record's next key is looked for in the layout
+/// before it is looked up by name: as many keys as records of one export leave out in a row.
+const LAYOUT_LOOK_AHEAD: usize = 24;
+
+/// Keys the layout holds at most.
+const MAX_LAYOUT_KEYS: usize = 512;
 
 /// Rows a batch may hold: its dictionaries then have at most 2^16 values, so their keys
 /// take two bytes a row.
@@ -553,6 +547,68 @@ mod tests {
         assert_eq!(computer[1], None);
         assert_eq!(computer[3].as_deref(), Some("d"));
         assert_eq!(col("_extra")[2].as_deref(), Some(r#"{"New":true}"#));
+    }
+
+    /// Every column of `batch` as text, dictionaries and numbers alike.
+    fn as_text(batch: &RecordBatch) -> Vec<Vec<Option<String>>> {
+        (batch.columns().iter())
+            .map(|c| {
+                let c = cast(c, &DataType::Utf8).unwrap();
+                let c = c.as_string::<i32>();
+                c.iter().map(|v| v.map(str::to_string)).collect()
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        /// However records leave keys out, add or reorder them, one decoder (which learns
+        /// the export's layout) stores what a new decoder per record stores.
+        #[test]
+        fn the_layout_never_changes_where_a_value_goes(
+            records in proptest::collection::vec(
+                (proptest::sample::subsequence((0..12).collect::<Vec<usize>>(), 0..12),
+                 proptest::bool::weighted(0.2),
+                 0u64..1000),
+                1..40),
+        ) {
+            let keys = [
+                "Computer", "EventID", "Type", "Source", "New", "EventLog", "UserName",
+                "Other", "EventLevelName", "Extra2", "RenderedDescription", "EventLevel",
+            ];
+            let lines: Vec<String> = records
+                .iter()
+                .map(|(picked, reverse, seed)| {
+                    let mut picked = picked.clone();
+                    if *reverse {
+                        picked.reverse();
+                    }
+                    let fields: Vec<String> = picked
+                        .iter()
+                        .map(|&k| match keys[k] {
+                            "EventID" | "EventLevel" => format!(r#""{}":{}"#, keys[k], seed % 7),
+                            key => format!(r#""{key}":"v{}""#, (seed + k as u64) % 5),
+                        })
+                        .collect();
+                    let mut body = vec![r#""TimeGenerated":"2024-01-02T00:00:00Z""#.to_string()];
+                    body.extend(fields);
+                    if *seed % 3 == 0 {
+                        body.rotate_left(1);
+                    }
+                    format!("{{{}}}", body.join(","))
+                })
+                .collect();
+            let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+            let (together, errs) = decode("Event", &lines);
+            proptest::prop_assert!(errs.is_empty());
+            let mut columns = vec![Vec::new(); together.num_columns()];
+            for line in &lines {
+                let (one, _) = decode("Event", &[line]);
+                for (all, c) in columns.iter_mut().zip(as_text(&one)) {
+                    all.extend(c);
+                }
+            }
+            proptest::prop_assert_eq!(as_text(&together), columns);
+        }
     }
 
     #[test]
