@@ -132,6 +132,8 @@ pub struct TableDecoder {
     /// several times more rows, and gathering them moves indices instead of text. A column
     /// whose values turn out to be mostly distinct goes back to plain strings.
     dictionary: Vec<bool>,
+    /// String columns turned back to plain strings: their fields say so (`JUDGED_DISTINCT`).
+    judged_distinct: Vec<bool>,
     rows: usize,
     /// Values (rows) in each builder.
     lens: Vec<usize>,
@@ -175,6 +177,7 @@ impl TableDecoder {
                 .zip(&dictionary)
                 .map(|(c, &d)| Builder::new(c.ty, d, 1024, 0))
                 .collect(),
+            judged_distinct: vec![false; dictionary.len()],
             dictionary,
             given: Vec::new(),
             rows: 0,
@@ -337,11 +340,19 @@ impl TableDecoder {
             let mut array = done.finish();
             if mostly_distinct {
                 self.dictionary[i] = false;
+                self.judged_distinct[i] = true;
                 self.builders[i] = Builder::new(c.ty, false, rows, bytes);
                 array = cast(&array, &DataType::Utf8).expect("dictionary of strings");
             }
             let field = self.schema.arrow_schema().field(i).clone();
-            fields.push(field.with_data_type(array.data_type().clone()));
+            let field = field.with_data_type(array.data_type().clone());
+            fields.push(match self.judged_distinct[i] {
+                true => field.with_metadata(HashMap::from([(
+                    JUDGED_DISTINCT.to_string(),
+                    "true".to_string(),
+                )])),
+                false => field,
+            });
             arrays.push(array);
         }
         self.rows = 0;
@@ -350,6 +361,11 @@ impl TableDecoder {
             .expect("builders follow the schema")
     }
 }
+
+/// Field metadata of a plain string column whose values the decoder found mostly distinct in
+/// a batch (this one or an earlier one of the export): the store need not count them again
+/// to leave the column without a Parquet dictionary.
+pub const JUDGED_DISTINCT: &str = "omslake:distinct";
 
 /// Places after the last key matched that a record's next key is looked for in the layout
 /// before it is looked up by name: as many keys as records of one export leave out in a row.
@@ -473,6 +489,13 @@ mod tests {
             |b: &RecordBatch, n: &str| b.schema().field_with_name(n).unwrap().data_type().clone();
         assert_eq!(ty(&first, "RenderedDescription"), DataType::Utf8);
         assert_eq!(ty(&first, "UserName"), DataType::Utf8);
+        let judged = |b: &RecordBatch, n: &str| {
+            let schema = b.schema();
+            let field = schema.field_with_name(n).unwrap();
+            field.metadata().get(JUDGED_DISTINCT).cloned()
+        };
+        assert_eq!(judged(&first, "UserName").as_deref(), Some("true"));
+        assert_eq!(judged(&first, "Computer"), None);
         assert!(matches!(ty(&first, "Computer"), DataType::Dictionary(_, _)));
         assert_eq!(
             first
@@ -484,6 +507,10 @@ mod tests {
         // And stays plain in the batches after.
         let second = batch();
         assert_eq!(ty(&second, "RenderedDescription"), DataType::Utf8);
+        assert_eq!(
+            judged(&second, "RenderedDescription").as_deref(),
+            Some("true")
+        );
     }
 
     #[test]

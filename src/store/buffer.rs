@@ -190,15 +190,27 @@ pub fn one_schema(
     let plain = table.arrow_schema();
     let fields: Vec<Field> = (0..plain.fields().len())
         .map(|i| {
-            // Columns null in a whole batch take any type; the others must agree.
-            let mut types = batches
+            // Columns null in a whole batch take any type; the others must agree, and keep
+            // their field's metadata only where all of them have it.
+            let mut fields = batches
                 .iter()
                 .filter(|b| !nulls::all_null(b.column(i).as_ref()))
-                .map(|b| b.column(i).data_type());
-            let ty = types.next().unwrap_or(first.field(i).data_type());
-            match types.all(|t| t == ty) {
-                true => first.field(i).clone().with_data_type(ty.clone()),
-                false => plain.field(i).clone(),
+                .map(|b| b.schema_ref().field(i).clone());
+            let Some(field) = fields.next() else {
+                return first.field(i).clone();
+            };
+            let (mut same_type, mut same_field) = (true, true);
+            for f in fields {
+                same_type &= f.data_type() == field.data_type();
+                same_field &= f == field;
+            }
+            match (same_type, same_field) {
+                (true, true) => field,
+                (true, false) => plain
+                    .field(i)
+                    .clone()
+                    .with_data_type(field.data_type().clone()),
+                (false, _) => plain.field(i).clone(),
             }
         })
         .collect();

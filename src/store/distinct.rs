@@ -3,6 +3,9 @@
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type};
 
+use crate::ingest::decoder::JUDGED_DISTINCT;
+use crate::nulls;
+
 /// Values of a column sampled before it is counted (see `mostly_distinct`).
 const DISTINCT_SAMPLE: usize = 512;
 
@@ -13,7 +16,9 @@ const DISTINCT_SAMPLE: usize = 512;
 ///
 /// A sample that repeats values settles it cheaply; one that does not (a sample cannot tell a
 /// column of distinct values from one of a few thousand, each repeated) is followed by a count
-/// of the whole column, which stops once half the values were distinct.
+/// of the whole column, which stops once half the values were distinct, unless the decoder
+/// counted them already: a column it turned to plain strings in every batch
+/// (`JUDGED_DISTINCT`) is taken as judged once its sample agrees.
 pub fn mostly_distinct(batches: &[RecordBatch], i: usize) -> bool {
     let Some(columns) = batches
         .iter()
@@ -60,8 +65,29 @@ pub fn mostly_distinct(batches: &[RecordBatch], i: usize) -> bool {
         if d * 2 <= visited {
             return false;
         }
+        if judged_distinct(batches, i) {
+            return true;
+        }
     }
     distinct(1, values / 2).0 * 2 > values
+}
+
+/// Whether every batch with values in column `i` has it as strings the decoder judged mostly
+/// distinct.
+fn judged_distinct(batches: &[RecordBatch], i: usize) -> bool {
+    let mut with_values = batches
+        .iter()
+        .filter(|b| !nulls::all_null(b.column(i).as_ref()));
+    with_values.clone().next().is_some()
+        && with_values.all(|b| {
+            let schema = b.schema_ref();
+            let field = schema.field(i);
+            field.data_type() == &DataType::Utf8
+                && field
+                    .metadata()
+                    .get(JUDGED_DISTINCT)
+                    .is_some_and(|v| v == "true")
+        })
 }
 
 /// A column `mostly_distinct` can count: each value as a 64-bit key (strings by their hash).
@@ -192,5 +218,40 @@ mod tests {
         for name in ["Source", "EventLevel", "_BilledSize"] {
             assert!(has_dictionary(name), "{name}");
         }
+    }
+
+    /// A string column the decoder judged mostly distinct is not counted again: its sample
+    /// agreeing is enough. Without the decoder's word, the count finds the repeats.
+    #[test]
+    fn the_decoders_judgement_spares_the_count() {
+        let table = Catalog::builtin().get("Event").unwrap();
+        let times: Vec<i64> = (0..20_000).collect();
+        let i = table.column_index("UserName").unwrap();
+        // 2,000 values scattered over the rows: a sample looks distinct, the count does not.
+        let users = StringArray::from_iter_values(times.iter().map(|t| {
+            format!(
+                "u{}",
+                ((*t as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) % 2000
+            )
+        }));
+        let with_users = |judged: bool| {
+            let batch = event_batch(&times);
+            let mut fields: Vec<_> = batch.schema().fields().iter().cloned().collect();
+            let field = fields[i].as_ref().clone();
+            fields[i] = Arc::new(match judged {
+                true => field.with_metadata(std::collections::HashMap::from([(
+                    JUDGED_DISTINCT.to_string(),
+                    "true".to_string(),
+                )])),
+                false => field,
+            });
+            let mut columns = batch.columns().to_vec();
+            columns[i] = Arc::new(users.clone());
+            RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), columns).unwrap()
+        };
+        assert!(mostly_distinct(&[with_users(true)], i));
+        assert!(!mostly_distinct(&[with_users(false)], i));
+        // One batch without the judgement is enough to count.
+        assert!(!mostly_distinct(&[with_users(true), with_users(false)], i));
     }
 }
