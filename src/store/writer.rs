@@ -363,11 +363,11 @@ impl Transaction {
             fault::point("during-rename");
             dirs.insert(dir);
         }
-        for d in &dirs {
+        // Each partition folder, then each table folder once (new partition folders are
+        // entries of it).
+        let parents: std::collections::BTreeSet<_> = dirs.iter().filter_map(|d| d.parent()).collect();
+        for d in dirs.iter().map(|d| d.as_path()).chain(parents) {
             sync_dir(d)?;
-            if let Some(parent) = d.parent() {
-                sync_dir(parent)?;
-            }
         }
         let mut rejects_path = None;
         if let Some(mut w) = self.rejects.take() {
