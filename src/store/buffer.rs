@@ -339,6 +339,17 @@ pub fn write_sorted_file(
     table: &TableSchema,
     batches: &[RecordBatch],
 ) -> Result<Written, StoreError> {
+    let (written, file) = write_sorted(path, table, batches)?;
+    file.sync_all().map_err(|e| StoreError::io(path, e))?;
+    Ok(written)
+}
+
+/// `write_sorted_file` without the fsync: the file, written, for the caller to sync.
+pub fn write_sorted(
+    path: &Path,
+    table: &TableSchema,
+    batches: &[RecordBatch],
+) -> Result<(Written, File), StoreError> {
     let time = table.time_index();
     let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
     assert!(rows > 0, "no empty files");
@@ -397,14 +408,14 @@ pub fn write_sorted_file(
             .map_err(parquet_err)?;
     }
     let file = writer.finish().map_err(parquet_err)?;
-    file.sync_all().map_err(|e| StoreError::io(path, e))?;
     let bytes = file.metadata().map_err(|e| StoreError::io(path, e))?.len();
-    Ok(Written {
+    let written = Written {
         rows: rows as u64,
         bytes,
         min_time,
         max_time,
-    })
+    };
+    Ok((written, file))
 }
 
 #[cfg(test)]

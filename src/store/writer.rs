@@ -16,8 +16,8 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
 use super::buffer::{
-    partition_name, split_days, write_sorted_file, Buffers, DayBatch, Pending, Written,
-    DEFAULT_BUDGET,
+    partition_name, split_days, write_sorted, write_sorted_file, Buffers, DayBatch, Pending,
+    Written, DEFAULT_BUDGET,
 };
 use super::dedup::KeyIndex;
 use super::lock::WriterLock;
@@ -272,9 +272,19 @@ impl Transaction {
         let staging = &self.staging;
         let jobs_ref = &jobs;
         let order = &order;
-        let results: Vec<Result<Vec<(usize, Written)>, StoreError>> = std::thread::scope(|s| {
+        // Files are fsynced on a thread of their own, so that the writers compute while the
+        // disk syncs (a few files open at most: a writer waits when the syncer lags).
+        let (to_sync, synced) = std::sync::mpsc::sync_channel::<(std::path::PathBuf, File)>(16);
+        let (results, sync_result) = std::thread::scope(|s| {
+            let syncer = s.spawn(move || -> Result<(), StoreError> {
+                for (path, file) in synced {
+                    file.sync_all().map_err(|e| StoreError::io(&path, e))?;
+                }
+                Ok(())
+            });
             let handles: Vec<_> = (0..threads.min(jobs_ref.len()))
                 .map(|_| {
+                    let to_sync = to_sync.clone();
                     s.spawn(move || {
                         let mut done = Vec::new();
                         loop {
@@ -289,9 +299,11 @@ impl Transaction {
                             for run in &runs {
                                 batches.extend(spill::read_run(run)?);
                             }
-                            let written =
-                                write_sorted_file(&staging.join(rel), job.table, &batches)?;
+                            let path = staging.join(rel);
+                            let (written, file) = write_sorted(&path, job.table, &batches)?;
                             drop(batches);
+                            // Only gone if the syncer failed, whose error is reported.
+                            let _ = to_sync.send((path, file));
                             if job.reads_back {
                                 return_freed_memory();
                             }
@@ -300,11 +312,14 @@ impl Transaction {
                     })
                 })
                 .collect();
-            handles
+            drop(to_sync);
+            let results: Vec<Result<Vec<(usize, Written)>, StoreError>> = handles
                 .into_iter()
                 .map(|h| h.join().expect("file writer panicked"))
-                .collect()
+                .collect();
+            (results, syncer.join().expect("file syncer panicked"))
         });
+        sync_result?;
         let mut written = Vec::new();
         for r in results {
             written.extend(r?);
@@ -365,7 +380,8 @@ impl Transaction {
         }
         // Each partition folder, then each table folder once (new partition folders are
         // entries of it).
-        let parents: std::collections::BTreeSet<_> = dirs.iter().filter_map(|d| d.parent()).collect();
+        let parents: std::collections::BTreeSet<_> =
+            dirs.iter().filter_map(|d| d.parent()).collect();
         for d in dirs.iter().map(|d| d.as_path()).chain(parents) {
             sync_dir(d)?;
         }
