@@ -38,6 +38,9 @@ pub struct Transaction {
     operation: String,
     staging: PathBuf,
     staged: Vec<DataFile>,
+    /// Staged files already moved into their table folders (and their partition folders
+    /// synced), not yet named by a commit: removed again if the transaction is dropped.
+    moved: std::collections::HashSet<String>,
     rejects: Option<BufWriter<File>>,
     rejected: u64,
     next_part: usize,
@@ -76,6 +79,7 @@ impl Transaction {
             operation: operation.to_string(),
             staging,
             staged: Vec::new(),
+            moved: Default::default(),
             rejects: None,
             rejected: 0,
             next_part: 0,
@@ -272,15 +276,22 @@ impl Transaction {
         let staging = &self.staging;
         let jobs_ref = &jobs;
         let order = &order;
-        // Files are fsynced on a thread of their own, so that the writers compute while the
-        // disk syncs (a few files open at most: a writer waits when the syncer lags).
-        let (to_sync, synced) = std::sync::mpsc::sync_channel::<(std::path::PathBuf, File)>(16);
+        // Files are fsynced, and moved into their table folders, on a thread of their own, so
+        // that the writers compute while the disk syncs (a few files open at most: a writer
+        // waits when the syncer lags). Moved files stay invisible until the commit names them.
+        let (to_sync, synced) = std::sync::mpsc::sync_channel::<(&String, File)>(16);
+        let root = &self.root;
         let (results, sync_result) = std::thread::scope(|s| {
-            let syncer = s.spawn(move || -> Result<(), StoreError> {
-                for (path, file) in synced {
-                    file.sync_all().map_err(|e| StoreError::io(&path, e))?;
+            let syncer = s.spawn(move || -> Result<Vec<String>, StoreError> {
+                let mut moved = Vec::new();
+                for (rel, file) in synced {
+                    let from = staging.join(rel);
+                    file.sync_all().map_err(|e| StoreError::io(&from, e))?;
+                    drop(file);
+                    move_into_place(&from, &root.join(rel))?;
+                    moved.push(rel.clone());
                 }
-                Ok(())
+                Ok(moved)
             });
             let handles: Vec<_> = (0..threads.min(jobs_ref.len()))
                 .map(|_| {
@@ -299,11 +310,11 @@ impl Transaction {
                             for run in &runs {
                                 batches.extend(spill::read_run(run)?);
                             }
-                            let path = staging.join(rel);
-                            let (written, file) = write_sorted(&path, job.table, &batches)?;
+                            let (written, file) =
+                                write_sorted(&staging.join(rel), job.table, &batches)?;
                             drop(batches);
                             // Only gone if the syncer failed, whose error is reported.
-                            let _ = to_sync.send((path, file));
+                            let _ = to_sync.send((rel, file));
                             if job.reads_back {
                                 return_freed_memory();
                             }
@@ -319,7 +330,7 @@ impl Transaction {
                 .collect();
             (results, syncer.join().expect("file syncer panicked"))
         });
-        sync_result?;
+        self.moved.extend(sync_result?);
         let mut written = Vec::new();
         for r in results {
             written.extend(r?);
@@ -366,23 +377,17 @@ impl Transaction {
             return Ok(None);
         }
         fault::point("after-staging");
-        // Move staged files into the table folders. Until the log record exists they are
-        // invisible to readers and are removed by the next writer if we die here.
-        let mut dirs = std::collections::BTreeSet::new();
-        for f in &self.staged {
-            let from = self.staging.join(&f.path);
-            let to = self.root.join(&f.path);
-            let dir = to.parent().expect("file has a folder").to_path_buf();
-            fs::create_dir_all(&dir).map_err(|e| StoreError::io(&dir, e))?;
-            fs::rename(&from, &to).map_err(|e| StoreError::io(&to, e))?;
-            fault::point("during-rename");
-            dirs.insert(dir);
+        // Move staged files into the table folders (most were moved as they were written).
+        // Until the log record exists they are invisible to readers and are removed by the
+        // next writer if we die here.
+        for f in self.staged.iter().filter(|f| !self.moved.contains(&f.path)) {
+            move_into_place(&self.staging.join(&f.path), &self.root.join(&f.path))?;
         }
-        // Each partition folder, then each table folder once (new partition folders are
-        // entries of it).
-        let parents: std::collections::BTreeSet<_> =
-            dirs.iter().filter_map(|d| d.parent()).collect();
-        for d in dirs.iter().map(|d| d.as_path()).chain(parents) {
+        // Each table folder once: new partition folders are entries of it.
+        let tables: std::collections::BTreeSet<PathBuf> = (self.staged.iter())
+            .filter_map(|f| Some(self.root.join(&f.path).parent()?.parent()?.to_path_buf()))
+            .collect();
+        for d in &tables {
             sync_dir(d)?;
         }
         let mut rejects_path = None;
@@ -411,6 +416,8 @@ impl Transaction {
             rejected: self.rejected,
         };
         log::write_commit(&self.root, &commit)?;
+        // Named by the log now: theirs to keep.
+        self.moved.clear();
         fault::point("after-commit");
         super::delta::publish(&self.root, &commit, &self.snapshot)?;
         fault::point("after-publish");
@@ -421,6 +428,11 @@ impl Transaction {
     /// Drop everything staged; nothing becomes visible.
     pub fn discard(&mut self) {
         self.rejects = None;
+        // Files moved into place for a commit that did not happen (the next writer would
+        // remove them too).
+        for rel in self.moved.drain() {
+            let _ = fs::remove_file(self.root.join(rel));
+        }
         let _ = fs::remove_dir_all(&self.staging);
         if let Some(parent) = self.staging.parent() {
             let _ = fs::remove_dir(parent); // only if empty
@@ -506,6 +518,15 @@ fn return_freed_memory() {
     unsafe {
         libc::malloc_trim(0);
     }
+}
+
+/// Move a staged file (synced) to `to` in its table folder, and sync its partition folder.
+fn move_into_place(from: &std::path::Path, to: &std::path::Path) -> Result<(), StoreError> {
+    let dir = to.parent().expect("file has a folder");
+    fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+    fs::rename(from, to).map_err(|e| StoreError::io(to, e))?;
+    fault::point("during-rename");
+    sync_dir(dir)
 }
 
 fn data_file(table: &TableSchema, path: String, w: Written) -> DataFile {
