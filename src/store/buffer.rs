@@ -616,7 +616,7 @@ pub(super) mod tests {
         assert_eq!(default_budget(Some(LARGE_INPUT)), DEFAULT_BUDGET);
         assert_eq!(default_budget(Some(LARGE_INPUT + 1)), LARGE_INPUT_BUDGET);
         assert_eq!(default_budget(None), LARGE_INPUT_BUDGET);
-        assert!(LARGE_INPUT_BUDGET < DEFAULT_BUDGET && DEFAULT_BUDGET < SMALL_INPUT_BUDGET);
+        const { assert!(LARGE_INPUT_BUDGET < DEFAULT_BUDGET && DEFAULT_BUDGET < SMALL_INPUT_BUDGET) };
     }
 
     #[test]
