@@ -282,16 +282,19 @@ impl Transaction {
         let (to_sync, synced) = std::sync::mpsc::sync_channel::<(&String, File)>(16);
         let root = &self.root;
         let (results, sync_result) = std::thread::scope(|s| {
-            let syncer = s.spawn(move || -> Result<Vec<String>, StoreError> {
+            // What it moved, and why it stopped early if it did.
+            let syncer = s.spawn(move || -> (Vec<String>, Result<(), StoreError>) {
                 let mut moved = Vec::new();
                 for (rel, file) in synced {
                     let from = staging.join(rel);
-                    file.sync_all().map_err(|e| StoreError::io(&from, e))?;
-                    drop(file);
-                    move_into_place(&from, &root.join(rel))?;
+                    let done = (file.sync_all().map_err(|e| StoreError::io(&from, e)))
+                        .and_then(|()| move_into_place(&from, &root.join(rel)));
+                    if let Err(e) = done {
+                        return (moved, Err(e));
+                    }
                     moved.push(rel.clone());
                 }
-                Ok(moved)
+                (moved, Ok(()))
             });
             let handles: Vec<_> = (0..threads.min(jobs_ref.len()))
                 .map(|_| {
@@ -330,7 +333,9 @@ impl Transaction {
                 .collect();
             (results, syncer.join().expect("file syncer panicked"))
         });
-        self.moved.extend(sync_result?);
+        let (moved, synced) = sync_result;
+        self.moved.extend(moved);
+        synced?;
         let mut written = Vec::new();
         for r in results {
             written.extend(r?);
