@@ -606,3 +606,52 @@ pub fn writer_properties(
 pub(super) fn parquet_err(e: impl std::fmt::Display) -> StoreError {
     StoreError::Parquet(e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::Catalog;
+    use crate::store::buffer::tests::event_batch;
+    use crate::store::buffer::MICROS_PER_DAY;
+    use crate::store::Store;
+
+    /// Parquet files under the table folders of `root`.
+    fn data_files(root: &std::path::Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for day in fs::read_dir(root.join("Event"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            for f in fs::read_dir(day.path()).into_iter().flatten().flatten() {
+                if f.path().extension().is_some_and(|e| e == "parquet") {
+                    out.push(f.path());
+                }
+            }
+        }
+        out
+    }
+
+    /// A commit that fails after some of its files were moved into their table folders
+    /// leaves none of them there, and the store as it was.
+    #[test]
+    fn a_failed_commit_takes_back_the_files_it_moved() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("store"));
+        let table = Catalog::builtin().get("Event").unwrap();
+        let mut tx = store.begin("ingest", None, &mut || {}).unwrap();
+        let times = [1, MICROS_PER_DAY + 1, 2, MICROS_PER_DAY + 2];
+        let (_, days) = Transaction::prepare(table, event_batch(&times)).unwrap();
+        assert_eq!(days.len(), 2);
+        for day in days {
+            tx.write_day(table, day).unwrap();
+        }
+        // The second day's file cannot be written: a file stands where its folder would go.
+        let blocked = tx.staging.join(partition_name(table, 1));
+        fs::create_dir_all(blocked.parent().unwrap()).unwrap();
+        fs::write(&blocked, b"in the way").unwrap();
+        assert!(tx.commit(Vec::new(), Vec::new()).is_err());
+        assert_eq!(data_files(store.root()), Vec::<PathBuf>::new());
+        assert_eq!(store.snapshot().unwrap().version, 0);
+    }
+}
