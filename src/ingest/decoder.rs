@@ -12,7 +12,7 @@ use arrow::array::{
     StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, Schema};
+use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
 
 use super::coerce::{coerce, minify, Cell, InValue};
@@ -347,10 +347,7 @@ impl TableDecoder {
             let field = self.schema.arrow_schema().field(i).clone();
             let field = field.with_data_type(array.data_type().clone());
             fields.push(match self.judged_distinct[i] {
-                true => field.with_metadata(HashMap::from([(
-                    JUDGED_DISTINCT.to_string(),
-                    "true".to_string(),
-                )])),
+                true => judged_distinct(field),
                 false => field,
             });
             arrays.push(array);
@@ -366,6 +363,20 @@ impl TableDecoder {
 /// a batch (this one or an earlier one of the export): the store need not count them again
 /// to leave the column without a Parquet dictionary.
 pub const JUDGED_DISTINCT: &str = "omslake:distinct";
+
+/// `field` marked as judged mostly distinct (`JUDGED_DISTINCT`).
+pub fn judged_distinct(field: Field) -> Field {
+    field.with_metadata(HashMap::from([(
+        JUDGED_DISTINCT.to_string(),
+        "true".to_string(),
+    )]))
+}
+
+/// Whether `field` holds strings the decoder judged mostly distinct.
+pub fn is_judged_distinct(field: &Field) -> bool {
+    field.data_type() == &DataType::Utf8
+        && (field.metadata().get(JUDGED_DISTINCT)).is_some_and(|v| v == "true")
+}
 
 /// Places after the last key matched that a record's next key is looked for in the layout
 /// before it is looked up by name: as many keys as records of one export leave out in a row.
@@ -489,13 +500,10 @@ mod tests {
             |b: &RecordBatch, n: &str| b.schema().field_with_name(n).unwrap().data_type().clone();
         assert_eq!(ty(&first, "RenderedDescription"), DataType::Utf8);
         assert_eq!(ty(&first, "UserName"), DataType::Utf8);
-        let judged = |b: &RecordBatch, n: &str| {
-            let schema = b.schema();
-            let field = schema.field_with_name(n).unwrap();
-            field.metadata().get(JUDGED_DISTINCT).cloned()
-        };
-        assert_eq!(judged(&first, "UserName").as_deref(), Some("true"));
-        assert_eq!(judged(&first, "Computer"), None);
+        let judged =
+            |b: &RecordBatch, n: &str| is_judged_distinct(b.schema().field_with_name(n).unwrap());
+        assert!(judged(&first, "UserName"));
+        assert!(!judged(&first, "Computer"));
         assert!(matches!(ty(&first, "Computer"), DataType::Dictionary(_, _)));
         assert_eq!(
             first
@@ -507,10 +515,7 @@ mod tests {
         // And stays plain in the batches after.
         let second = batch();
         assert_eq!(ty(&second, "RenderedDescription"), DataType::Utf8);
-        assert_eq!(
-            judged(&second, "RenderedDescription").as_deref(),
-            Some("true")
-        );
+        assert!(judged(&second, "RenderedDescription"));
     }
 
     #[test]

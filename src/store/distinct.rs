@@ -3,7 +3,7 @@
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type};
 
-use crate::ingest::decoder::JUDGED_DISTINCT;
+use crate::ingest::decoder::is_judged_distinct;
 use crate::nulls;
 
 /// Values of a column sampled before it is counted (see `mostly_distinct`).
@@ -79,15 +79,7 @@ fn judged_distinct(batches: &[RecordBatch], i: usize) -> bool {
         .iter()
         .filter(|b| !nulls::all_null(b.column(i).as_ref()));
     with_values.clone().next().is_some()
-        && with_values.all(|b| {
-            let schema = b.schema_ref();
-            let field = schema.field(i);
-            field.data_type() == &DataType::Utf8
-                && field
-                    .metadata()
-                    .get(JUDGED_DISTINCT)
-                    .is_some_and(|v| v == "true")
-        })
+        && with_values.all(|b| is_judged_distinct(b.schema_ref().field(i)))
 }
 
 /// A column `mostly_distinct` can count: each value as a 64-bit key (strings by their hash).
@@ -239,10 +231,7 @@ mod tests {
             let mut fields: Vec<_> = batch.schema().fields().iter().cloned().collect();
             let field = fields[i].as_ref().clone();
             fields[i] = Arc::new(match judged {
-                true => field.with_metadata(std::collections::HashMap::from([(
-                    JUDGED_DISTINCT.to_string(),
-                    "true".to_string(),
-                )])),
+                true => crate::ingest::decoder::judged_distinct(field),
                 false => field,
             });
             let mut columns = batch.columns().to_vec();
