@@ -1,14 +1,13 @@
 //! Query commands start once more with glibc's heap on transparent huge pages.
 //!
 //! Why: a search's operators keep taking fresh memory (hash tables, group values, decoded
-//! batches), and with 4 KB pages a fifth of q7's CPU went to page faults (`perf`:
+//! batches), and with 4 KB pages much of q7's CPU went to page faults (`perf`:
 //! `do_anonymous_page` and the work around it). glibc can back its heap with huge pages
 //! (`glibc.malloc.hugetlb=1`, the heap grown 64 MB at a time so that whole huge pages fit),
 //! but it reads that setting only when a process starts, and `mallopt` has no such option.
-//! So `sql` and `search` run themselves again, once, with it set. Measured on the scale-40
-//! store (median of 9 alternating runs): q3 −15 %, q4 −20 %, q7 −21 %, q8 −18 %, the others
-//! unchanged; the second start costs about 1.3 ms. Ingest is left alone: its memory target is
-//! measured in RSS, which huge pages raise.
+//! So `sql` and `search` run themselves again, once, with it set: the joins and groupings
+//! gain far more than the second start costs (bench/NOTES.md). Ingest is left alone: its
+//! memory target is measured in RSS, which huge pages raise.
 //!
 //! Nothing happens when `GLIBC_TUNABLES` is already set (the user's choice, or this is the
 //! second start) or when the system has transparent huge pages off.

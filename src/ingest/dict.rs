@@ -1,8 +1,8 @@
 //! A string dictionary builder for the decoder: what arrow's `StringDictionaryBuilder` does,
 //! plus one check before hashing. Exports list a computer's records together, so most
 //! columns (computer, tenant, OS, management group) repeat the previous row's value; comparing
-//! with it first skips the hash and the table probe for those. Building dictionaries with
-//! arrow's builder was about 15 % of ingest CPU.
+//! with it first skips the hash and the table probe for those, which were a large share of
+//! ingest CPU with arrow's builder (bench/NOTES.md).
 
 use std::sync::Arc;
 

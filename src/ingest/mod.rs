@@ -475,7 +475,7 @@ impl Run<'_> {
                         return;
                     }
                     // Give back what has been read every few megabytes, as for NDJSON pieces: two
-                    // threads each holding 64 MB of a JSON array were the peak of a 10 GB ingest.
+                    // threads each holding a piece of a JSON array were the peak of a large ingest.
                     let at = item.raw.as_ptr() as usize - bytes.as_ptr() as usize;
                     if at > released + self.options.chunk_bytes {
                         mapped.release(released..at);

@@ -2,11 +2,11 @@
 //!
 //! Why: DataFusion plans a lone `count(DISTINCT x)` with groups as a group-by on `(g, x)`
 //! and a count over that. With a string `x`, every row then hashes and compares two strings
-//! in DataFusion's multi-column group table: 60 % of the CPU of the search
+//! in DataFusion's multi-column group table, most of the CPU of the search
 //! `Type=Update | measure countdistinct(Computer) by Classification`. The optimizer rule
 //! [`CountDistinctStrings`] hands such a count to [`DistinctCount`] instead, whose accumulator
 //! is given the groups of `g` alone and keeps one table of the distinct strings, numbered, and
-//! a bitmap of those numbers per group (q7: 80–128 → 58 ms of CPU). The SQL and its column
+//! a bitmap of those numbers per group (q7's figures: bench/NOTES.md). The SQL and its column
 //! names stay as written; `EXPLAIN` shows `count_distinct_strings`.
 
 use std::fmt;

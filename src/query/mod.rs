@@ -159,8 +159,8 @@ impl Engine {
         // Joins build one hash table from their left side and probe it from every partition
         // of the right, instead of hash-partitioning both sides first. A search's `IN
         // {subsearch}` puts the subsearch's few keys on the left (see `search::translate`), and
-        // without statistics DataFusion cannot tell which side is small: repartitioning the
-        // 270 K probe rows of q3 cost more than the join (q3 45 → 41 ms, q4 128 → 122 ms).
+        // without statistics DataFusion cannot tell which side is small: repartitioning q3's
+        // probe rows cost more than the join (bench/NOTES.md).
         config.options_mut().optimizer.repartition_joins = false;
         // A sort keeps this much back for merging its spill files (10 MB by default): scale it
         // down with small limits so that sorts still spill instead of failing.

@@ -31,8 +31,8 @@ use crate::store::DataFile;
 
 /// The schema queries see: string columns as string views. Decoding a dictionary page into
 /// views copies no string bytes (most values point into the page), where plain strings copy
-/// every value; on the scale-40 store this makes most searches 10–25 % faster, given a `lower`
-/// that keeps views too (see `lower.rs`).
+/// every value, so most searches run faster (bench/NOTES.md), given a `lower` that keeps views
+/// too (see `lower.rs`).
 pub fn read_as_views(schema: &SchemaRef) -> SchemaRef {
     retype(schema, &DataType::Utf8, DataType::Utf8View)
 }
@@ -119,8 +119,8 @@ impl TableProvider for SnapshotTable {
             return Ok(Arc::new(EmptyExec::new(schema)));
         }
         // The log names every file and its size, so nothing is listed or asked of the object
-        // store before reading (a listing table asks for each file's metadata, about 1.3 ms a
-        // search). A committed file that has gone missing or changed size must fail the
+        // store before reading (a listing table asks for each file's metadata, a cost paid by
+        // every search). A committed file that has gone missing or changed size must fail the
         // query, not shrink its answer or fail in the Parquet reader with an offset error.
         let mut partitioned = Vec::with_capacity(files.len());
         for f in &files {

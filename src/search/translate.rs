@@ -167,8 +167,8 @@ impl Stage {
     /// `x` meets none, as it fails `IN`. DataFusion builds a join's hash table from its left
     /// input and has no row counts to swap the sides by (statistics are off, see
     /// `query::table`); as `IN` it builds from the large outer table and probes with the keys.
-    /// Listing the keys first makes the small side the build side (q3 of issue 5: 150 → 120 ms
-    /// on the 2 GB store). `"_t".*` keeps the key column out of the result; the other column
+    /// Listing the keys first makes the small side the build side (q3 of issue 5 measured in
+    /// bench/NOTES.md). `"_t".*` keeps the key column out of the result; the other column
     /// names are unambiguous, as `"_in"` has only `"_key"`.
     fn finish_semi_join(mut self, table: String, target: SqlExpr, mut keys: Query) -> Query {
         {

@@ -25,26 +25,21 @@ use crate::schema::TableSchema;
 pub const MICROS_PER_DAY: i64 = 86_400_000_000;
 
 /// Default bytes of Arrow data buffered across all partitions of a transaction, together with
-/// the dedup keys of those partitions. Measured on the 2 GB benchmark input (about 90 MB of
-/// keys), with repeating strings buffered as dictionaries: 192 MB peaked at 364–386 MiB with
-/// 318 MB of rows set aside on disk, 256 at 415 MiB with 258 MB (and 10 % faster), 320 at
-/// 468 MiB, too close to 512. Since empty columns are shared, 256 peaks at 340–392 MiB with
-/// 78–87 MB set aside.
+/// the dedup keys of those partitions: the most that keeps a 2 GB input's peak well under
+/// 512 MB (the measurements of each budget are in bench/NOTES.md).
 pub const DEFAULT_BUDGET: usize = 256 << 20;
 
-/// The default for inputs larger than `LARGE_INPUT`, or of unknown size (stdin). Whole-process
-/// peaks (`/usr/bin/time`) of a 10 GB ingest: 492–575 MiB with 256 MB, 379–446 with 192,
-/// 360–377 with 160; of a 4 GB ingest: 464–488 MiB with 256, 327–369 with 192. The memory
-/// beyond the buffer grows with it (allocator slack, the keys' hash sets) and with the input.
+/// The default for inputs larger than `LARGE_INPUT`, or of unknown size (stdin): the memory
+/// beyond the buffer grows with it (allocator slack, the keys' hash sets) and with the input,
+/// so large inputs buffer less (bench/NOTES.md).
 pub const LARGE_INPUT_BUDGET: usize = 192 << 20;
 
 /// Input bytes above which an ingest takes `LARGE_INPUT_BUDGET` by default.
 pub const LARGE_INPUT: u64 = 3 << 30;
 
 /// The default for inputs of at most `SMALL_INPUT`: enough that the 2 GB benchmark input sets
-/// nothing aside on disk (it peaks at 368–378 MiB; 5.6 % less CPU and 7 % less wall time than
-/// with 256, medians of 9 interleaved runs). A 2.9 GB input peaks at 457 MiB with it, 345
-/// with 256.
+/// nothing aside on disk, which saves the spill's CPU and time, while a larger input would
+/// peak too close to 512 MB with it (bench/NOTES.md).
 pub const SMALL_INPUT_BUDGET: usize = 384 << 20;
 
 /// Input bytes up to which an ingest takes `SMALL_INPUT_BUDGET` by default.
@@ -325,7 +320,7 @@ pub struct Written {
 /// Row positions in `TimeGenerated` order. The sort is stable: rows with the same time (an
 /// update assessment writes one per update, all at one instant) keep their input order, which
 /// groups repeated values as the exporter wrote them. That is what lets dictionary indices and
-/// run-length encoding compress; an unstable sort scatters them (Update files about 10 % larger).
+/// run-length encoding compress; an unstable sort scatters them (and Update files grow).
 pub fn time_order(times: &[i64]) -> UInt32Array {
     let mut order: Vec<u32> = (0..times.len() as u32).collect();
     order.sort_by_key(|&i| times[i as usize]);

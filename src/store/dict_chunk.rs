@@ -3,7 +3,7 @@
 //! strings (`DictChunk::plain`).
 //!
 //! Parquet's writer looks every row's string up in its own dictionary (hash and compare), even
-//! when the rows arrive as a dictionary already: 7–9 % of ingest CPU on the 2 GB benchmark.
+//! when the rows arrive as a dictionary already (bench/NOTES.md has its share of ingest CPU).
 //! Here each distinct value of a batch's dictionary is looked up once, and the rows' keys are
 //! renumbered through a table. The chunk is what parquet itself writes for such a column:
 //! a PLAIN dictionary page, then data pages (format v1) of RLE definition levels and

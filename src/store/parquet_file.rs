@@ -4,7 +4,7 @@
 //! Such a column, when Parquet dictionary-encodes it, becomes a chunk written by `DictChunk`
 //! (see there why). Otherwise it goes through parquet's column writer, but with statistics
 //! computed here: parquet's compare every row's value with the running minimum and maximum (and
-//! copy both for every mini-batch), about 4 % of ingest CPU, while a dictionary holds each value
+//! copy both for every mini-batch), a share of ingest CPU, while a dictionary holds each value
 //! once, so marking the values the rows use and comparing those gives the same minimum, maximum
 //! and null count for a fraction of the work. Plain string columns without a dictionary (the
 //! mostly distinct ones) are PLAIN chunks written by `DictChunk` too, from the rows picked

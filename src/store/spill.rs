@@ -5,8 +5,8 @@
 //! transaction's staging folder (Arrow IPC, uncompressed: written and read back at the speed
 //! of a copy). At commit each partition's runs and remaining rows are merged into as few
 //! Parquet files as the budget allows. Writing Parquet files directly at that point instead
-//! gave 85 files for the 2 GB benchmark's 41 partitions (each with its own dictionaries and
-//! footer), a larger store and slower queries.
+//! gave about two files a partition (each with its own dictionaries and footer), a larger
+//! store and slower queries.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter};

@@ -268,7 +268,7 @@ impl Transaction {
         }
         // Partitions held only in memory first: writing them frees the buffer before any
         // rows are read back from disk (reading back while the whole buffer was still held
-        // made the commit the peak of a 10 GB ingest). Within each kind, biggest first, so
+        // made the commit the peak of a large ingest). Within each kind, biggest first, so
         // the threads finish together.
         let mut order: Vec<usize> = (0..jobs.len()).collect();
         order.sort_by_key(|&i| (jobs[i].1.reads_back, std::cmp::Reverse(jobs[i].1.bytes)));
@@ -513,10 +513,10 @@ impl Job {
 }
 
 /// Hand memory the allocator holds free back to the system. glibc keeps what threads free
-/// in per-thread arenas, and the commit's file writers cannot reuse most of it: on a 10 GB
-/// ingest the commit peaked 100–150 MB above the live heap. Called when the dedup keys are
-/// dropped and after each file whose rows were read back from disk: peak 546–633 MiB →
-/// 481 MiB there; at 2 GB, where little is read back, no measurable cost.
+/// in per-thread arenas, and the commit's file writers cannot reuse most of it, so a large
+/// ingest's commit peaked well above the live heap. Called when the dedup keys are dropped and
+/// after each file whose rows were read back from disk, where it lowers the peak at no
+/// measurable cost (bench/NOTES.md).
 fn return_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only returns free pages of the allocator's own heaps.
@@ -547,12 +547,12 @@ fn data_file(table: &TableSchema, path: String, w: Written) -> DataFile {
 
 /// Parquet settings per table (spec §4: zstd, dictionaries, statistics, declared sort order).
 ///
-/// Measured on the generated exports (scale 4), each choice against the plain defaults:
-/// `TimeGenerated`, sorted, is delta-encoded (a third of its plain size) and is the one column
+/// Each choice measured against the plain defaults (bench/NOTES.md): `TimeGenerated`, sorted,
+/// is delta-encoded (much smaller than plain) and is the one column
 /// with page statistics (time filters prune pages; other columns' page ranges span everything
 /// once rows are in time order, so their page index only cost footer bytes); other datetime
 /// columns and a single-column natural key are near-unique, where a dictionary only adds a
-/// page before falling back to plain. Together: 11% smaller files, no slower to write.
+/// page before falling back to plain. Together: smaller files, no slower to write.
 ///
 /// Columns null in every row of the file (most of OfficeActivity's 146 in any one file) are
 /// left uncompressed: their pages hold only a run of null levels, and a zstd codec per column
