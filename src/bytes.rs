@@ -2,7 +2,7 @@
 
 /// Byte equality for the short strings of log records (names, ids, GUIDs): compares words in
 /// line instead of calling `memcmp`, whose call and set-up cost more than the compare for
-/// them (bench/NOTES.md, figures moved from code comments).
+/// them (bench/NOTES.md).
 #[inline]
 pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();

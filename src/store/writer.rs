@@ -548,9 +548,9 @@ fn data_file(table: &TableSchema, path: String, w: Written) -> DataFile {
 /// Parquet settings per table (spec §4: zstd, dictionaries, statistics, declared sort order).
 ///
 /// Each choice measured against the plain defaults (bench/NOTES.md): `TimeGenerated`, sorted,
-/// is delta-encoded (much smaller than plain) and is the one column
-/// with page statistics (time filters prune pages; other columns' page ranges span everything
-/// once rows are in time order, so their page index only cost footer bytes); other datetime
+/// is delta-encoded (much smaller than plain) and is the one column with page statistics
+/// (time filters prune pages; other columns' page ranges span everything once rows are in
+/// time order, so their page index only cost footer bytes); other datetime
 /// columns and a single-column natural key are near-unique, where a dictionary only adds a
 /// page before falling back to plain. Together: smaller files, no slower to write.
 ///
