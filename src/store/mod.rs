@@ -14,6 +14,7 @@ pub mod delta;
 mod dict_chunk;
 mod distinct;
 pub mod fault;
+mod guid;
 pub mod history;
 pub mod lock;
 pub mod log;

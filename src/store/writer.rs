@@ -20,6 +20,7 @@ use super::buffer::{
     Written, DEFAULT_BUDGET,
 };
 use super::dedup::KeyIndex;
+use super::guid::GUID_ZSTD_LEVEL;
 use super::lock::WriterLock;
 use super::log::{self, Commit, DataFile, Snapshot, SourceEntry};
 use super::memory::{Governor, RSS_TARGET};
@@ -563,11 +564,13 @@ fn data_file(table: &TableSchema, path: String, w: Written) -> DataFile {
 /// (GUIDs, IPs, free text, per-record names) larger and cost the hashing of every value.
 ///
 /// zstd level 3, zstd's and DuckDB's default: level 2 was as small on the generator's exports,
-/// but larger on exports of short, many-valued strings (bench/NOTES.md, 2026-12-04).
+/// but larger on exports of short, many-valued strings (bench/NOTES.md, 2026-12-04). Except
+/// PLAIN columns of GUIDs (`guids`), smaller at level 1 (see `guid`).
 pub fn writer_properties(
     table: &TableSchema,
     all_null: &[bool],
     plain: &[bool],
+    guids: &[bool],
 ) -> WriterProperties {
     let time = ColumnPath::from(TIME_COLUMN);
     let mut props = WriterProperties::builder()
@@ -597,6 +600,12 @@ pub fn writer_properties(
             props = props.set_column_compression(
                 ColumnPath::from(c.name.as_str()),
                 Compression::UNCOMPRESSED,
+            );
+        } else if guids.get(i) == Some(&true) {
+            let level = ZstdLevel::try_new(GUID_ZSTD_LEVEL).expect("valid level");
+            props = props.set_column_compression(
+                ColumnPath::from(c.name.as_str()),
+                Compression::ZSTD(level),
             );
         }
     }
