@@ -351,8 +351,10 @@ fn run() -> i32 {
             return 0;
         }
     };
-    if matches!(cli.command, Command::Sql { .. } | Command::Search { .. }) {
-        heap::rerun_with_huge_pages();
+    match cli.command {
+        Command::Sql { .. } | Command::Search { .. } => heap::rerun_with_huge_pages(),
+        Command::Ingest { .. } => heap::grow_in_large_steps(),
+        _ => {}
     }
     let explicit_store = cli
         .store
