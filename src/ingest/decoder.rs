@@ -12,7 +12,7 @@ use arrow::array::{
     StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, Field, Schema};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 
 use super::coerce::{coerce, minify, Cell, InValue};
@@ -153,6 +153,9 @@ pub struct TableDecoder {
     layout_at: HashMap<Box<str>, usize, ahash::RandomState>,
     /// Where in `layout` to look for the record's next key.
     cursor: usize,
+    /// The last batch's schema, given again to a batch of the same: the store compares the
+    /// schemas of a partition's batches, and one `Arc` compares at once.
+    last_schema: Option<SchemaRef>,
 }
 
 #[derive(Clone, Copy)]
@@ -188,6 +191,7 @@ impl TableDecoder {
             layout: Vec::new(),
             layout_at: HashMap::default(),
             cursor: 0,
+            last_schema: None,
         }
     }
 
@@ -354,8 +358,12 @@ impl TableDecoder {
         }
         self.rows = 0;
         self.lens.fill(0);
-        RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
-            .expect("builders follow the schema")
+        let schema = match &self.last_schema {
+            Some(last) if last.fields().iter().map(|f| f.as_ref()).eq(&fields) => last.clone(),
+            _ => Arc::new(Schema::new(fields)),
+        };
+        self.last_schema = Some(schema.clone());
+        RecordBatch::try_new(schema, arrays).expect("builders follow the schema")
     }
 }
 
@@ -426,6 +434,32 @@ mod tests {
             }
         }
         (d.flush(), errs)
+    }
+
+    /// Batches of the same columns and types share one schema; a batch that differs gets its
+    /// own.
+    #[test]
+    fn batches_alike_share_their_schema() {
+        let mut d = TableDecoder::new(Catalog::builtin().get("UpdateSummary").unwrap());
+        // A batch of `n` records, each with a computer of its own.
+        let mut batch = |n: usize, from: usize| {
+            for i in from..from + n {
+                let line =
+                    format!(r#"{{"TimeGenerated":"2024-01-02T03:04:05Z","Computer":"c{i}"}}"#);
+                d.push(&record_fields(&line).unwrap(), &mut Vec::new())
+                    .unwrap();
+            }
+            d.flush()
+        };
+        let a = batch(1, 0);
+        let b = batch(1, 1);
+        assert!(Arc::ptr_eq(a.schema_ref(), b.schema_ref()));
+        // Enough distinct computers to be judged so: `Computer` becomes plain strings.
+        let c = batch(MIN_VALUES_TO_JUDGE, 2);
+        assert!(!Arc::ptr_eq(b.schema_ref(), c.schema_ref()));
+        assert_ne!(b.schema(), c.schema());
+        let d = batch(1, 1000);
+        assert!(Arc::ptr_eq(c.schema_ref(), d.schema_ref()));
     }
 
     #[test]

@@ -533,6 +533,15 @@ impl StringStats {
 
     /// Take `value` into the minimum and maximum.
     pub(super) fn add_value(&mut self, value: &[u8]) {
+        // Most values lie strictly between the two by their first byte alone: no comparison
+        // of whole slices for them.
+        if let (Some(min), Some(max)) = (&self.min, &self.max) {
+            if let (Some(v), Some(lo), Some(hi)) = (value.first(), min.first(), max.first()) {
+                if lo < v && v < hi {
+                    return;
+                }
+            }
+        }
         if self.min.as_deref().is_none_or(|m| value < m) {
             self.min = Some(value.to_vec());
         }
