@@ -1,13 +1,22 @@
 //! Whether a column is worth a Parquet dictionary: not when most of its values are distinct.
 
+use std::sync::Arc;
+
 use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type};
+use arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type, SchemaRef};
 
 use crate::ingest::decoder::is_judged_distinct;
 use crate::nulls;
 
 /// Values of a column sampled before it is counted (see `mostly_distinct`).
 const DISTINCT_SAMPLE: usize = 512;
+
+/// Values sampled of a column the decoder judged already (each batch on its own): enough to
+/// find batches that repeat a few dozen values between them. Values repeated more thinly
+/// between batches go unseen, as they mostly did with the full sample; zstd then takes most
+/// of what a dictionary would have saved. Each sampled value is a cache miss (the rows were
+/// decoded long before), and the columns judged are most of the strings written.
+const JUDGED_SAMPLE: usize = 64;
 
 /// Whether column `i` holds plain strings or numbers of which more than half are distinct, so
 /// that a Parquet dictionary would only add a page before the values. The decoder hands such
@@ -18,7 +27,7 @@ const DISTINCT_SAMPLE: usize = 512;
 /// column of distinct values from one of a few thousand, each repeated) is followed by a count
 /// of the whole column, which stops once half the values were distinct, unless the decoder
 /// counted them already: a column it turned to plain strings in every batch
-/// (`JUDGED_DISTINCT`) is taken as judged once its sample agrees.
+/// (`JUDGED_DISTINCT`) is taken as judged once a smaller sample agrees.
 pub fn mostly_distinct(batches: &[RecordBatch], i: usize) -> bool {
     let Some(columns) = batches
         .iter()
@@ -59,13 +68,18 @@ pub fn mostly_distinct(batches: &[RecordBatch], i: usize) -> bool {
         (seen.len(), visited)
     };
     let rows: usize = columns.iter().map(|c| c.array.len()).sum();
-    let step = rows.div_ceil(DISTINCT_SAMPLE).max(1);
+    let judged = judged_distinct(batches, i);
+    let sample = match judged {
+        true => JUDGED_SAMPLE,
+        false => DISTINCT_SAMPLE,
+    };
+    let step = rows.div_ceil(sample).max(1);
     if step > 1 {
-        let (d, visited) = distinct(step, DISTINCT_SAMPLE);
+        let (d, visited) = distinct(step, sample);
         if d * 2 <= visited {
             return false;
         }
-        if judged_distinct(batches, i) {
+        if judged {
             return true;
         }
     }
@@ -75,11 +89,23 @@ pub fn mostly_distinct(batches: &[RecordBatch], i: usize) -> bool {
 /// Whether every batch with values in column `i` has it as strings the decoder judged mostly
 /// distinct.
 fn judged_distinct(batches: &[RecordBatch], i: usize) -> bool {
-    let mut with_values = batches
-        .iter()
-        .filter(|b| !nulls::all_null(b.column(i).as_ref()));
-    with_values.clone().next().is_some()
-        && with_values.all(|b| is_judged_distinct(b.schema_ref().field(i)))
+    let mut any = false;
+    // Batches alike share their schema (see `TableDecoder::flush`): one look at its field.
+    let mut judged: Option<&SchemaRef> = None;
+    for b in batches.iter() {
+        if nulls::all_null(b.column(i).as_ref()) {
+            continue;
+        }
+        any = true;
+        if judged.is_some_and(|s| Arc::ptr_eq(s, b.schema_ref())) {
+            continue;
+        }
+        if !is_judged_distinct(b.schema_ref().field(i)) {
+            return false;
+        }
+        judged = Some(b.schema_ref());
+    }
+    any
 }
 
 /// A column `mostly_distinct` can count: each value as a 64-bit key (strings by their hash).
@@ -212,8 +238,8 @@ mod tests {
         }
     }
 
-    /// A string column the decoder judged mostly distinct is not counted again: its sample
-    /// agreeing is enough. Without the decoder's word, the count finds the repeats.
+    /// A string column the decoder judged mostly distinct is not counted again: a small
+    /// sample agreeing is enough. Without the decoder's word, the count finds the repeats.
     #[test]
     fn the_decoders_judgement_spares_the_count() {
         let table = Catalog::builtin().get("Event").unwrap();
@@ -242,5 +268,11 @@ mod tests {
         assert!(!mostly_distinct(&[with_users(false)], i));
         // One batch without the judgement is enough to count.
         assert!(!mostly_distinct(&[with_users(true), with_users(false)], i));
+        // Batches judged one by one that repeat a few values between them: the sample sees it.
+        let few = StringArray::from_iter_values(times.iter().map(|t| format!("u{}", t % 20)));
+        let mut columns = with_users(true).columns().to_vec();
+        columns[i] = Arc::new(few);
+        let repeating = RecordBatch::try_new(with_users(true).schema(), columns).unwrap();
+        assert!(!mostly_distinct(&[repeating.clone(), repeating], i));
     }
 }
