@@ -617,23 +617,28 @@ impl Dictionary {
 }
 
 thread_local! {
-    /// One zstd compressor per thread, kept between chunks: a compressor's set-up and its
-    /// first use of its working memory cost more than compressing a small page
-    /// (bench/NOTES.md, 2026-12-05). `compress` resets it for each page.
-    static COMPRESSOR: std::cell::RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
-        const { std::cell::RefCell::new(None) };
+    /// One zstd compressor per thread and level, kept between chunks: a compressor's set-up
+    /// and its first use of its working memory cost more than compressing a small page
+    /// (bench/NOTES.md, 2026-12-05), and a file's columns take turns between two levels (see
+    /// `guid`). `compress` resets it for each page.
+    static COMPRESSORS: std::cell::RefCell<Vec<(i32, zstd::bulk::Compressor<'static>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// `data` as one zstd frame at `level`.
 fn compress_zstd(level: i32, data: &[u8]) -> Result<Vec<u8>, ParquetError> {
     let external = |e: std::io::Error| ParquetError::External(Box::new(e));
-    COMPRESSOR.with(|cell| {
-        let mut cell = cell.borrow_mut();
-        if cell.as_ref().is_none_or(|(l, _)| *l != level) {
-            *cell = Some((level, zstd::bulk::Compressor::new(level).map_err(external)?));
-        }
-        let (_, compressor) = cell.as_mut().expect("set above");
-        compressor.compress(data).map_err(external)
+    COMPRESSORS.with(|cell| {
+        let mut compressors = cell.borrow_mut();
+        let at = match compressors.iter().position(|(l, _)| *l == level) {
+            Some(at) => at,
+            None => {
+                let compressor = zstd::bulk::Compressor::new(level).map_err(external)?;
+                compressors.push((level, compressor));
+                compressors.len() - 1
+            }
+        };
+        compressors[at].1.compress(data).map_err(external)
     })
 }
 
@@ -672,5 +677,31 @@ fn put_level(levels: &mut rle::Encoder, run: &mut (bool, usize), valid: bool, co
     } else {
         levels.put_run(run.0 as u32, run.1);
         *run = (valid, count);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Columns taking turns between levels each get their own level's frame, as a compressor
+    /// made for it alone writes.
+    #[test]
+    fn pages_at_alternating_levels_compress_as_at_their_own_level() {
+        let page: Vec<u8> = (0..4000u64)
+            .flat_map(|i| format!("{:016x}", i.wrapping_mul(0x9E37_79B9_7F4A_7C15)).into_bytes())
+            .collect();
+        for level in [3, 1, 3, 1, 5] {
+            let ours = compress_zstd(level, &page).unwrap();
+            assert_eq!(
+                ours,
+                zstd::bulk::compress(&page, level).unwrap(),
+                "level {level}"
+            );
+        }
+        assert_ne!(
+            compress_zstd(1, &page).unwrap(),
+            compress_zstd(3, &page).unwrap()
+        );
     }
 }
