@@ -214,14 +214,11 @@ pub async fn write_parquet(
     };
     let tmp = path.with_extension("parquet.partial");
     let file = File::create(&tmp).map_err(|e| perr(&e))?;
-    let props = parquet::file::properties::WriterProperties::builder()
-        .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
-        .build();
     // String views (how queries read strings) are written as plain strings, so that the Arrow
     // schema stored in the file names only types every reader knows.
     let schema = super::table::retype(&stream.schema(), &DataType::Utf8View, DataType::Utf8);
-    let mut writer =
-        ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(|e| perr(&e))?;
+    let mut writer: Option<ArrowWriter<File>> = None;
+    let mut file = Some(file);
     let mut rows = 0u64;
     let result: Result<(), QueryError> = async {
         while let Some(batch) = stream.next().await {
@@ -235,21 +232,98 @@ pub async fn write_parquet(
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| perr(&e))?;
             let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| perr(&e))?;
-            writer.write(&batch).map_err(|e| perr(&e))?;
+            let w = match &mut writer {
+                Some(w) => w,
+                None => {
+                    let props = parquet_properties(&schema, Some(&batch));
+                    let out = file.take().expect("one writer");
+                    let w = ArrowWriter::try_new(out, schema.clone(), Some(props));
+                    writer.insert(w.map_err(|e| perr(&e))?)
+                }
+            };
+            w.write(&batch).map_err(|e| perr(&e))?;
             // A row group is held in memory until it is written: close one at a size that
             // keeps an export's memory bounded however wide its rows.
-            if writer.in_progress_size() > PARQUET_GROUP_BYTES {
-                writer.flush().map_err(|e| perr(&e))?;
+            if w.in_progress_size() > PARQUET_GROUP_BYTES {
+                w.flush().map_err(|e| perr(&e))?;
             }
         }
         Ok(())
     }
     .await;
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
+    let writer = match (result, writer) {
+        (Err(e), _) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+        (Ok(()), Some(w)) => w,
+        // No rows: a file of the schema.
+        (Ok(()), None) => {
+            let props = parquet_properties(&schema, None);
+            let out = file.take().expect("one writer");
+            ArrowWriter::try_new(out, schema.clone(), Some(props)).map_err(|e| perr(&e))?
+        }
+    };
     writer.close().map_err(|e| perr(&e))?;
     std::fs::rename(&tmp, path).map_err(|e| perr(&e))?;
     Ok(rows)
+}
+
+/// An export's Parquet settings: zstd, and a dictionary for each column except those whose
+/// values in the `first` batch are mostly distinct (as the store decides for its own files).
+/// A dictionary of such a column only grows to its limit before the writer falls back to
+/// plain values: every value hashed and interned for nothing, and held until the row group
+/// is written.
+fn parquet_properties(
+    schema: &arrow::datatypes::SchemaRef,
+    first: Option<&RecordBatch>,
+) -> parquet::file::properties::WriterProperties {
+    let mut props = parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::ZSTD(Default::default()));
+    if let Some(batch) = first {
+        for (i, field) in schema.fields().iter().enumerate() {
+            if crate::store::distinct::mostly_distinct(std::slice::from_ref(batch), i) {
+                let path = parquet::schema::types::ColumnPath::from(field.name().as_str());
+                props = props.set_column_dictionary_enabled(path, false);
+            }
+        }
+    }
+    props.build()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Int64Array, StringArray};
+    use arrow::datatypes::{Field, Schema};
+    use parquet::schema::types::ColumnPath;
+
+    use super::*;
+
+    /// Columns of mostly distinct values in the first batch get no dictionary; repeating ones,
+    /// and every column of an export with no rows, keep it.
+    #[test]
+    fn an_export_leaves_distinct_columns_without_a_dictionary() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Utf8, false),
+            Field::new("state", DataType::Utf8, false),
+            Field::new("n", DataType::Int64, false),
+        ]));
+        let ids = StringArray::from_iter_values((0..1000).map(|i| format!("id-{i}")));
+        let states = StringArray::from_iter_values((0..1000).map(|i| ["a", "b"][i % 2]));
+        let n = Int64Array::from_iter_values(0..1000);
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(ids), Arc::new(states), Arc::new(n)],
+        )
+        .unwrap();
+        let props = parquet_properties(&schema, Some(&batch));
+        let dictionary = |name: &str| props.dictionary_enabled(&ColumnPath::from(name));
+        assert!(!dictionary("id"));
+        assert!(dictionary("state"));
+        assert!(!dictionary("n"));
+        let empty = parquet_properties(&schema, None);
+        assert!(empty.dictionary_enabled(&ColumnPath::from("id")));
+    }
 }

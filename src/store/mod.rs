@@ -12,7 +12,7 @@ pub mod buffer;
 pub mod dedup;
 pub mod delta;
 mod dict_chunk;
-mod distinct;
+pub(crate) mod distinct;
 pub mod fault;
 mod guid;
 pub mod history;
