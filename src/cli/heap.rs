@@ -8,7 +8,8 @@
 //! So `sql` and `search` run themselves again, once, with it set: the joins and groupings
 //! gain far more than the second start costs (bench/NOTES.md). Ingest keeps 4 KB pages: its
 //! memory target is measured in RSS, which huge pages raise; its heaps only grow in larger
-//! steps (`grow_in_large_steps`).
+//! steps (`grow_in_large_steps`). So do exports to a file (`--output`), which stream every
+//! row through once and spent more on zeroing huge pages than they saved.
 //!
 //! Nothing happens when `GLIBC_TUNABLES` is already set (the user's choice, or this is the
 //! second start) or when the system has transparent huge pages off.
@@ -56,16 +57,16 @@ pub fn rerun_with_huge_pages() {
 /// at a time, one `mprotect` each (tens of thousands in an ingest that buffers a few hundred
 /// MB; 16 MB steps saved few of them). Pages set aside but never touched are not resident,
 /// so the memory target is unaffected (bench/NOTES.md).
-const INGEST_TOP_PAD: i32 = 64 << 20;
+const HEAP_STEP: i32 = 64 << 20;
 
-/// For an ingest: glibc's heaps grow in large steps (see [`INGEST_TOP_PAD`]), unless the user
-/// set `GLIBC_TUNABLES`.
+/// For an ingest or an export to a file: glibc's heaps grow in large steps (see
+/// [`HEAP_STEP`]), unless the user set `GLIBC_TUNABLES`.
 pub fn grow_in_large_steps() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     if std::env::var_os("GLIBC_TUNABLES").is_none() {
         // SAFETY: M_TOP_PAD only sets how much a heap grows or keeps when trimmed.
         unsafe {
-            libc::mallopt(libc::M_TOP_PAD, INGEST_TOP_PAD);
+            libc::mallopt(libc::M_TOP_PAD, HEAP_STEP);
         }
     }
 }

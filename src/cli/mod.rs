@@ -351,10 +351,10 @@ fn run() -> i32 {
             return 0;
         }
     };
-    match cli.command {
-        Command::Sql { .. } | Command::Search { .. } => heap::rerun_with_huge_pages(),
-        Command::Ingest { .. } => heap::grow_in_large_steps(),
-        _ => {}
+    match heap_setting(&cli.command) {
+        HeapSetting::HugePages => heap::rerun_with_huge_pages(),
+        HeapSetting::LargeSteps => heap::grow_in_large_steps(),
+        HeapSetting::Default => {}
     }
     let explicit_store = cli
         .store
@@ -473,6 +473,27 @@ fn run() -> i32 {
     }
 }
 
+/// How a command's process sets up glibc's heap (see `heap`).
+#[derive(Debug, PartialEq)]
+enum HeapSetting {
+    HugePages,
+    LargeSteps,
+    Default,
+}
+
+fn heap_setting(command: &Command) -> HeapSetting {
+    match command {
+        // An export to a file streams every row through once: page zeroing on huge pages
+        // cost it more than it saved (bench/NOTES.md).
+        Command::Sql { out, .. } | Command::Search { out, .. } if out.output.is_some() => {
+            HeapSetting::LargeSteps
+        }
+        Command::Sql { .. } | Command::Search { .. } => HeapSetting::HugePages,
+        Command::Ingest { .. } => HeapSetting::LargeSteps,
+        _ => HeapSetting::Default,
+    }
+}
+
 /// The store's on-disk format, as `--version` names it.
 const STORE_FORMAT: &str = "2 (each table a Delta Lake table, protocol reader 1 / writer 2, with the writer journal _log/)";
 
@@ -579,4 +600,30 @@ fn generate(scale: f64, out: &std::path::Path, layout: Layout, quiet: bool) -> C
         out.display()
     );
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// Queries answered on a terminal or a pipe run on huge pages; exports to a file and
+    /// ingests grow the heap in large steps; other commands leave it alone.
+    #[test]
+    fn each_command_sets_up_the_heap_it_gains_from() {
+        let setting = |args: &[&str]| heap_setting(&Cli::try_parse_from(args).unwrap().command);
+        let q = "select 1";
+        assert_eq!(setting(&["omslake", "sql", q]), HeapSetting::HugePages);
+        assert_eq!(
+            setting(&["omslake", "search", "Type=Event"]),
+            HeapSetting::HugePages
+        );
+        let export = ["omslake", "sql", q, "--output", "x.csv"];
+        assert_eq!(setting(&export), HeapSetting::LargeSteps);
+        assert_eq!(
+            setting(&["omslake", "ingest", "x.json"]),
+            HeapSetting::LargeSteps
+        );
+        assert_eq!(setting(&["omslake", "tables"]), HeapSetting::Default);
+    }
 }
