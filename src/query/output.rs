@@ -223,6 +223,10 @@ pub async fn write_parquet(
     let result: Result<(), QueryError> = async {
         while let Some(batch) = stream.next().await {
             let batch = batch?;
+            // Empty batches write nothing, and would leave the columns' settings unjudged.
+            if batch.num_rows() == 0 {
+                continue;
+            }
             rows += batch.num_rows() as u64;
             let columns = batch
                 .columns()
