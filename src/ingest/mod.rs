@@ -4,6 +4,7 @@
 pub mod coerce;
 pub mod decoder;
 mod dict;
+mod key_filter;
 pub mod map_guard;
 pub mod o365;
 mod piece_hash;

@@ -11,7 +11,8 @@
 use std::borrow::Cow;
 
 use super::coerce::InValue;
-use super::shape::{key_bit, Fields, MAX_DEPTH};
+use super::key_filter::KeyFilter;
+use super::shape::{Fields, MAX_DEPTH};
 use crate::bytes::same_bytes;
 
 /// Fill `out` with the fields of the object `text`, or return false (and leave `out` in an
@@ -32,7 +33,7 @@ pub fn scan_record<'a>(text: &'a str, out: &mut Fields<'a>) -> bool {
         s.ws();
         return s.i == s.b.len();
     }
-    let mut seen = 0u128;
+    let mut seen = KeyFilter::default();
     loop {
         if !s.eat(b'"') {
             return false;
@@ -62,10 +63,7 @@ pub fn scan_record<'a>(text: &'a str, out: &mut Fields<'a>) -> bool {
             true => InValue::Text(Cow::Borrowed(&raw[1..raw.len() - 1])),
             false => InValue::Raw(raw),
         };
-        let bit = key_bit(key);
-        let maybe_seen = seen & bit != 0;
-        seen |= bit;
-        if maybe_seen
+        if seen.insert(key)
             && out
                 .iter()
                 .any(|(k, _)| same_bytes(k.as_bytes(), key.as_bytes()))

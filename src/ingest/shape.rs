@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::coerce::InValue;
+use super::key_filter::KeyFilter;
 use super::scan;
 
 /// Where a record sits in its source, for the rejects file.
@@ -440,17 +441,6 @@ pub fn recycle_fields(mut fields: Fields<'_>) {
     SPARE_FIELDS.set(empty);
 }
 
-/// A bit of a 128-bit filter over the keys of a record, so that the linear duplicate search
-/// runs only when a key's bit is already set, instead of comparing every pair of keys.
-pub fn key_bit(key: &str) -> u128 {
-    let b = key.as_bytes();
-    1u128
-        << ((b.len() * 31
-            + usize::from(b.first().copied().unwrap_or(0)) * 7
-            + usize::from(b.last().copied().unwrap_or(0)))
-            % 128)
-}
-
 /// [`record_fields`] by the full parser: slower, and the one that describes malformed input.
 pub fn parse_record_fields(text: &str) -> Result<Fields<'_>, String> {
     struct RecordVisitor;
@@ -461,7 +451,7 @@ pub fn parse_record_fields(text: &str) -> Result<Fields<'_>, String> {
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
             let mut fields: Fields<'de> = Vec::with_capacity(map.size_hint().unwrap_or(32));
-            let mut seen = 0u128;
+            let mut seen = KeyFilter::default();
             while let Some(key) = map.next_key::<Key<'de>>()? {
                 let value: &'de RawValue = map.next_value()?;
                 if nesting_depth(value.get()) > MAX_DEPTH {
@@ -470,10 +460,7 @@ pub fn parse_record_fields(text: &str) -> Result<Fields<'_>, String> {
                         key.0
                     )));
                 }
-                let bit = key_bit(&key.0);
-                let maybe_seen = seen & bit != 0;
-                seen |= bit;
-                if maybe_seen && fields.iter().any(|(k, _)| *k == key.0) {
+                if seen.insert(&key.0) && fields.iter().any(|(k, _)| *k == key.0) {
                     return Err(de::Error::custom(format_args!("duplicate key {:?}", key.0)));
                 }
                 fields.push((key.0, InValue::Raw(value.get())));
