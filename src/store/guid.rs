@@ -150,6 +150,6 @@ mod tests {
         let few: Vec<_> = (0..7).map(|n| Some(guid(n))).collect();
         assert!(!guid_column(&[batch(few)], 0));
         assert!(!is_guid(b"0123456789abcdef0123456789abcdef0123"));
-        assert!(!is_guid(guid(1)[..35].as_bytes()));
+        assert!(!is_guid(&guid(1).as_bytes()[..35]));
     }
 }
