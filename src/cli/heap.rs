@@ -53,10 +53,10 @@ pub fn rerun_with_huge_pages() {
     let _ = (should_rerun, TUNABLES, MARKER);
 }
 
-/// What glibc's heaps grow by at least, as much as a thread's heap can take: they grew 128 KB
-/// at a time, one `mprotect` each (tens of thousands in an ingest that buffers a few hundred
-/// MB; 16 MB steps saved few of them). Pages set aside but never touched are not resident,
-/// so the memory target is unaffected (bench/NOTES.md).
+/// What glibc's heaps grow by at least, as much as a thread's heap can take: by default they
+/// grow 128 KB at a time, one `mprotect` each, and an ingest buffers hundreds of MB (smaller
+/// steps saved few of the calls: bench/NOTES.md). Pages set aside but never touched are not
+/// resident, so the memory target is unaffected.
 const HEAP_STEP: i32 = 64 << 20;
 
 /// For an ingest or an export to a file: glibc's heaps grow in large steps (see
