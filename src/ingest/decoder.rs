@@ -315,6 +315,7 @@ impl TableDecoder {
             if mostly_distinct {
                 self.dictionary[i] = false;
                 self.judged_distinct[i] = true;
+                self.values[i] = Interner::default();
             }
             let ty = match dictionary && !mostly_distinct {
                 true => DictKeys::data_type(),

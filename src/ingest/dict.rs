@@ -75,9 +75,20 @@ impl Interner {
         self.offsets.len() - 1
     }
 
-    /// The values as a string array (keys index it); the interner is empty afterwards.
+    /// The values as a string array (keys index it); the interner is empty afterwards, with
+    /// room for as many values as it had (the next batch most likely has as many: growing the
+    /// table rehashes every value).
     pub fn finish(&mut self) -> ArrayRef {
-        let this = std::mem::take(self);
+        let room = Interner {
+            offsets: Vec::with_capacity(self.offsets.len()),
+            data: Vec::with_capacity(self.data.len()),
+            index: HashTable::with_capacity(self.distinct()),
+            hasher: self.hasher.clone(),
+        };
+        let mut this = std::mem::replace(self, room);
+        self.offsets.push(0);
+        this.offsets.shrink_to_fit();
+        this.data.shrink_to_fit();
         // SAFETY: offsets start at 0 and grow with `data`, and every value was a `&str`.
         let values = unsafe {
             StringArray::new_unchecked(
