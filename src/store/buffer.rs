@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
+use std::io::BufWriter;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -54,6 +55,9 @@ pub fn default_budget(input: Option<u64>) -> usize {
         _ => LARGE_INPUT_BUDGET,
     }
 }
+
+/// Bytes written to a Parquet file at a time.
+const FILE_WRITE_BYTES: usize = 128 << 10;
 
 /// Rows of one column gathered and written to the Parquet writer at a time.
 const WRITE_CHUNK_ROWS: usize = 64 * 1024;
@@ -356,6 +360,10 @@ pub fn write_sorted(
     let (schema, unified) = one_schema(table, batches).map_err(parquet_err)?;
     let batches = &unified[..];
     let file = File::create(path).map_err(|e| StoreError::io(path, e))?;
+    // Parquet copies a finished column chunk to its output 8 KB at a time: buffered here, the
+    // file gets few large writes instead of a system call (and partly written pages for the
+    // kernel to zero) every 8 KB.
+    let file = BufWriter::with_capacity(FILE_WRITE_BYTES, file);
     let all_null: Vec<bool> = (0..table.columns.len())
         .map(|i| {
             batches
@@ -408,6 +416,7 @@ pub fn write_sorted(
             .map_err(parquet_err)?;
     }
     let file = writer.finish().map_err(parquet_err)?;
+    let file = (file.into_inner()).map_err(|e| StoreError::io(path, e.into_error()))?;
     let bytes = file.metadata().map_err(|e| StoreError::io(path, e))?.len();
     let written = Written {
         rows: rows as u64,
