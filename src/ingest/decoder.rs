@@ -44,7 +44,7 @@ pub struct TableDecoder {
     /// The rows buffered, by day, in the order the days came.
     days: Vec<DayRows>,
     /// Where in `days` each day is.
-    day_at: HashMap<i64, usize>,
+    day_at: HashMap<i64, usize, ahash::RandomState>,
     /// Where in `days` the last record went.
     last_day: usize,
     /// Per column: the distinct values of its dictionary, shared by every day's keys.
@@ -100,7 +100,7 @@ impl TableDecoder {
         TableDecoder {
             schema,
             days: Vec::new(),
-            day_at: HashMap::new(),
+            day_at: HashMap::default(),
             last_day: 0,
             values: (0..columns).map(|_| Interner::default()).collect(),
             room: vec![(1024, 0); columns],
