@@ -55,6 +55,7 @@ pub fn run(
     }
     let buffer_mb = buffer_mb.unwrap_or((buffer::default_budget(input_bytes(paths)) >> 20) as u64);
     tx.set_buffer_budget(usize::try_from(buffer_mb << 20).unwrap_or(usize::MAX));
+    tx.leave_rows_to_exit();
     let progress = Arc::new(ingest::Progress::default());
     let options = IngestOptions {
         table,
