@@ -1,27 +1,25 @@
-//! Per-table push decoder: typed records in, Arrow `RecordBatch`es out, one per UTC day of
-//! `TimeGenerated`. Does no I/O.
+//! Per-table push decoder: typed records in, Arrow `RecordBatch`es out. Does no I/O.
 //!
 //! A record is coerced completely before any builder is touched, so a rejected record leaves
-//! no partial row behind. Each day's rows go to builders of their own: the store keeps a file
-//! per day, and rows decoded into one batch and split by day afterwards were copied once more
-//! (exports interleave days record by record).
+//! no partial row behind.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions};
+use arrow::array::{
+    Array, ArrayBuilder, ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder,
+    StringBuilder, TimestampMicrosecondBuilder,
+};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use arrow_select::dictionary::garbage_collect_any_dictionary;
+use arrow::record_batch::RecordBatch;
 
-use super::builder::Builder;
 use super::coerce::{coerce, minify, Cell, InValue};
-use super::dict::{DictKeys, Interner, MAX_VALUES};
+use super::dict::{DictBuilder, MAX_VALUES};
 use crate::bytes::same_bytes;
 use crate::nulls;
 use crate::schema::{ColumnType, TableSchema, TIME_COLUMN, TYPE_COLUMN};
-use crate::store::buffer::MICROS_PER_DAY;
 
 /// Why a record could not be stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,28 +28,105 @@ pub struct RecordError {
     pub reason: String,
 }
 
-/// The rows of one UTC day a decoder holds.
-struct DayRows {
-    day: i64,
-    builders: Vec<Builder>,
-    /// Values (rows) in each builder.
-    lens: Vec<usize>,
-    rows: usize,
+enum Builder {
+    Str(StringBuilder),
+    Dict(DictBuilder),
+    Bool(BooleanBuilder),
+    I32(Int32Builder),
+    I64(Int64Builder),
+    F64(Float64Builder),
+    Ts(TimestampMicrosecondBuilder),
+}
+
+impl Builder {
+    /// A builder with room for `rows` values (and `bytes` of string data), so that filling
+    /// it does not grow and copy its buffers over and over.
+    fn new(ty: ColumnType, dictionary: bool, rows: usize, bytes: usize) -> Builder {
+        match ty {
+            ColumnType::String if dictionary => Builder::Dict(DictBuilder::with_capacity(rows)),
+            ColumnType::String | ColumnType::Dynamic => {
+                Builder::Str(StringBuilder::with_capacity(rows, bytes))
+            }
+            ColumnType::Bool => Builder::Bool(BooleanBuilder::with_capacity(rows)),
+            ColumnType::Int => Builder::I32(Int32Builder::with_capacity(rows)),
+            ColumnType::Long => Builder::I64(Int64Builder::with_capacity(rows)),
+            ColumnType::Real => Builder::F64(Float64Builder::with_capacity(rows)),
+            ColumnType::Datetime => {
+                Builder::Ts(TimestampMicrosecondBuilder::with_capacity(rows).with_timezone("UTC"))
+            }
+        }
+    }
+
+    /// Bytes of string data held (0 for other types).
+    fn data_bytes(&self) -> usize {
+        match self {
+            Builder::Str(b) => b.values_slice().len(),
+            // A dictionary's distinct values are few, and grown as needed.
+            _ => 0,
+        }
+    }
+
+    #[inline]
+    fn len(&self) -> usize {
+        match self {
+            Builder::Str(b) => b.len(),
+            Builder::Dict(b) => b.len(),
+            Builder::Bool(b) => b.len(),
+            Builder::I32(b) => b.len(),
+            Builder::I64(b) => b.len(),
+            Builder::F64(b) => b.len(),
+            Builder::Ts(b) => b.len(),
+        }
+    }
+
+    /// Nulls up to `rows` values: rows that had no value here.
+    #[inline]
+    fn fill_to(&mut self, rows: usize) {
+        let n = rows - self.len();
+        if n == 0 {
+            return;
+        }
+        match self {
+            Builder::Str(b) => b.append_nulls(n),
+            Builder::Dict(b) => b.append_nulls(n),
+            Builder::Bool(b) => b.append_nulls(n),
+            Builder::I32(b) => b.append_nulls(n),
+            Builder::I64(b) => b.append_nulls(n),
+            Builder::F64(b) => b.append_nulls(n),
+            Builder::Ts(b) => b.append_nulls(n),
+        }
+    }
+
+    #[inline]
+    fn append(&mut self, cell: &Cell<'_>) {
+        match (self, cell) {
+            (Builder::Str(b), Cell::Str(s)) => b.append_value(s),
+            (Builder::Dict(b), Cell::Str(s)) => b.append(s),
+            (Builder::Bool(b), Cell::Bool(v)) => b.append_value(*v),
+            (Builder::I32(b), Cell::I32(v)) => b.append_value(*v),
+            (Builder::I64(b), Cell::I64(v)) => b.append_value(*v),
+            (Builder::F64(b), Cell::F64(v)) => b.append_value(*v),
+            (Builder::Ts(b), Cell::Micros(v)) => b.append_value(*v),
+            (_, cell) => unreachable!("coerce returned {cell:?} for another column type"),
+        }
+    }
+
+    fn finish(self) -> ArrayRef {
+        match self {
+            Builder::Str(mut b) => Arc::new(b.finish()),
+            Builder::Dict(b) => b.finish(),
+            Builder::Bool(mut b) => Arc::new(b.finish()),
+            Builder::I32(mut b) => Arc::new(b.finish()),
+            Builder::I64(mut b) => Arc::new(b.finish()),
+            Builder::F64(mut b) => Arc::new(b.finish()),
+            Builder::Ts(mut b) => Arc::new(b.finish()),
+        }
+    }
 }
 
 pub struct TableDecoder {
     schema: &'static TableSchema,
-    /// The rows buffered, by day, in the order the days came.
-    days: Vec<DayRows>,
-    /// Where in `days` each day is.
-    day_at: HashMap<i64, usize, ahash::RandomState>,
-    /// Where in `days` the last record went.
-    last_day: usize,
-    /// Per column: the distinct values of its dictionary, shared by every day's keys.
-    values: Vec<Interner>,
-    /// Per column: rows and bytes of string data a day's builder is made with, as many as a
-    /// day had in the last batch (a column that batch never filled gets no room).
-    room: Vec<(usize, usize)>,
+    builders: Vec<Builder>,
     /// String columns buffered as dictionaries: most repeat a few values (computer, update,
     /// tenant), and as indices they take a fraction of the memory, so a byte budget holds
     /// several times more rows, and gathering them moves indices instead of text. A column
@@ -59,8 +134,9 @@ pub struct TableDecoder {
     dictionary: Vec<bool>,
     /// String columns turned back to plain strings: their fields say so (`JUDGED_DISTINCT`).
     judged_distinct: Vec<bool>,
-    /// Rows buffered, all days together.
     rows: usize,
+    /// Values (rows) in each builder.
+    lens: Vec<usize>,
     time: usize,
     type_col: usize,
     extra: usize,
@@ -93,21 +169,22 @@ enum Slot {
 impl TableDecoder {
     pub fn new(schema: &'static TableSchema) -> TableDecoder {
         let unique_key = schema.unique_key_index();
-        let columns = schema.columns.len();
-        let dictionary: Vec<bool> = (schema.columns.iter().enumerate())
-            .map(|(i, c)| c.ty == ColumnType::String && Some(i) != unique_key)
+        let dictionary: Vec<bool> = (0..schema.columns.len())
+            .map(|i| Some(i) != unique_key)
             .collect();
         TableDecoder {
             schema,
-            days: Vec::new(),
-            day_at: HashMap::default(),
-            last_day: 0,
-            values: (0..columns).map(|_| Interner::default()).collect(),
-            room: vec![(1024, 0); columns],
-            judged_distinct: vec![false; columns],
+            builders: schema
+                .columns
+                .iter()
+                .zip(&dictionary)
+                .map(|(c, &d)| Builder::new(c.ty, d, 1024, 0))
+                .collect(),
+            judged_distinct: vec![false; dictionary.len()],
             dictionary,
             given: Vec::new(),
             rows: 0,
+            lens: vec![0; schema.columns.len()],
             time: schema.time_index(),
             type_col: schema.type_index(),
             extra: schema.extra_index(),
@@ -122,19 +199,18 @@ impl TableDecoder {
         self.schema
     }
 
-    /// Rows buffered, all days together.
     pub fn buffered_rows(&self) -> usize {
         self.rows
     }
 
-    /// Decode one record into the buffered rows of its day, or say why it cannot be stored.
+    /// Decode one record into the buffered batch, or say why it cannot be stored.
     pub fn push<'a>(
         &mut self,
         fields: &[(Cow<'a, str>, InValue<'a>)],
         cells: &mut Vec<Cell<'a>>,
     ) -> Result<(), RecordError> {
         cells.clear();
-        cells.resize(self.schema.columns.len(), Cell::Null);
+        cells.resize(self.builders.len(), Cell::Null);
         self.given.clear();
         self.cursor = 0;
         let mut extra: Option<String> = None;
@@ -166,12 +242,12 @@ impl TableDecoder {
                 }
             }
         }
-        let Cell::Micros(time) = cells[self.time] else {
+        if cells[self.time] == Cell::Null {
             return Err(RecordError {
                 column: Some(TIME_COLUMN.into()),
                 reason: "missing TimeGenerated".into(),
             });
-        };
+        }
         cells[self.type_col] = Cell::Str(Cow::Borrowed(self.schema.name.as_str()));
         self.given.push(self.type_col);
         if let Some(mut e) = extra {
@@ -179,47 +255,17 @@ impl TableDecoder {
             cells[self.extra] = Cell::Str(Cow::Owned(e));
             self.given.push(self.extra);
         }
-        let d = self.day_index(time.div_euclid(MICROS_PER_DAY));
-        let day = &mut self.days[d];
         for &i in &self.given {
-            let b = &mut day.builders[i];
+            let b = &mut self.builders[i];
             // Counted here rather than asked of the builder: `len` is a match per cell.
-            if day.lens[i] < day.rows {
-                b.fill_to(day.rows);
+            if self.lens[i] < self.rows {
+                b.fill_to(self.rows);
             }
-            b.append(&cells[i], &mut self.values[i]);
-            day.lens[i] = day.rows + 1;
+            b.append(&cells[i]);
+            self.lens[i] = self.rows + 1;
         }
-        day.rows += 1;
         self.rows += 1;
         Ok(())
-    }
-
-    /// Where in `days` the rows of `day` are, made room for if it has none yet.
-    #[inline]
-    fn day_index(&mut self, day: i64) -> usize {
-        if self.days.get(self.last_day).is_some_and(|d| d.day == day) {
-            return self.last_day;
-        }
-        let at = match self.day_at.get(&day) {
-            Some(&at) => at,
-            None => {
-                let (schema, dictionary) = (self.schema, &self.dictionary);
-                let builders = (schema.columns.iter().zip(&self.room).enumerate())
-                    .map(|(i, (c, &(rows, bytes)))| Builder::new(c.ty, dictionary[i], rows, bytes))
-                    .collect();
-                self.days.push(DayRows {
-                    day,
-                    builders,
-                    lens: vec![0; schema.columns.len()],
-                    rows: 0,
-                });
-                self.day_at.insert(day, self.days.len() - 1);
-                self.days.len() - 1
-            }
-        };
-        self.last_day = at;
-        at
     }
 
     /// Where `key`, the record's next key, goes.
@@ -264,116 +310,60 @@ impl TableDecoder {
         slot
     }
 
-    /// The buffered rows as one batch per day, in day order (no builders left afterwards).
-    /// String columns come as `Dictionary(UInt16, Utf8)` or `Utf8` (see `dictionary`), so a
-    /// batch's schema is the table's up to that; the batches of one flush share their schema.
-    ///
-    /// Each batch owns its memory, as the store's buffer counts it, except a dictionary's
-    /// values where they are small next to a day's keys: those are shared between the days.
-    pub fn flush(&mut self) -> Vec<RecordBatch> {
-        let mut days = std::mem::take(&mut self.days);
-        days.sort_by_key(|d| d.day);
-        self.day_at.clear();
-        self.last_day = 0;
-        let count = days.len().max(1);
-        let mut fields = Vec::with_capacity(self.schema.columns.len());
-        let mut columns: Vec<Vec<ArrayRef>> = days.iter().map(|_| Vec::new()).collect();
-        // Each day's builders, taken column by column.
-        let mut builders: Vec<_> = (days.iter_mut())
-            .map(|d| std::mem::take(&mut d.builders).into_iter())
-            .collect();
-        for i in 0..self.schema.columns.len() {
-            let field = self.schema.arrow_schema().field(i).clone();
-            let given = builders.iter().any(|b| next_of(b).len() > 0);
-            // The next batch will most likely be like this one: size its builders for it.
-            let bytes: usize = builders.iter().map(|b| next_of(b).data_bytes()).sum();
-            self.room[i] = (given as usize * self.rows.div_ceil(count), bytes / count);
+    /// The buffered rows as a batch (empty builders afterwards). String columns come as
+    /// `Dictionary(UInt16, Utf8)` or `Utf8` (see `dictionary`), so a batch's schema is the
+    /// table's up to that.
+    pub fn flush(&mut self) -> RecordBatch {
+        let rows = self.rows;
+        let mut fields = Vec::with_capacity(self.builders.len());
+        let mut arrays = Vec::with_capacity(self.builders.len());
+        for (i, c) in self.schema.columns.iter().enumerate() {
+            let given = self.builders[i].len() > 0;
+            // The next batch will most likely be like this one: size the new builders for it
+            // (a column this batch never filled gets no room).
+            let bytes = self.builders[i].data_bytes();
+            let room = if given { rows } else { 0 };
+            let next = Builder::new(c.ty, self.dictionary[i], room, bytes);
+            let mut done = std::mem::replace(&mut self.builders[i], next);
             if !given {
                 // Nothing to finish: one shared all-null column (see `nulls`).
-                let ty = match self.dictionary[i] {
-                    true => DictKeys::data_type(),
-                    false => field.data_type().clone(),
+                let ty = match done {
+                    Builder::Dict(_) => DictBuilder::data_type(),
+                    _ => self.schema.arrow_schema().field(i).data_type().clone(),
                 };
-                for ((day, out), b) in days.iter().zip(&mut columns).zip(&mut builders) {
-                    b.next();
-                    out.push(nulls::shared(&ty, day.rows));
-                }
+                let field = self.schema.arrow_schema().field(i).clone();
+                arrays.push(nulls::shared(&ty, rows));
                 fields.push(field.with_data_type(ty));
                 continue;
             }
-            let dictionary = self.dictionary[i];
+            done.fill_to(rows);
             // Judged on the values, not the rows: a sparse column of distinct values
             // (most of OfficeActivity's) gains nothing from a dictionary either.
-            let values: usize = builders
-                .iter()
-                .map(|b| next_of(b).dictionary_values())
-                .sum();
-            let mostly_distinct = dictionary
-                && values >= MIN_VALUES_TO_JUDGE
-                && self.values[i].distinct() * 2 > values;
-            let interned = dictionary.then(|| self.values[i].finish());
+            let mostly_distinct = matches!(&done, Builder::Dict(d)
+                if d.values() >= MIN_VALUES_TO_JUDGE && d.distinct() * 2 > d.values());
+            let mut array = done.finish();
             if mostly_distinct {
                 self.dictionary[i] = false;
                 self.judged_distinct[i] = true;
-                self.values[i] = Interner::default();
+                self.builders[i] = Builder::new(c.ty, false, rows, bytes);
+                array = cast(&array, &DataType::Utf8).expect("dictionary of strings");
             }
-            let ty = match dictionary && !mostly_distinct {
-                true => DictKeys::data_type(),
-                false => field.data_type().clone(),
-            };
-            let several = days.len() > 1;
-            for ((day, out), b) in days.iter().zip(&mut columns).zip(&mut builders) {
-                let mut builder = b.next().expect("a builder per column");
-                if builder.len() == 0 {
-                    // Given on other days only.
-                    out.push(nulls::shared(&ty, day.rows));
-                    continue;
-                }
-                builder.fill_to(day.rows);
-                let array = builder.finish(interned.as_ref());
-                out.push(match (mostly_distinct, dictionary && several) {
-                    (true, _) => cast(&array, &DataType::Utf8).expect("dictionary of strings"),
-                    (false, true) => own_values(array),
-                    (false, false) => array,
-                });
-            }
-            let field = field.with_data_type(ty);
+            let field = self.schema.arrow_schema().field(i).clone();
+            let field = field.with_data_type(array.data_type().clone());
             fields.push(match self.judged_distinct[i] {
                 true => judged_distinct(field),
                 false => field,
             });
+            arrays.push(array);
         }
         self.rows = 0;
+        self.lens.fill(0);
         let schema = match &self.last_schema {
             Some(last) if last.fields().iter().map(|f| f.as_ref()).eq(&fields) => last.clone(),
             _ => Arc::new(Schema::new(fields)),
         };
         self.last_schema = Some(schema.clone());
-        (days.iter().zip(columns))
-            .map(|(day, columns)| {
-                let options = RecordBatchOptions::new().with_row_count(Some(day.rows));
-                RecordBatch::try_new_with_options(schema.clone(), columns, &options)
-                    .expect("builders follow the schema")
-            })
-            .collect()
-    }
-}
-
-/// The builder a day's iterator of builders gives next.
-fn next_of(builders: &std::vec::IntoIter<Builder>) -> &Builder {
-    &builders.as_slice()[0]
-}
-
-/// A day's dictionary column that owns its values, as the store's buffer counts it: the
-/// values the day's keys use, unless all the values are small next to the keys (a column of
-/// few values), when sharing them between the days costs less than copying them and
-/// counting them once per day overstates the buffer only a little.
-fn own_values(array: ArrayRef) -> ArrayRef {
-    let dict = array.as_any_dictionary();
-    let keys = dict.keys().get_buffer_memory_size();
-    match dict.values().get_array_memory_size() * 4 <= keys {
-        true => array,
-        false => garbage_collect_any_dictionary(dict).expect("keys index the values"),
+        RecordBatch::try_new(schema, arrays).expect("builders follow the schema")
     }
 }
 
@@ -443,13 +433,7 @@ mod tests {
                 errs.push(e);
             }
         }
-        (one_day(d.flush()), errs)
-    }
-
-    /// The one batch of a flush of one day's rows.
-    fn one_day(batches: Vec<RecordBatch>) -> RecordBatch {
-        assert_eq!(batches.len(), 1, "one day, one batch");
-        batches.into_iter().next().expect("a batch")
+        (d.flush(), errs)
     }
 
     /// Batches of the same columns and types share one schema; a batch that differs gets its
@@ -465,7 +449,7 @@ mod tests {
                 d.push(&record_fields(&line).unwrap(), &mut Vec::new())
                     .unwrap();
             }
-            one_day(d.flush())
+            d.flush()
         };
         let a = batch(1, 0);
         let b = batch(1, 1);
@@ -543,7 +527,7 @@ mod tests {
             for l in &lines {
                 d.push(&record_fields(l).unwrap(), &mut cells).unwrap();
             }
-            one_day(d.flush())
+            d.flush()
         };
         let first = batch();
         let ty =
@@ -594,7 +578,7 @@ mod tests {
         assert_eq!(ids, vec![Some(1), None, Some(3), None]);
         assert_eq!(col("Source").null_count(), 4);
         // A string column no record filled has the type it would have had with values.
-        assert_eq!(col("Source").data_type(), &DictKeys::data_type());
+        assert_eq!(col("Source").data_type(), &DictBuilder::data_type());
         assert_eq!(col("EventLevel").data_type(), &DataType::Int32);
     }
 
@@ -690,105 +674,6 @@ mod tests {
                 }
             }
             proptest::prop_assert_eq!(as_text(&together), columns);
-        }
-    }
-
-    /// Records of several days, interleaved as exports interleave them.
-    fn interleaved_days(records: &[(u8, u8, bool)]) -> Vec<String> {
-        records
-            .iter()
-            .enumerate()
-            .map(|(i, &(day, computer, user))| {
-                let user = match user {
-                    true => format!(r#","UserName":"user{i}""#),
-                    false => String::new(),
-                };
-                format!(
-                    r#"{{"TimeGenerated":"2024-01-{:02}T{:02}:00:00Z","Computer":"c{computer}","EventID":{i},"RenderedDescription":"event {i}"{user}}}"#,
-                    day + 1,
-                    i % 24
-                )
-            })
-            .collect()
-    }
-
-    #[test]
-    fn each_day_comes_out_as_a_batch_of_its_own_rows_in_input_order() {
-        let records: Vec<(u8, u8, bool)> = (0..12)
-            .map(|i| ((i * 5 % 3) as u8, (i % 2) as u8, i == 4))
-            .collect();
-        let lines = interleaved_days(&records);
-        let mut d = TableDecoder::new(Catalog::builtin().get("Event").unwrap());
-        for l in &lines {
-            d.push(&record_fields(l).unwrap(), &mut Vec::new()).unwrap();
-        }
-        let batches = d.flush();
-        assert_eq!(d.buffered_rows(), 0);
-        assert_eq!(batches.len(), 3);
-        for (day, batch) in batches.iter().enumerate() {
-            assert!(Arc::ptr_eq(batch.schema_ref(), batches[0].schema_ref()));
-            batch
-                .columns()
-                .iter()
-                .for_each(|c| c.to_data().validate_full().unwrap());
-            let ids: Vec<i32> = (batch.column_by_name("EventID").unwrap())
-                .as_primitive::<Int32Type>()
-                .values()
-                .to_vec();
-            let expected: Vec<i32> = (0..12).filter(|i| i * 5 % 3 == day as i32).collect();
-            assert_eq!(ids, expected);
-            let times = batch.column_by_name("TimeGenerated").unwrap();
-            let times = times.as_primitive::<TimestampMicrosecondType>();
-            assert!(
-                times
-                    .values()
-                    .iter()
-                    .all(|t| t.div_euclid(MICROS_PER_DAY)
-                        == times.value(0).div_euclid(MICROS_PER_DAY))
-            );
-        }
-        // `UserName`, given on one day only, is an all-null column on the others.
-        let users: Vec<usize> = batches
-            .iter()
-            .map(|b| b.column_by_name("UserName").unwrap().null_count())
-            .collect();
-        assert_eq!(users, vec![4, 4, 3]);
-        // A column of two values shares them between the days.
-        let computers: Vec<&ArrayRef> = batches
-            .iter()
-            .map(|b| b.column_by_name("Computer").unwrap())
-            .collect();
-        let values = |c: &ArrayRef| c.as_any_dictionary().values().to_data().buffers()[1].as_ptr();
-        assert_eq!(values(computers[0]), values(computers[2]));
-    }
-
-    proptest::proptest! {
-        /// Rows decoded by day straight away hold what decoding each day's records apart holds
-        /// (whether a column is a dictionary aside: that is judged on all the days together).
-        #[test]
-        fn decoding_days_together_stores_what_each_day_apart_stores(
-            records in proptest::collection::vec((0u8..4, 0u8..40, proptest::bool::weighted(0.3)), 1..600),
-        ) {
-            let lines = interleaved_days(&records);
-            let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
-            let table = Catalog::builtin().get("Event").unwrap();
-            let mut together = TableDecoder::new(table);
-            for l in &lines {
-                together.push(&record_fields(l).unwrap(), &mut Vec::new()).unwrap();
-            }
-            let together = together.flush();
-            let mut days: Vec<u8> = records.iter().map(|r| r.0).collect();
-            days.sort();
-            days.dedup();
-            proptest::prop_assert_eq!(together.len(), days.len());
-            for (batch, day) in together.iter().zip(days) {
-                let apart: Vec<&str> = (lines.iter().zip(&records))
-                    .filter(|(_, r)| r.0 == day)
-                    .map(|(l, _)| *l)
-                    .collect();
-                let (alone, _) = decode("Event", &apart);
-                proptest::prop_assert_eq!(as_text(batch), as_text(&alone));
-            }
         }
     }
 

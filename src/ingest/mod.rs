@@ -1,7 +1,6 @@
 //! Ingest: input bytes → typed `RecordBatch`es per table, plus rejects. No file layout here:
 //! batches and rejects go to a [`Sink`] (the store's transaction).
 
-mod builder;
 pub mod coerce;
 pub mod decoder;
 mod dict;
@@ -397,9 +396,7 @@ impl Run<'_> {
         for (d, pending) in self.decoders.iter_mut().zip(&mut self.pending_bytes) {
             if d.buffered_rows() > 0 {
                 *pending = 0;
-                for batch in d.flush() {
-                    out.batch(d.schema(), batch)?;
-                }
+                out.batch(d.schema(), d.flush())?;
             }
         }
         Ok(())
@@ -586,9 +583,7 @@ impl Run<'_> {
                     || self.pending_bytes[table] >= self.options.batch_bytes
                 {
                     self.pending_bytes[table] = 0;
-                    for batch in d.flush() {
-                        out.batch(d.schema(), batch)?;
-                    }
+                    out.batch(d.schema(), d.flush())?;
                 }
                 Ok(())
             }

@@ -71,8 +71,7 @@ pub struct DayBatch {
 
 /// Split a decoded batch by UTC day of `TimeGenerated` and hash each row's natural key.
 ///
-/// Needs no transaction state, so ingest runs it on the decoding threads; the decoder already
-/// hands over one batch per day, which passes through whole. Every returned batch
+/// Needs no transaction state, so ingest runs it on the decoding threads. Every returned batch
 /// owns its memory (no slice keeps a larger parent alive), so the budget's accounting holds;
 /// only small dictionaries are shared between a batch's days (see `take_rows`).
 pub fn split_days(table: &TableSchema, batch: RecordBatch) -> Result<Vec<DayBatch>, StoreError> {

@@ -146,10 +146,8 @@ fn ingest_bytes(bytes: &[u8]) {
         }
     });
     for d in decoders.iter_mut() {
-        for batch in d.flush() {
-            assert_eq!(batch.num_columns(), d.schema().columns.len());
-            assert!(batch.num_rows() > 0);
-        }
+        let batch = d.flush();
+        assert_eq!(batch.num_columns(), d.schema().columns.len());
     }
 }
 
