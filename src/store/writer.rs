@@ -33,7 +33,7 @@ const ROW_GROUP_ROWS: usize = 1024 * 1024;
 
 /// Bytes of rows this process has left for its exit to free (see
 /// `Transaction::leave_rows_to_exit`).
-pub static ROWS_LEFT_TO_EXIT: AtomicUsize = AtomicUsize::new(0);
+static ROWS_LEFT_TO_EXIT: AtomicUsize = AtomicUsize::new(0);
 
 pub struct Transaction {
     root: PathBuf,
@@ -135,7 +135,8 @@ impl Transaction {
 
     /// The process ends once this transaction has committed (the `ingest` command): rows
     /// written from memory are left for the exit to take back all at once rather than freed
-    /// array by array, which cost the commit several percent of an ingest's CPU. Unless a
+    /// array by array, which the commit spent a share of an ingest's CPU on (bench/NOTES.md,
+    /// fifth session). Unless a
     /// partition is read back from disk: freeing the others is then what makes room for it.
     pub fn leave_rows_to_exit(&mut self) {
         self.rows_left_to_exit = true;
