@@ -23,7 +23,7 @@ use super::dedup::KeyIndex;
 use super::guid::GUID_ZSTD_LEVEL;
 use super::lock::WriterLock;
 use super::log::{self, Commit, DataFile, Snapshot, SourceEntry};
-use super::memory::{Governor, RSS_TARGET};
+use super::memory::{resident_over, Governor, COMMIT_TRIM_ABOVE, RSS_TARGET};
 use super::spill::{self, Run};
 use super::{fault, sync_dir, StoreError};
 use crate::ingest::{IngestError, KnownSources, Reject, Sink};
@@ -341,7 +341,7 @@ impl Transaction {
                             }
                             // Only gone if the syncer failed, whose error is reported.
                             let _ = to_sync.send((rel, file));
-                            if job.reads_back {
+                            if job.reads_back && resident_over(COMMIT_TRIM_ABOVE) {
                                 return_freed_memory();
                             }
                             done.push((i, written));
