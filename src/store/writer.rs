@@ -537,9 +537,10 @@ impl Job {
 
 /// Hand memory the allocator holds free back to the system. glibc keeps what threads free
 /// in per-thread arenas, and the commit's file writers cannot reuse most of it, so a large
-/// ingest's commit peaked well above the live heap. Called when the dedup keys are dropped and
-/// after each file whose rows were read back from disk, where it lowers the peak at no
-/// measurable cost (bench/NOTES.md).
+/// ingest's commit peaked well above the live heap. Called when the dedup keys are dropped,
+/// and after each file whose rows were read back from disk while memory is high
+/// (`COMMIT_TRIM_ABOVE`): below that, handing memory back and faulting it in again for the
+/// next file cost more than it saved (bench/NOTES.md).
 fn return_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only returns free pages of the allocator's own heaps.
