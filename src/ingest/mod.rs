@@ -80,6 +80,10 @@ impl Reject {
     }
 }
 
+/// Bytes around a faulting address that Linux maps with it (`fault_around_bytes`, 64 KB by
+/// default).
+const FAULT_AROUND: usize = 64 << 10;
+
 /// Where decoded batches and rejects go.
 pub trait Sink {
     /// A decoded batch after [`Sink::prepare`].
@@ -382,7 +386,13 @@ impl Run<'_> {
                     if let Some(h) = hashing {
                         h.finish(bytes);
                     }
-                    c.bytes.release(c.range.clone());
+                    // With the pages next to it: reading near a chunk's ends maps its
+                    // neighbours' first and last pages too (the kernel maps a fault's
+                    // surroundings), after they may have been given back; left mapped, they
+                    // added up to a resident share of every file read.
+                    let around = c.range.start.saturating_sub(FAULT_AROUND)
+                        ..c.range.end.saturating_add(FAULT_AROUND);
+                    c.bytes.release(around);
                     shared.count(c.source, counts.accepted, counts.rejected);
                     if let Some(p) = &self.options.progress {
                         p.add(c.range.len() as u64, counts.accepted, counts.rejected);
