@@ -80,10 +80,6 @@ impl Reject {
     }
 }
 
-/// Bytes around a faulting address that Linux maps with it (`fault_around_bytes`, 64 KB by
-/// default).
-const FAULT_AROUND: usize = 64 << 10;
-
 /// Where decoded batches and rejects go.
 pub trait Sink {
     /// A decoded batch after [`Sink::prepare`].
@@ -305,6 +301,10 @@ pub fn run<S: Sink>(
 /// Bytes of the pieces a large file is hashed in as it is decoded: a fraction of a core's L2
 /// cache, so a piece is still there when decoding has passed it.
 const HASH_PIECE_BYTES: usize = 256 << 10;
+
+/// Bytes around a faulting address that Linux maps with it (`fault_around_bytes`, 64 KB by
+/// default).
+const FAULT_AROUND: usize = 64 << 10;
 
 /// What a decoding worker hands to the writer thread.
 enum Msg<P> {
