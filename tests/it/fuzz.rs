@@ -146,8 +146,14 @@ fn ingest_bytes(bytes: &[u8]) {
         }
     });
     for d in decoders.iter_mut() {
+        let rows = d.buffered_rows();
         let batch = d.flush();
         assert_eq!(batch.num_columns(), d.schema().columns.len());
+        assert_eq!(
+            batch.num_rows(),
+            rows,
+            "every decoded record is in the batch"
+        );
     }
 }
 
