@@ -188,12 +188,14 @@ fn print_summary(
     tables.dedup();
     for t in tables {
         let dup = duplicates.get(t).copied().unwrap_or(0);
-        eprintln!(
+        // Formatted first: stderr is unbuffered, and each padding character would be a write.
+        let line = format!(
             "  {t:<20} {:>10} stored {:>10} duplicates {:>8} rejected",
             summary.accepted.get(t).copied().unwrap_or(0) - dup,
             dup,
             summary.rejected.get(t).copied().unwrap_or(0)
         );
+        eprintln!("{line}");
     }
 }
 
