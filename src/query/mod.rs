@@ -6,6 +6,7 @@ pub mod lower_eq;
 pub mod output;
 pub mod pool;
 pub mod table;
+pub mod timestamp_text;
 
 use std::num::NonZeroUsize;
 use std::sync::Arc;

@@ -9,6 +9,7 @@ use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::StreamExt;
 use parquet::arrow::ArrowWriter;
 
+use super::timestamp_text::timestamps_as_text;
 use super::QueryError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -99,7 +100,7 @@ pub async fn write(
                     .with_timestamp_tz_format(TIMESTAMP_FORMAT.to_string())
                     .with_timestamp_format(TIMESTAMP_FORMAT.to_string())
                     .build(&mut bytes);
-                w.write(batch)?;
+                w.write(&timestamps_as_text(batch, TIMESTAMP_FORMAT)?)?;
                 drop(w);
                 Ok(bytes)
             };
