@@ -9,7 +9,7 @@ use datafusion::physical_plan::SendableRecordBatchStream;
 use futures::StreamExt;
 use parquet::arrow::ArrowWriter;
 
-use super::timestamp_text::timestamps_as_text;
+use super::timestamp_text::{timestamps_as_text, CSV_TIMESTAMP_FORMAT};
 use super::QueryError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -39,8 +39,6 @@ impl Format {
         })
     }
 }
-
-const TIMESTAMP_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.fZ";
 
 fn out_err(e: impl std::fmt::Display) -> QueryError {
     QueryError::Output {
@@ -97,10 +95,10 @@ pub async fn write(
                 let mut w = arrow::csv::WriterBuilder::new()
                     .with_header(first)
                     .with_delimiter(delimiter)
-                    .with_timestamp_tz_format(TIMESTAMP_FORMAT.to_string())
-                    .with_timestamp_format(TIMESTAMP_FORMAT.to_string())
+                    .with_timestamp_tz_format(CSV_TIMESTAMP_FORMAT.to_string())
+                    .with_timestamp_format(CSV_TIMESTAMP_FORMAT.to_string())
                     .build(&mut bytes);
-                w.write(&timestamps_as_text(batch, TIMESTAMP_FORMAT)?)?;
+                w.write(&timestamps_as_text(batch)?)?;
                 drop(w);
                 Ok(bytes)
             };

@@ -12,9 +12,12 @@ use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use chrono::DateTime;
 
-/// `format` applied by chrono, for the values this module does not format itself.
-fn chrono_text(micros: i64, format: &str) -> Option<String> {
-    DateTime::from_timestamp_micros(micros).map(|t| t.format(format).to_string())
+/// The CSV export's text of a timestamp, in chrono's `strftime` terms.
+pub const CSV_TIMESTAMP_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.fZ";
+
+/// `CSV_TIMESTAMP_FORMAT` applied by chrono, for the values this module does not format itself.
+fn chrono_text(micros: i64) -> Option<String> {
+    DateTime::from_timestamp_micros(micros).map(|t| t.format(CSV_TIMESTAMP_FORMAT).to_string())
 }
 
 /// Whether a column of this type is written by `timestamps_as_text`: microseconds, in UTC or
@@ -23,16 +26,15 @@ fn handled(ty: &DataType) -> bool {
     match ty {
         DataType::Timestamp(TimeUnit::Microsecond, None) => true,
         DataType::Timestamp(TimeUnit::Microsecond, Some(tz)) => {
-            matches!(tz.as_ref(), "UTC" | "+00:00" | "Z")
+            matches!(tz.as_ref(), "UTC" | "+00:00")
         }
         _ => false,
     }
 }
 
-/// `batch` with its UTC microsecond timestamp columns as strings formatted like `format`
-/// (which must be `%Y-%m-%dT%H:%M:%S%.fZ`); other columns as they are.
-pub fn timestamps_as_text(batch: &RecordBatch, format: &str) -> Result<RecordBatch, ArrowError> {
-    debug_assert_eq!(format, "%Y-%m-%dT%H:%M:%S%.fZ");
+/// `batch` with its UTC microsecond timestamp columns as strings formatted like
+/// `CSV_TIMESTAMP_FORMAT`; other columns as they are.
+pub fn timestamps_as_text(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
     let schema = batch.schema();
     if !schema.fields().iter().any(|f| handled(f.data_type())) {
         return Ok(batch.clone());
@@ -59,7 +61,7 @@ pub fn timestamps_as_text(batch: &RecordBatch, format: &str) -> Result<RecordBat
                 // Only ASCII digits and separators were written.
                 text.append_value(std::str::from_utf8(&buf).expect("ASCII"));
             } else {
-                let s = chrono_text(micros, format).ok_or_else(|| {
+                let s = chrono_text(micros).ok_or_else(|| {
                     ArrowError::CastError(format!("timestamp {micros} µs is out of range"))
                 })?;
                 text.append_value(s);
@@ -141,14 +143,12 @@ mod tests {
     use arrow::array::TimestampMicrosecondArray;
     use proptest::prelude::*;
 
-    const FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.fZ";
-
     /// What arrow's CSV writer makes of `batch` with the export's timestamp format.
     fn arrow_csv(batch: &RecordBatch) -> String {
         let mut bytes = Vec::new();
         let mut w = arrow::csv::WriterBuilder::new()
-            .with_timestamp_tz_format(FORMAT.to_string())
-            .with_timestamp_format(FORMAT.to_string())
+            .with_timestamp_tz_format(CSV_TIMESTAMP_FORMAT.to_string())
+            .with_timestamp_format(CSV_TIMESTAMP_FORMAT.to_string())
             .build(&mut bytes);
         w.write(batch).unwrap();
         drop(w);
@@ -183,17 +183,14 @@ mod tests {
         ];
         for tz in [Some("UTC"), Some("+00:00"), None] {
             let b = batch(values.clone(), tz);
-            assert_eq!(
-                arrow_csv(&timestamps_as_text(&b, FORMAT).unwrap()),
-                arrow_csv(&b)
-            );
+            assert_eq!(arrow_csv(&timestamps_as_text(&b).unwrap()), arrow_csv(&b));
         }
     }
 
     #[test]
     fn other_zones_and_units_are_left_to_arrow() {
         let b = batch(vec![Some(3_600_000_000)], Some("+01:00"));
-        let same = timestamps_as_text(&b, FORMAT).unwrap();
+        let same = timestamps_as_text(&b).unwrap();
         assert_eq!(same.schema(), b.schema());
     }
 
@@ -210,7 +207,7 @@ mod tests {
             )
         ) {
             let b = batch(values, Some("UTC"));
-            prop_assert_eq!(arrow_csv(&timestamps_as_text(&b, FORMAT).unwrap()), arrow_csv(&b));
+            prop_assert_eq!(arrow_csv(&timestamps_as_text(&b).unwrap()), arrow_csv(&b));
         }
     }
 }
