@@ -156,6 +156,9 @@ pub struct TableDecoder {
     /// The last batch's schema, given again to a batch of the same: the store compares the
     /// schemas of a partition's batches, and one `Arc` compares at once.
     last_schema: Option<SchemaRef>,
+    /// Values and distinct values of each dictionary column in the batches flushed since the
+    /// last [`settle`](Self::settle).
+    unjudged: Vec<(usize, usize)>,
 }
 
 #[derive(Clone, Copy)]
@@ -192,6 +195,7 @@ impl TableDecoder {
             layout_at: HashMap::default(),
             cursor: 0,
             last_schema: None,
+            unjudged: vec![(0, 0); schema.columns.len()],
         }
     }
 
@@ -312,8 +316,17 @@ impl TableDecoder {
 
     /// The buffered rows as a batch (empty builders afterwards). String columns come as
     /// `Dictionary(UInt16, Utf8)` or `Utf8` (see `dictionary`), so a batch's schema is the
-    /// table's up to that.
+    /// table's up to that. A dictionary column is judged on this batch's values alone.
     pub fn flush(&mut self) -> RecordBatch {
+        let mut parts = vec![self.flush_part()];
+        self.settle(&mut parts);
+        parts.pop().expect("one part")
+    }
+
+    /// The buffered rows as a batch, like [`flush`](Self::flush), but with dictionary
+    /// columns left unjudged until [`settle`](Self::settle) is given this part with the others
+    /// of its piece: a part holds one day of a piece, too few values to judge alone.
+    pub fn flush_part(&mut self) -> RecordBatch {
         let rows = self.rows;
         let mut fields = Vec::with_capacity(self.builders.len());
         let mut arrays = Vec::with_capacity(self.builders.len());
@@ -325,30 +338,27 @@ impl TableDecoder {
             let room = if given { rows } else { 0 };
             let next = Builder::new(c.ty, self.dictionary[i], room, bytes);
             let mut done = std::mem::replace(&mut self.builders[i], next);
+            let field = self.schema.arrow_schema().field(i).clone();
             if !given {
                 // Nothing to finish: one shared all-null column (see `nulls`).
                 let ty = match done {
                     Builder::Dict(_) => DictBuilder::data_type(),
-                    _ => self.schema.arrow_schema().field(i).data_type().clone(),
+                    _ => field.data_type().clone(),
                 };
-                let field = self.schema.arrow_schema().field(i).clone();
                 arrays.push(nulls::shared(&ty, rows));
                 fields.push(field.with_data_type(ty));
                 continue;
             }
             done.fill_to(rows);
-            // Judged on the values, not the rows: a sparse column of distinct values
-            // (most of OfficeActivity's) gains nothing from a dictionary either.
-            let mostly_distinct = matches!(&done, Builder::Dict(d)
-                if d.values() >= MIN_VALUES_TO_JUDGE && d.distinct() * 2 > d.values());
-            let mut array = done.finish();
-            if mostly_distinct {
-                self.dictionary[i] = false;
-                self.judged_distinct[i] = true;
-                self.builders[i] = Builder::new(c.ty, false, rows, bytes);
-                array = cast(&array, &DataType::Utf8).expect("dictionary of strings");
+            if let Builder::Dict(d) = &done {
+                self.unjudged[i].0 += d.values();
+                self.unjudged[i].1 += d.distinct();
             }
-            let field = self.schema.arrow_schema().field(i).clone();
+            let mut array = done.finish();
+            // Builders are sized for the last batch, and a day of a piece is smaller or larger
+            // than the last day: room left over would be counted against the store's buffer
+            // (and held) until the rows are written.
+            array.shrink_to_fit();
             let field = field.with_data_type(array.data_type().clone());
             fields.push(match self.judged_distinct[i] {
                 true => judged_distinct(field),
@@ -358,12 +368,60 @@ impl TableDecoder {
         }
         self.rows = 0;
         self.lens.fill(0);
+        let schema = self.shared_schema(fields);
+        RecordBatch::try_new(schema, arrays).expect("builders follow the schema")
+    }
+
+    /// Judge the dictionary columns of `parts` (the batches flushed since the last settle) on
+    /// their values together: a column with mostly distinct values goes back to plain strings,
+    /// in these parts and in the batches to come. Judged on the values, not the rows: a sparse
+    /// column of distinct values (most of OfficeActivity's) gains nothing from a dictionary
+    /// either.
+    pub fn settle(&mut self, parts: &mut [RecordBatch]) {
+        let unjudged = std::mem::replace(&mut self.unjudged, vec![(0, 0); self.builders.len()]);
+        let mut turned = Vec::new();
+        for (i, (values, distinct)) in unjudged.into_iter().enumerate() {
+            if self.dictionary[i] && values >= MIN_VALUES_TO_JUDGE && distinct * 2 > values {
+                self.dictionary[i] = false;
+                self.judged_distinct[i] = true;
+                let rows = self.builders[i]
+                    .len()
+                    .max(parts.last().map_or(0, |p| p.num_rows()));
+                self.builders[i] = Builder::new(self.schema.columns[i].ty, false, rows, 0);
+                turned.push(i);
+            }
+        }
+        if turned.is_empty() {
+            return;
+        }
+        for part in parts.iter_mut() {
+            let mut fields: Vec<Field> = part
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone())
+                .collect();
+            let mut columns = part.columns().to_vec();
+            for &i in &turned {
+                columns[i] = match nulls::all_null(columns[i].as_ref()) {
+                    true => nulls::shared(&DataType::Utf8, part.num_rows()),
+                    false => cast(&columns[i], &DataType::Utf8).expect("dictionary of strings"),
+                };
+                fields[i] = judged_distinct(fields[i].clone().with_data_type(DataType::Utf8));
+            }
+            let schema = self.shared_schema(fields);
+            *part = RecordBatch::try_new(schema, columns).expect("columns follow the schema");
+        }
+    }
+
+    /// The last batch's schema when `fields` are its fields, else a new one.
+    fn shared_schema(&mut self, fields: Vec<Field>) -> SchemaRef {
         let schema = match &self.last_schema {
             Some(last) if last.fields().iter().map(|f| f.as_ref()).eq(&fields) => last.clone(),
             _ => Arc::new(Schema::new(fields)),
         };
         self.last_schema = Some(schema.clone());
-        RecordBatch::try_new(schema, arrays).expect("builders follow the schema")
+        schema
     }
 }
 
@@ -550,6 +608,54 @@ mod tests {
         let second = batch();
         assert_eq!(ty(&second, "RenderedDescription"), DataType::Utf8);
         assert!(judged(&second, "RenderedDescription"));
+    }
+
+    #[test]
+    fn parts_of_a_piece_are_judged_together() {
+        let table = Catalog::builtin().get("Event").unwrap();
+        let (mut d, mut cells) = (TableDecoder::new(table), Vec::new());
+        // Four parts (days), each with too few values to judge alone (a decoder flushing one
+        // of them would keep its dictionary): `RenderedDescription` distinct in all of them
+        // together, `Computer` repeating.
+        let per_part = MIN_VALUES_TO_JUDGE / 2;
+        let lines: Vec<String> = (0..4 * per_part)
+            .map(|i| {
+                let day = i / per_part + 1;
+                format!(
+                    r#"{{"TimeGenerated":"2024-01-0{day}T00:00:00Z","Computer":"c{}","RenderedDescription":"event {i}"}}"#,
+                    i % 3
+                )
+            })
+            .collect();
+        let mut parts: Vec<RecordBatch> = (lines.chunks(per_part))
+            .map(|part| {
+                for l in part {
+                    d.push(&record_fields(l).unwrap(), &mut cells).unwrap();
+                }
+                d.flush_part()
+            })
+            .collect();
+        let field = |b: &RecordBatch, n: &str| b.schema().field_with_name(n).unwrap().clone();
+        let is_dictionary = |f: Field| matches!(f.data_type(), DataType::Dictionary(_, _));
+        assert!(is_dictionary(field(&parts[0], "RenderedDescription")));
+        d.settle(&mut parts);
+        for (p, part) in parts.iter().enumerate() {
+            let text = field(part, "RenderedDescription");
+            assert!(text.data_type() == &DataType::Utf8 && is_judged_distinct(&text));
+            assert!(is_dictionary(field(part, "Computer")));
+            let i = part.schema().index_of("RenderedDescription").unwrap();
+            let first = part.column(i).as_string::<i32>().value(0);
+            assert_eq!(first, format!("event {}", p * per_part));
+        }
+        // The parts share one schema, and the column stays plain after them.
+        assert!((parts.iter()).all(|p| Arc::ptr_eq(p.schema_ref(), parts[0].schema_ref())));
+        d.push(&record_fields(&lines[0]).unwrap(), &mut cells)
+            .unwrap();
+        let next = d.flush_part();
+        assert_eq!(
+            field(&next, "RenderedDescription").data_type(),
+            &DataType::Utf8
+        );
     }
 
     #[test]

@@ -2,12 +2,14 @@
 //! batches and rejects go to a [`Sink`] (the store's transaction).
 
 pub mod coerce;
+mod day_groups;
 pub mod decoder;
 mod dict;
 mod key_filter;
 pub mod map_guard;
 pub mod o365;
 mod piece_hash;
+mod pieces;
 mod queue;
 mod scan;
 pub mod shape;
@@ -94,6 +96,11 @@ pub trait Sink {
     ) -> Result<Self::Prepared, IngestError>;
     fn write(&mut self, prepared: Self::Prepared) -> Result<(), IngestError>;
     fn reject(&mut self, reject: &Reject) -> Result<(), IngestError>;
+    /// Whether the sink has set rows aside (on disk) for want of memory: ingest then stops
+    /// decoding pieces by day, which holds more memory per row (see `Run::decode_by_day`).
+    fn sets_rows_aside(&self) -> bool {
+        false
+    }
 }
 
 /// What a store holds of the sources committed before: their content hashes, and their sizes.
@@ -118,6 +125,9 @@ pub struct IngestOptions {
     pub chunk_bytes: usize,
     /// Counters a progress display reads while the ingest runs.
     pub progress: Option<Arc<Progress>>,
+    /// Decode NDJSON pieces a day at a time until the sink sets rows aside (see `pieces`);
+    /// off, in the order of their lines. The rows and rejects are the same either way.
+    pub by_day: bool,
 }
 
 /// What an ingest has done so far: input bytes decoded (or skipped), records accepted and
@@ -146,6 +156,7 @@ impl Default for IngestOptions {
             batch_bytes: 8 << 20,
             chunk_bytes: 8 << 20,
             progress: None,
+            by_day: true,
         }
     }
 }
@@ -227,6 +238,7 @@ pub fn run<S: Sink>(
     let sources = source::expand(paths)?;
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let shared = Shared::new(&sources, sink.known_sources(), options.chunk_bytes);
+    shared.by_day.store(options.by_day, Ordering::Relaxed);
     let (tx, rx) = mpsc::sync_channel::<Msg<S::Prepared>>(workers);
     let mut summary = Summary::default();
     let mut failure: Option<IngestError> = None;
@@ -242,6 +254,8 @@ pub fn run<S: Sink>(
                     let mut run = Run {
                         decoders: catalog.tables().iter().map(TableDecoder::new).collect(),
                         pending_bytes: vec![0; catalog.tables().len()],
+                        holding: false,
+                        held: vec![Vec::new(); catalog.tables().len()],
                         forced,
                         options,
                         summary: Summary::default(),
@@ -262,7 +276,11 @@ pub fn run<S: Sink>(
                 continue; // drain so workers can finish
             }
             let result = match msg {
-                Msg::Batch(prepared) => prepared.and_then(|p| sink.write(p)),
+                Msg::Batch(prepared) => prepared.and_then(|p| sink.write(p)).map(|()| {
+                    if sink.sets_rows_aside() {
+                        shared.by_day.store(false, Ordering::Relaxed);
+                    }
+                }),
                 Msg::Reject(r) => {
                     rejected += 1;
                     if options.max_errors.is_some_and(|max| rejected > max) {
@@ -339,6 +357,11 @@ struct Run<'o> {
     decoders: Vec<TableDecoder>,
     /// Input bytes of the rows each decoder holds.
     pending_bytes: Vec<usize>,
+    /// Whether full batches are set aside in `held` (while a piece is decoded by day) rather
+    /// than sent.
+    holding: bool,
+    /// Each table's batches of the piece being decoded, sent once it is done.
+    held: Vec<Vec<RecordBatch>>,
     forced: Option<&'static TableSchema>,
     options: &'o IngestOptions,
     summary: Summary,
@@ -367,22 +390,18 @@ impl Run<'_> {
                     let mut counts = Counts::default();
                     let bytes: &[u8] = &c.bytes;
                     let mut hashing = c.hasher.as_ref().map(|h| h.cursor(c.range.clone()));
-                    let piece = &bytes[c.range.clone()];
-                    let mut failure = None;
-                    let mut cells = Vec::new();
                     let mut base = shape::LineBase::before(bytes, c.range.start);
-                    shape::ndjson_lines(piece, 1, &mut |item| {
-                        if let Some(h) = &mut hashing {
-                            h.reached(bytes, item.raw.as_ptr() as usize - bytes.as_ptr() as usize);
-                        }
-                        if failure.is_none() && !self.summary.aborted {
-                            let result =
-                                self.record(name, item, &mut base, &mut cells, out, &mut counts);
-                            if let Err(e) = result {
-                                failure = Some(e);
-                            }
-                        }
-                    });
+                    let mut piece = pieces::Piece {
+                        name,
+                        bytes,
+                        range: c.range.clone(),
+                        line_base: &mut base,
+                        counts: &mut counts,
+                    };
+                    let decoded = match shared.by_day.load(Ordering::Relaxed) {
+                        true => self.decode_by_day(&mut piece, &mut hashing, out),
+                        false => self.decode_in_order(&mut piece, &mut hashing, out),
+                    };
                     if let Some(h) = hashing {
                         h.finish(bytes);
                     }
@@ -397,12 +416,15 @@ impl Run<'_> {
                     if let Some(p) = &self.options.progress {
                         p.add(c.range.len() as u64, counts.accepted, counts.rejected);
                     }
-                    if let Some(e) = failure {
-                        return Err(e);
-                    }
+                    decoded?;
                 }
             }
         }
+        self.flush_all(out)
+    }
+
+    /// Hand every decoder's buffered rows to the sink.
+    fn flush_all<S: Sink>(&mut self, out: &mut ChannelSink<'_, S>) -> Result<(), IngestError> {
         for (d, pending) in self.decoders.iter_mut().zip(&mut self.pending_bytes) {
             if d.buffered_rows() > 0 {
                 *pending = 0;
@@ -593,7 +615,10 @@ impl Run<'_> {
                     || self.pending_bytes[table] >= self.options.batch_bytes
                 {
                     self.pending_bytes[table] = 0;
-                    out.batch(d.schema(), d.flush())?;
+                    match self.holding {
+                        true => self.held[table].push(d.flush_part()),
+                        false => out.batch(d.schema(), d.flush())?,
+                    }
                 }
                 Ok(())
             }

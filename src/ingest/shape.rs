@@ -264,34 +264,41 @@ pub fn ndjson_lines<'a>(bytes: &'a [u8], first_line: u64, f: &mut impl FnMut(Ite
     for (i, end) in ends.enumerate() {
         let line = &bytes[start..end];
         start = end + 1;
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.iter().all(|b| b.is_ascii_whitespace()) {
-            continue;
-        }
-        let location = Location::Line(first_line + i as u64);
-        if line.len() > MAX_RECORD_BYTES {
-            f(too_large(location, line));
-            continue;
-        }
-        // simdutf8 checks a line several times faster than `std`, whose `from_utf8` showed in
-        // ingest profiles; `std` then says where a bad line goes wrong.
-        let checked = match simdutf8::basic::from_utf8(line) {
-            Ok(text) => Ok(text),
-            Err(_) => std::str::from_utf8(line),
-        };
-        match checked {
-            Ok(text) => f(Item {
-                location,
-                raw: text,
-                fields: record_fields(text),
-            }),
-            Err(e) => f(Item {
-                location,
-                raw: std::str::from_utf8(&line[..e.valid_up_to()]).unwrap_or(""),
-                fields: Err(format!("invalid UTF-8 at byte {}", e.valid_up_to())),
-            }),
+        if let Some(item) = ndjson_line(line, first_line + i as u64) {
+            f(item);
         }
     }
+}
+
+/// The record of one NDJSON line (without its `\n`) numbered `number`, or `None` for a blank
+/// line.
+pub fn ndjson_line(line: &[u8], number: u64) -> Option<Item<'_>> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.iter().all(|b| b.is_ascii_whitespace()) {
+        return None;
+    }
+    let location = Location::Line(number);
+    if line.len() > MAX_RECORD_BYTES {
+        return Some(too_large(location, line));
+    }
+    // simdutf8 checks a line several times faster than `std`, whose `from_utf8` showed in
+    // ingest profiles; `std` then says where a bad line goes wrong.
+    let checked = match simdutf8::basic::from_utf8(line) {
+        Ok(text) => Ok(text),
+        Err(_) => std::str::from_utf8(line),
+    };
+    Some(match checked {
+        Ok(text) => Item {
+            location,
+            raw: text,
+            fields: record_fields(text),
+        },
+        Err(e) => Item {
+            location,
+            raw: std::str::from_utf8(&line[..e.valid_up_to()]).unwrap_or(""),
+            fields: Err(format!("invalid UTF-8 at byte {}", e.valid_up_to())),
+        },
+    })
 }
 
 /// The keys an envelope may have; anything else makes the object an ordinary record.

@@ -1,0 +1,276 @@
+//! Decoding one piece of an NDJSON file: in the order of its lines, or a day at a time (see
+//! `day_groups`) so that each day's rows leave the decoders as batches of their own.
+
+use std::ops::Range;
+
+use super::{day_groups, piece_hash, shape, ChannelSink, Counts, IngestError, Run, Sink};
+
+/// A piece of an NDJSON file being decoded: its source's name and bytes, the piece's range,
+/// and where its lines are counted from and its records counted to.
+pub(super) struct Piece<'p, 'b> {
+    pub name: &'p str,
+    pub bytes: &'b [u8],
+    pub range: Range<usize>,
+    pub line_base: &'p mut shape::LineBase<'b>,
+    pub counts: &'p mut Counts,
+}
+
+impl Run<'_> {
+    /// Decode a piece of an NDJSON file in its lines' order.
+    pub(super) fn decode_in_order<S: Sink>(
+        &mut self,
+        piece: &mut Piece<'_, '_>,
+        hashing: &mut Option<piece_hash::Cursor<'_>>,
+        out: &mut ChannelSink<'_, S>,
+    ) -> Result<(), IngestError> {
+        let bytes = piece.bytes;
+        let mut failure = None;
+        let mut cells = Vec::new();
+        shape::ndjson_lines(&bytes[piece.range.clone()], 1, &mut |item| {
+            if let Some(h) = hashing {
+                h.reached(bytes, item.raw.as_ptr() as usize - bytes.as_ptr() as usize);
+            }
+            if failure.is_none() && !self.summary.aborted {
+                let result = self.record(
+                    piece.name,
+                    item,
+                    piece.line_base,
+                    &mut cells,
+                    out,
+                    piece.counts,
+                );
+                if let Err(e) = result {
+                    failure = Some(e);
+                }
+            }
+        });
+        failure.map_or(Ok(()), Err)
+    }
+
+    /// Decode a piece of an NDJSON file a day at a time (see `day_groups`): each day's rows
+    /// leave the decoders as batches of their own, which the store's day split keeps whole
+    /// instead of copying. The batches wait until the piece is done, so that the decoders
+    /// judge their dictionary columns on the whole piece, as on one batch.
+    pub(super) fn decode_by_day<S: Sink>(
+        &mut self,
+        piece: &mut Piece<'_, '_>,
+        hashing: &mut Option<piece_hash::Cursor<'_>>,
+        out: &mut ChannelSink<'_, S>,
+    ) -> Result<(), IngestError> {
+        let bytes = piece.bytes;
+        let text = &bytes[piece.range.clone()];
+        let grouped = day_groups::group_lines(text, |at| {
+            if let Some(h) = hashing {
+                h.reached(bytes, piece.range.start + at);
+            }
+        });
+        let Some((lines, group_ends)) = grouped else {
+            return self.decode_in_order(piece, hashing, out);
+        };
+        let mut cells = Vec::new();
+        self.holding = true;
+        let mut from = 0;
+        let mut result = Ok(());
+        'groups: for end in group_ends {
+            for line in &lines[from..end] {
+                let raw = &text[line.start as usize..line.end as usize];
+                let Some(item) = shape::ndjson_line(raw, u64::from(line.number)) else {
+                    continue;
+                };
+                if self.summary.aborted {
+                    break 'groups;
+                }
+                result = self.record(
+                    piece.name,
+                    item,
+                    piece.line_base,
+                    &mut cells,
+                    out,
+                    piece.counts,
+                );
+                if result.is_err() {
+                    break 'groups;
+                }
+            }
+            from = end;
+            self.hold_parts();
+        }
+        self.holding = false;
+        result?;
+        self.send_held(out)
+    }
+
+    /// Set aside every decoder's buffered rows as a part of the piece being decoded.
+    fn hold_parts(&mut self) {
+        for (t, d) in self.decoders.iter_mut().enumerate() {
+            if d.buffered_rows() > 0 {
+                self.pending_bytes[t] = 0;
+                self.held[t].push(d.flush_part());
+            }
+        }
+    }
+
+    /// Judge the parts set aside for the piece together and hand them to the sink.
+    fn send_held<S: Sink>(&mut self, out: &mut ChannelSink<'_, S>) -> Result<(), IngestError> {
+        for (d, held) in self.decoders.iter_mut().zip(&mut self.held) {
+            if held.is_empty() {
+                continue;
+            }
+            let mut parts = std::mem::take(held);
+            d.settle(&mut parts);
+            for part in parts {
+                out.batch(d.schema(), part)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::io::Write;
+
+    use arrow::array::{Array, AsArray};
+    use arrow::compute::cast;
+    use arrow::datatypes::{DataType, TimestampMicrosecondType};
+    use arrow::record_batch::RecordBatch;
+    use proptest::prelude::*;
+
+    use super::super::{run, IngestError, IngestOptions, KnownSources, Reject, Sink};
+    use crate::schema::TableSchema;
+    use crate::store::buffer::MICROS_PER_DAY;
+
+    /// What an ingest handed over: each table's rows as text, the rejects, and how many
+    /// batches held more than one day.
+    #[derive(Default, Debug, PartialEq)]
+    struct Collected {
+        rows: BTreeMap<String, Vec<Vec<Option<String>>>>,
+        rejects: Vec<(Option<u64>, String, String)>,
+        batches_of_several_days: usize,
+    }
+
+    impl Sink for Collected {
+        type Prepared = (&'static TableSchema, RecordBatch);
+        fn known_sources(&self) -> KnownSources {
+            KnownSources::default()
+        }
+        fn prepare(
+            table: &'static TableSchema,
+            batch: RecordBatch,
+        ) -> Result<Self::Prepared, IngestError> {
+            Ok((table, batch))
+        }
+        fn write(&mut self, (table, batch): Self::Prepared) -> Result<(), IngestError> {
+            let times = batch
+                .column(table.time_index())
+                .as_primitive::<TimestampMicrosecondType>();
+            let days: BTreeSet<i64> = times
+                .values()
+                .iter()
+                .map(|t| t.div_euclid(MICROS_PER_DAY))
+                .collect();
+            self.batches_of_several_days += usize::from(days.len() > 1);
+            let columns: Vec<_> = (batch.columns().iter())
+                .map(|c| cast(c, &DataType::Utf8).expect("every column casts to text"))
+                .collect();
+            let rows = self.rows.entry(table.name.clone()).or_default();
+            for r in 0..batch.num_rows() {
+                let text = |c: &arrow::array::ArrayRef| {
+                    c.is_valid(r)
+                        .then(|| c.as_string::<i32>().value(r).to_string())
+                };
+                rows.push(columns.iter().map(text).collect());
+            }
+            Ok(())
+        }
+        fn reject(&mut self, r: &Reject) -> Result<(), IngestError> {
+            self.rejects.push((r.line, r.reason.clone(), r.raw.clone()));
+            Ok(())
+        }
+    }
+
+    /// Pieces of several lines each, decoded by both threads (a file no larger than one piece
+    /// is decoded whole, in order).
+    const CHUNK_BYTES: usize = 1500;
+
+    fn ingest(text: &str, by_day: bool) -> Collected {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("export.ndjson");
+        std::fs::File::create(&path)
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        let options = IngestOptions {
+            chunk_bytes: CHUNK_BYTES,
+            by_day,
+            ..IngestOptions::default()
+        };
+        let mut sink = Collected::default();
+        run(&[path], &options, &mut sink).unwrap();
+        for rows in sink.rows.values_mut() {
+            rows.sort();
+        }
+        sink.rejects.sort();
+        sink
+    }
+
+    /// One line of an export: a record of one of three days, in either table, with or
+    /// without a zone offset that moves it to the next UTC day, or a line that is rejected.
+    fn line() -> impl Strategy<Value = (String, bool)> {
+        let record = (0..3u32, 0..24u32, any::<bool>(), any::<bool>(), 0..5u32).prop_map(
+            |(day, hour, event, offset, n)| {
+                let zone = if offset { "-05:00" } else { "Z" };
+                let time = format!("2024-03-0{}T{hour:02}:30:00{zone}", day + 1);
+                let line = match event {
+                    true => format!(
+                        r#"{{"Type":"Event","TimeGenerated":"{time}","Computer":"pc{n}","EventID":{n}}}"#
+                    ),
+                    false => format!(
+                        r#"{{"Computer":"pc{n}","TimeGenerated":"{time}","Type":"UpdateSummary","TotalUpdatesMissing":{n}}}"#
+                    ),
+                };
+                (line, offset)
+            },
+        );
+        prop_oneof![
+            8 => record,
+            1 => Just((r#"{"Type":"Event","TimeGenerated":"soon"}"#.to_string(), false)),
+            1 => Just(("{not json".to_string(), false)),
+            1 => Just((String::new(), false)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        #[test]
+        fn decoding_by_day_hands_over_the_rows_and_rejects_of_decoding_in_order(
+            lines in proptest::collection::vec(line(), 1..150),
+            offsets in any::<bool>(),
+        ) {
+            // Zone offsets in some cases only, so that the others can check the batches' days.
+            let lines: Vec<(String, bool)> = lines
+                .into_iter()
+                .map(|(l, offset)| match offsets || !offset {
+                    true => (l, offset),
+                    false => (l.replace("-05:00", "Z"), false),
+                })
+                .collect();
+            // A file is taken for NDJSON (and cut in pieces) when its first line is a record.
+            let first = r#"{"Type":"Event","TimeGenerated":"2024-03-02T00:00:00Z"}"#;
+            let text: Vec<&str> = std::iter::once(first)
+                .chain(lines.iter().map(|(l, _)| l.as_str()))
+                .collect();
+            let text = text.join("\n");
+            let in_order = ingest(&text, false);
+            let by_day = ingest(&text, true);
+            prop_assert_eq!(&by_day.rows, &in_order.rows);
+            prop_assert_eq!(&by_day.rejects, &in_order.rejects);
+            // Each day's rows come as batches of their own, unless an offset moved a record
+            // to another day than its text names (or the file is decoded whole).
+            if !lines.iter().any(|(_, offset)| *offset) && text.len() > CHUNK_BYTES {
+                prop_assert_eq!(by_day.batches_of_several_days, 0);
+            }
+        }
+    }
+}
