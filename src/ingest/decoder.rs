@@ -159,6 +159,8 @@ pub struct TableDecoder {
     /// Values and distinct values of each dictionary column in the batches flushed since the
     /// last [`settle`](Self::settle).
     unjudged: Vec<(usize, usize)>,
+    /// Columns turned to plain strings since the last settle: the parts before are cast then.
+    turned: Vec<bool>,
 }
 
 #[derive(Clone, Copy)]
@@ -196,6 +198,7 @@ impl TableDecoder {
             cursor: 0,
             last_schema: None,
             unjudged: vec![(0, 0); schema.columns.len()],
+            turned: vec![false; schema.columns.len()],
         }
     }
 
@@ -323,15 +326,26 @@ impl TableDecoder {
         parts.pop().expect("one part")
     }
 
-    /// The buffered rows as a batch, like [`flush`](Self::flush), but with dictionary
-    /// columns left unjudged until [`settle`](Self::settle) is given this part with the others
-    /// of its piece: a part holds one day of a piece, too few values to judge alone.
+    /// The buffered rows as a batch, like [`flush`](Self::flush), except that a dictionary
+    /// column with too few values so far (since the last [`settle`](Self::settle)) to judge is
+    /// left for `settle` to judge with the other parts of its piece: a part holds one day of a
+    /// piece, often too few values to judge alone. One with enough is judged now, so that the
+    /// rest of the piece is decoded as plain strings.
     pub fn flush_part(&mut self) -> RecordBatch {
         let rows = self.rows;
         let mut fields = Vec::with_capacity(self.builders.len());
         let mut arrays = Vec::with_capacity(self.builders.len());
         for (i, c) in self.schema.columns.iter().enumerate() {
             let given = self.builders[i].len() > 0;
+            let mut turn = false;
+            if let Builder::Dict(d) = &self.builders[i] {
+                let (values, distinct) = &mut self.unjudged[i];
+                (*values, *distinct) = (*values + d.values(), *distinct + d.distinct());
+                turn = given && mostly_distinct(*values, *distinct);
+            }
+            if turn {
+                self.turn_plain(i, 0);
+            }
             // The next batch will most likely be like this one: size the new builders for it
             // (a column this batch never filled gets no room).
             let bytes = self.builders[i].data_bytes();
@@ -350,11 +364,10 @@ impl TableDecoder {
                 continue;
             }
             done.fill_to(rows);
-            if let Builder::Dict(d) = &done {
-                self.unjudged[i].0 += d.values();
-                self.unjudged[i].1 += d.distinct();
-            }
             let mut array = done.finish();
+            if turn {
+                array = cast(&array, &DataType::Utf8).expect("dictionary of strings");
+            }
             // Builders are sized for the last batch, and a day of a piece is smaller or larger
             // than the last day: room left over would be counted against the store's buffer
             // (and held) until the rows are written.
@@ -374,43 +387,49 @@ impl TableDecoder {
 
     /// Judge the dictionary columns of `parts` (the batches flushed since the last settle) on
     /// their values together: a column with mostly distinct values goes back to plain strings,
-    /// in these parts and in the batches to come. Judged on the values, not the rows: a sparse
-    /// column of distinct values (most of OfficeActivity's) gains nothing from a dictionary
-    /// either.
+    /// in these parts and in the batches to come.
     pub fn settle(&mut self, parts: &mut [RecordBatch]) {
-        let unjudged = std::mem::replace(&mut self.unjudged, vec![(0, 0); self.builders.len()]);
-        let mut turned = Vec::new();
-        for (i, (values, distinct)) in unjudged.into_iter().enumerate() {
-            if self.dictionary[i] && values >= MIN_VALUES_TO_JUDGE && distinct * 2 > values {
-                self.dictionary[i] = false;
-                self.judged_distinct[i] = true;
-                let rows = self.builders[i]
-                    .len()
-                    .max(parts.last().map_or(0, |p| p.num_rows()));
-                self.builders[i] = Builder::new(self.schema.columns[i].ty, false, rows, 0);
-                turned.push(i);
+        for i in 0..self.builders.len() {
+            let (values, distinct) = self.unjudged[i];
+            if self.dictionary[i] && mostly_distinct(values, distinct) {
+                self.turn_plain(i, parts.last().map_or(0, |p| p.num_rows()));
             }
         }
+        self.unjudged.fill((0, 0));
+        let turned: Vec<usize> = (0..self.turned.len()).filter(|&i| self.turned[i]).collect();
+        self.turned.fill(false);
         if turned.is_empty() {
             return;
         }
         for part in parts.iter_mut() {
-            let mut fields: Vec<Field> = part
-                .schema()
-                .fields()
-                .iter()
+            let mut fields: Vec<Field> = (part.schema().fields().iter())
                 .map(|f| f.as_ref().clone())
                 .collect();
             let mut columns = part.columns().to_vec();
             for &i in &turned {
-                columns[i] = match nulls::all_null(columns[i].as_ref()) {
-                    true => nulls::shared(&DataType::Utf8, part.num_rows()),
-                    false => cast(&columns[i], &DataType::Utf8).expect("dictionary of strings"),
+                columns[i] = match columns[i].data_type() {
+                    DataType::Utf8 => continue, // flushed after the column was judged
+                    _ if nulls::all_null(columns[i].as_ref()) => {
+                        nulls::shared(&DataType::Utf8, part.num_rows())
+                    }
+                    _ => cast(&columns[i], &DataType::Utf8).expect("dictionary of strings"),
                 };
                 fields[i] = judged_distinct(fields[i].clone().with_data_type(DataType::Utf8));
             }
             let schema = self.shared_schema(fields);
             *part = RecordBatch::try_new(schema, columns).expect("columns follow the schema");
+        }
+    }
+
+    /// Column `i` as plain strings from now on, and in the parts flushed before once they
+    /// settle. A dictionary builder holding rows is the caller's to convert; an empty one is
+    /// replaced by a plain one with room for `rows`.
+    fn turn_plain(&mut self, i: usize, rows: usize) {
+        self.dictionary[i] = false;
+        self.judged_distinct[i] = true;
+        self.turned[i] = true;
+        if self.builders[i].len() == 0 {
+            self.builders[i] = Builder::new(self.schema.columns[i].ty, false, rows, 0);
         }
     }
 
@@ -423,6 +442,14 @@ impl TableDecoder {
         self.last_schema = Some(schema.clone());
         schema
     }
+}
+
+/// Whether a dictionary column whose batches held `values` values, `distinct` of them
+/// distinct (counted per batch), is better as plain strings. Judged on the values, not the
+/// rows: a sparse column of distinct values (most of OfficeActivity's) gains nothing from a
+/// dictionary either.
+fn mostly_distinct(values: usize, distinct: usize) -> bool {
+    values >= MIN_VALUES_TO_JUDGE && distinct * 2 > values
 }
 
 /// Field metadata of a plain string column whose values the decoder found mostly distinct in
@@ -457,7 +484,7 @@ pub const MAX_BATCH_ROWS: usize = MAX_VALUES;
 
 /// Values a batch needs before a dictionary column with mostly distinct values is judged
 /// unsuitable (a few values say little about a column).
-const MIN_VALUES_TO_JUDGE: usize = 256;
+pub(super) const MIN_VALUES_TO_JUDGE: usize = 256;
 
 fn append_extra(out: &mut String, key: &str, value: &InValue<'_>) {
     if out.len() > 1 {
@@ -608,54 +635,6 @@ mod tests {
         let second = batch();
         assert_eq!(ty(&second, "RenderedDescription"), DataType::Utf8);
         assert!(judged(&second, "RenderedDescription"));
-    }
-
-    #[test]
-    fn parts_of_a_piece_are_judged_together() {
-        let table = Catalog::builtin().get("Event").unwrap();
-        let (mut d, mut cells) = (TableDecoder::new(table), Vec::new());
-        // Four parts (days), each with too few values to judge alone (a decoder flushing one
-        // of them would keep its dictionary): `RenderedDescription` distinct in all of them
-        // together, `Computer` repeating.
-        let per_part = MIN_VALUES_TO_JUDGE / 2;
-        let lines: Vec<String> = (0..4 * per_part)
-            .map(|i| {
-                let day = i / per_part + 1;
-                format!(
-                    r#"{{"TimeGenerated":"2024-01-0{day}T00:00:00Z","Computer":"c{}","RenderedDescription":"event {i}"}}"#,
-                    i % 3
-                )
-            })
-            .collect();
-        let mut parts: Vec<RecordBatch> = (lines.chunks(per_part))
-            .map(|part| {
-                for l in part {
-                    d.push(&record_fields(l).unwrap(), &mut cells).unwrap();
-                }
-                d.flush_part()
-            })
-            .collect();
-        let field = |b: &RecordBatch, n: &str| b.schema().field_with_name(n).unwrap().clone();
-        let is_dictionary = |f: Field| matches!(f.data_type(), DataType::Dictionary(_, _));
-        assert!(is_dictionary(field(&parts[0], "RenderedDescription")));
-        d.settle(&mut parts);
-        for (p, part) in parts.iter().enumerate() {
-            let text = field(part, "RenderedDescription");
-            assert!(text.data_type() == &DataType::Utf8 && is_judged_distinct(&text));
-            assert!(is_dictionary(field(part, "Computer")));
-            let i = part.schema().index_of("RenderedDescription").unwrap();
-            let first = part.column(i).as_string::<i32>().value(0);
-            assert_eq!(first, format!("event {}", p * per_part));
-        }
-        // The parts share one schema, and the column stays plain after them.
-        assert!((parts.iter()).all(|p| Arc::ptr_eq(p.schema_ref(), parts[0].schema_ref())));
-        d.push(&record_fields(&lines[0]).unwrap(), &mut cells)
-            .unwrap();
-        let next = d.flush_part();
-        assert_eq!(
-            field(&next, "RenderedDescription").data_type(),
-            &DataType::Utf8
-        );
     }
 
     #[test]

@@ -137,8 +137,14 @@ mod tests {
     use arrow::record_batch::RecordBatch;
     use proptest::prelude::*;
 
+    use std::sync::Arc;
+
+    use arrow::datatypes::Field;
+
+    use super::super::decoder::{is_judged_distinct, TableDecoder, MIN_VALUES_TO_JUDGE};
+    use super::super::shape::record_fields;
     use super::super::{run, IngestError, IngestOptions, KnownSources, Reject, Sink};
-    use crate::schema::TableSchema;
+    use crate::schema::{Catalog, TableSchema};
     use crate::store::buffer::MICROS_PER_DAY;
 
     /// What an ingest handed over: each table's rows as text, the rejects, and how many
@@ -272,5 +278,56 @@ mod tests {
                 prop_assert_eq!(by_day.batches_of_several_days, 0);
             }
         }
+    }
+
+    #[test]
+    fn parts_of_a_piece_are_judged_together() {
+        let table = Catalog::builtin().get("Event").unwrap();
+        let (mut d, mut cells) = (TableDecoder::new(table), Vec::new());
+        // Four parts (days), each with too few values to judge alone (a decoder flushing one
+        // of them would keep its dictionary): `RenderedDescription` distinct in all of them
+        // together, `Computer` repeating.
+        let per_part = MIN_VALUES_TO_JUDGE / 2;
+        let lines: Vec<String> = (0..4 * per_part)
+            .map(|i| {
+                let day = i / per_part + 1;
+                format!(
+                    r#"{{"TimeGenerated":"2024-01-0{day}T00:00:00Z","Computer":"c{}","RenderedDescription":"event {i}"}}"#,
+                    i % 3
+                )
+            })
+            .collect();
+        let mut parts: Vec<RecordBatch> = (lines.chunks(per_part))
+            .map(|part| {
+                for l in part {
+                    d.push(&record_fields(l).unwrap(), &mut cells).unwrap();
+                }
+                d.flush_part()
+            })
+            .collect();
+        let field = |b: &RecordBatch, n: &str| b.schema().field_with_name(n).unwrap().clone();
+        let is_dictionary = |f: Field| matches!(f.data_type(), DataType::Dictionary(_, _));
+        // Judged once the parts so far held enough values (two parts): the next parts come
+        // as plain strings, and the first is turned when the piece settles.
+        assert!(is_dictionary(field(&parts[0], "RenderedDescription")));
+        assert!((parts[1..].iter()).all(|p| !is_dictionary(field(p, "RenderedDescription"))));
+        d.settle(&mut parts);
+        for (p, part) in parts.iter().enumerate() {
+            let text = field(part, "RenderedDescription");
+            assert!(text.data_type() == &DataType::Utf8 && is_judged_distinct(&text));
+            assert!(is_dictionary(field(part, "Computer")));
+            let i = part.schema().index_of("RenderedDescription").unwrap();
+            let first = part.column(i).as_string::<i32>().value(0);
+            assert_eq!(first, format!("event {}", p * per_part));
+        }
+        // The parts share one schema, and the column stays plain after them.
+        assert!((parts.iter()).all(|p| Arc::ptr_eq(p.schema_ref(), parts[0].schema_ref())));
+        d.push(&record_fields(&lines[0]).unwrap(), &mut cells)
+            .unwrap();
+        let next = d.flush_part();
+        assert_eq!(
+            field(&next, "RenderedDescription").data_type(),
+            &DataType::Utf8
+        );
     }
 }
