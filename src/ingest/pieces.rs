@@ -3,6 +3,7 @@
 
 use std::ops::Range;
 
+use super::coerce::Cell;
 use super::{day_groups, piece_hash, shape, ChannelSink, Counts, IngestError, Run, Sink};
 
 /// A piece of an NDJSON file being decoded: its source's name and bytes, the piece's range,
@@ -31,15 +32,7 @@ impl Run<'_> {
                 h.reached(bytes, item.raw.as_ptr() as usize - bytes.as_ptr() as usize);
             }
             if failure.is_none() && !self.summary.aborted {
-                let result = self.record(
-                    piece.name,
-                    item,
-                    piece.line_base,
-                    &mut cells,
-                    out,
-                    piece.counts,
-                );
-                if let Err(e) = result {
+                if let Err(e) = self.record_of(piece, item, &mut cells, out) {
                     failure = Some(e);
                 }
             }
@@ -80,14 +73,7 @@ impl Run<'_> {
                 if self.summary.aborted {
                     break 'groups;
                 }
-                result = self.record(
-                    piece.name,
-                    item,
-                    piece.line_base,
-                    &mut cells,
-                    out,
-                    piece.counts,
-                );
+                result = self.record_of(piece, item, &mut cells, out);
                 if result.is_err() {
                     break 'groups;
                 }
@@ -98,6 +84,18 @@ impl Run<'_> {
         self.holding = false;
         result?;
         self.send_held(out)
+    }
+
+    /// [`Run::record`] for a record of `piece`.
+    fn record_of<'a, S: Sink>(
+        &mut self,
+        piece: &mut Piece<'_, '_>,
+        item: shape::Item<'a>,
+        cells: &mut Vec<Cell<'a>>,
+        out: &mut ChannelSink<'_, S>,
+    ) -> Result<(), IngestError> {
+        let line_base = &mut *piece.line_base;
+        self.record(piece.name, item, line_base, cells, out, piece.counts)
     }
 
     /// Set aside every decoder's buffered rows as a part of the piece being decoded.
