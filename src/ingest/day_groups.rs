@@ -1,10 +1,14 @@
 //! NDJSON lines of a piece put in order of the day their time field names, so that the
-//! decoder's batches each hold one day and the store's day split has nothing to copy.
+//! decoder's batches each hold one day and the store's day split has nothing to copy, and in
+//! order of that time within a day, so that the commit's merge of a day's batches in time order
+//! reads each batch forward rather than at random (bench/NOTES.md, ninth session).
 //!
-//! The day is only a hint read from the raw text (the first ten characters of the first
-//! `"TimeGenerated"` or `"CreationTime"` value): where it is wrong (a zone offset that moves
-//! the time across midnight, a nested key of that name first, an escaped value) a batch spans
-//! two days and the split copies as before. Lines of one day keep their input order.
+//! Day and time are only hints read from the raw text (the first `"TimeGenerated"` or
+//! `"CreationTime"` value: its first ten characters, then the sixteen after the `T`): where
+//! they are wrong (a zone offset that moves the time across midnight, a nested key of that
+//! name first, an escaped value, times written with and without fractions) a batch spans two
+//! days and the split copies as before, or the merge reads less in order. Lines whose time
+//! texts are equal keep their input order.
 
 use std::sync::LazyLock;
 
@@ -26,8 +30,10 @@ static TIME_KEYS: LazyLock<[Finder<'static>; 2]> = LazyLock::new(|| {
     ]
 });
 
-/// The day a record's time field names, as `YYYYMMDD`, or 0 when none is found.
-pub fn day_hint(line: &[u8]) -> u32 {
+/// The day a record's time field names, as `YYYYMMDD` (0 when none is found), and the sixteen
+/// bytes after the date (`HH:MM:SS.fffffff` when it is written so) as a number that sorts as
+/// the text does.
+pub fn time_hint(line: &[u8]) -> (u32, u128) {
     for finder in TIME_KEYS.iter() {
         let Some(at) = finder.find(line) else {
             continue;
@@ -35,13 +41,17 @@ pub fn day_hint(line: &[u8]) -> u32 {
         let rest = &line[at + finder.needle().len()..];
         let rest = skip_blank(rest);
         let Some(rest) = rest.strip_prefix(b":") else {
-            return 0;
+            return (0, 0);
         };
         let rest = skip_blank(rest);
         let Some(rest) = rest.strip_prefix(b"\"") else {
-            return 0;
+            return (0, 0);
         };
-        return match rest.get(..10) {
+        let time = match rest.get(11..27) {
+            Some(t) => u128::from_be_bytes(t.try_into().expect("16 bytes")),
+            None => 0,
+        };
+        let day = match rest.get(..10) {
             Some([y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1]) => {
                 let digits = [*y0, *y1, *y2, *y3, *m0, *m1, *d0, *d1];
                 if digits.iter().all(u8::is_ascii_digit) {
@@ -54,8 +64,9 @@ pub fn day_hint(line: &[u8]) -> u32 {
             }
             _ => 0,
         };
+        return (day, time);
     }
-    0
+    (0, 0)
 }
 
 fn skip_blank(s: &[u8]) -> &[u8] {
@@ -63,8 +74,8 @@ fn skip_blank(s: &[u8]) -> &[u8] {
     &s[n..]
 }
 
-/// The piece's lines grouped by [`day_hint`] (groups in order of first appearance, lines in
-/// input order within a group), with where each group ends in the returned list; `None` for a
+/// The piece's lines grouped by the day of [`time_hint`] (groups in order of first appearance,
+/// lines in order of its time within a group, input order among equal times), with where each group ends in the returned list; `None` for a
 /// piece too large to number its bytes in 32 bits. `seen` is told each line's start as the
 /// lines are first read, in input order.
 pub fn group_lines(piece: &[u8], mut seen: impl FnMut(usize)) -> Option<(Vec<Line>, Vec<usize>)> {
@@ -73,6 +84,7 @@ pub fn group_lines(piece: &[u8], mut seen: impl FnMut(usize)) -> Option<(Vec<Lin
     }
     let mut hints: Vec<u32> = Vec::new();
     let mut lines: Vec<(Line, u32)> = Vec::new();
+    let mut times: Vec<u128> = Vec::new();
     let mut start = 0usize;
     let ends = memchr::memchr_iter(b'\n', piece).chain(std::iter::once(piece.len()));
     for (i, end) in ends.enumerate() {
@@ -83,7 +95,8 @@ pub fn group_lines(piece: &[u8], mut seen: impl FnMut(usize)) -> Option<(Vec<Lin
             continue;
         }
         seen(at);
-        let hint = day_hint(line);
+        let (hint, time) = time_hint(line);
+        times.push(time);
         // A piece spans a few days: a look along a short list beats a map.
         let group = match hints.iter().position(|h| *h == hint) {
             Some(g) => g,
@@ -112,11 +125,18 @@ pub fn group_lines(piece: &[u8], mut seen: impl FnMut(usize)) -> Option<(Vec<Lin
         total += count;
         group_ends.push(total);
     }
-    let mut ordered = vec![Line::default(); lines.len()];
-    for (line, g) in lines {
-        ordered[next[g as usize]] = line;
+    let mut ordered = vec![(Line::default(), 0u128); lines.len()];
+    for ((line, g), time) in lines.into_iter().zip(times) {
+        ordered[next[g as usize]] = (line, time);
         next[g as usize] += 1;
     }
+    // Within a day, by the time's text; the line number keeps equal texts in input order.
+    let mut from = 0;
+    for &end in &group_ends {
+        ordered[from..end].sort_unstable_by_key(|(line, time)| (*time, line.number));
+        from = end;
+    }
+    let ordered = ordered.into_iter().map(|(line, _)| line).collect();
     Some((ordered, group_ends))
 }
 
@@ -126,7 +146,7 @@ mod tests {
 
     #[test]
     fn the_day_comes_from_the_first_time_key() {
-        let hint = |s: &str| day_hint(s.as_bytes());
+        let hint = |s: &str| time_hint(s.as_bytes()).0;
         assert_eq!(
             hint(r#"{"TimeGenerated":"2024-03-01T23:59:59Z","Computer":"a"}"#),
             20240301
@@ -154,7 +174,36 @@ mod tests {
     }
 
     #[test]
-    fn lines_are_grouped_by_day_in_input_order_with_their_numbers() {
+    fn the_time_hint_sorts_as_the_time_text() {
+        let time = |s: &str| time_hint(format!(r#"{{"TimeGenerated":"{s}","n":1}}"#).as_bytes());
+        let (day, early) = time("2024-03-01T09:59:59.9999999Z");
+        assert_eq!(day, 20240301);
+        assert!(early < time("2024-03-01T10:00:00.0000000Z").1);
+        assert!(time("2024-03-01T10:00:00.1Z").1 < time("2024-03-01T10:00:00.2Z").1);
+        // A value too short to hold a time still names its day.
+        assert_eq!(
+            time_hint(br#"{"TimeGenerated":"2024-03-01"}"#),
+            (20240301, 0)
+        );
+    }
+
+    #[test]
+    fn lines_of_a_day_come_in_time_order_equal_times_in_input_order() {
+        let text = concat!(
+            "{\"TimeGenerated\":\"2024-03-01T05:00:00.0000000Z\",\"n\":1}\n",
+            "{\"TimeGenerated\":\"2024-03-01T01:00:00.0000000Z\",\"n\":2}\n",
+            "{\"TimeGenerated\":\"2024-03-02T00:00:00.0000000Z\",\"n\":3}\n",
+            "{\"TimeGenerated\":\"2024-03-01T05:00:00.0000000Z\",\"n\":4}\n",
+            "{\"TimeGenerated\":\"2024-03-01T03:00:00.0000000Z\",\"n\":5}\n",
+        );
+        let (lines, ends) = group_lines(text.as_bytes(), |_| {}).unwrap();
+        let numbers: Vec<u32> = lines.iter().map(|l| l.number).collect();
+        assert_eq!(numbers, [2, 5, 1, 4, 3]);
+        assert_eq!(ends, [4, 5]);
+    }
+
+    #[test]
+    fn lines_are_grouped_by_day_with_their_numbers() {
         let text = concat!(
             "{\"TimeGenerated\":\"2024-03-02T01:00:00Z\",\"n\":1}\n",
             "\n",
