@@ -75,9 +75,9 @@ fn skip_blank(s: &[u8]) -> &[u8] {
 }
 
 /// The piece's lines grouped by the day of [`time_hint`] (groups in order of first appearance,
-/// lines in order of its time within a group, input order among equal times), with where each group ends in the returned list; `None` for a
-/// piece too large to number its bytes in 32 bits. `seen` is told each line's start as the
-/// lines are first read, in input order.
+/// lines in order of its time within a group, input order among equal times), with where each
+/// group ends in the returned list; `None` for a piece too large to number its bytes in 32
+/// bits. `seen` is told each line's start as the lines are first read, in input order.
 pub fn group_lines(piece: &[u8], mut seen: impl FnMut(usize)) -> Option<(Vec<Line>, Vec<usize>)> {
     if u32::try_from(piece.len()).is_err() {
         return None;
