@@ -2,6 +2,10 @@
 
 mod cli;
 
+/// glibc's heap, or jemalloc for an ingest (see `cli::allocator`).
+#[global_allocator]
+static HEAP: cli::allocator::Heap = cli::allocator::Heap;
+
 fn main() {
     // Behave like other Unix tools in a pipeline: `omslake … | head` ends quietly instead of
     // failing on a closed stdout (Rust ignores SIGPIPE by default).

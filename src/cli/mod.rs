@@ -2,6 +2,7 @@
 //! on stderr and a non-zero exit (2 usage or I/O, 3 committed with rejects, 4 aborted by
 //! `--max-errors`, 1 anything else).
 
+pub mod allocator;
 mod demo;
 mod heap;
 mod info;
@@ -354,6 +355,10 @@ fn run() -> i32 {
     match heap_setting(&cli.command) {
         HeapSetting::HugePages => heap::rerun_with_huge_pages(),
         HeapSetting::LargeSteps => heap::grow_in_large_steps(),
+        HeapSetting::Jemalloc => {
+            allocator::rerun_for_ingest();
+            heap::grow_in_large_steps();
+        }
         HeapSetting::Default => {}
     }
     let explicit_store = cli
@@ -473,11 +478,12 @@ fn run() -> i32 {
     }
 }
 
-/// How a command's process sets up glibc's heap (see `heap`).
+/// How a command's process sets up its heap (see `heap` and `allocator`).
 #[derive(Debug, PartialEq)]
 enum HeapSetting {
     HugePages,
     LargeSteps,
+    Jemalloc,
     Default,
 }
 
@@ -489,7 +495,7 @@ fn heap_setting(command: &Command) -> HeapSetting {
             HeapSetting::LargeSteps
         }
         Command::Sql { .. } | Command::Search { .. } => HeapSetting::HugePages,
-        Command::Ingest { .. } => HeapSetting::LargeSteps,
+        Command::Ingest { .. } => HeapSetting::Jemalloc,
         _ => HeapSetting::Default,
     }
 }
@@ -607,8 +613,8 @@ mod tests {
     use super::*;
     use clap::Parser;
 
-    /// Queries answered on a terminal or a pipe run on huge pages; exports to a file and
-    /// ingests grow the heap in large steps; other commands leave it alone.
+    /// Queries answered on a terminal or a pipe run on huge pages; exports to a file grow the
+    /// heap in large steps; ingests run on jemalloc; other commands leave the heap alone.
     #[test]
     fn each_command_sets_up_the_heap_it_gains_from() {
         let setting = |args: &[&str]| heap_setting(&Cli::try_parse_from(args).unwrap().command);
@@ -622,7 +628,7 @@ mod tests {
         assert_eq!(setting(&export), HeapSetting::LargeSteps);
         assert_eq!(
             setting(&["omslake", "ingest", "x.json"]),
-            HeapSetting::LargeSteps
+            HeapSetting::Jemalloc
         );
         assert_eq!(setting(&["omslake", "tables"]), HeapSetting::Default);
     }

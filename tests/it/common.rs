@@ -59,6 +59,7 @@ impl Env {
             .arg(self.store())
             .current_dir(self.dir.path());
         c.env_remove("OMSLAKE_FAULT");
+        c.env_remove("OMSLAKE_HEAP");
         c
     }
 

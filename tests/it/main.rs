@@ -7,6 +7,7 @@ mod crash;
 mod delta;
 mod fuzz;
 mod golden;
+mod heap;
 mod help;
 mod ingest_shapes;
 mod maintenance;

@@ -1,0 +1,150 @@
+//! The process's allocator: glibc's, or jemalloc for an ingest.
+//!
+//! Why: an ingest's decoding threads allocate the rows that the writer thread buffers, sets
+//! aside on disk and frees; glibc returns each block to the arena of the thread that took it,
+//! where it stays resident, so ingest called `malloc_trim` whenever memory passed its target,
+//! and faulted the same pages in again right after: at 2 GB, 30 trims gave back and took again
+//! about 3 GB (bench/NOTES.md, tenth session). jemalloc hands back pages that stay unused for
+//! a second (`dirty_decay_ms`), so the trims find nothing to do. Queries keep glibc's heap,
+//! on huge pages (`heap`): they start and finish in tens of milliseconds, and jemalloc made
+//! them slower.
+//!
+//! The choice is read once, at the process's first allocation, from `OMSLAKE_HEAP` as the
+//! process started (`ingest` runs itself again with it set: [`rerun_for_ingest`]); every
+//! block is then freed by the allocator that gave it.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// The variable that picks the allocator: `jemalloc`, or anything else for glibc's.
+const HEAP_VAR: &str = "OMSLAKE_HEAP";
+
+/// jemalloc's settings for an ingest (read from the environment when jemalloc starts, before
+/// any the user gave there): pages unused for a second go back to the system, not after ten.
+const JEMALLOC_CONF_VAR: &str = "_RJEM_MALLOC_CONF";
+const JEMALLOC_CONF: &str = "dirty_decay_ms:1000,muzzy_decay_ms:0";
+
+const UNDECIDED: u8 = 0;
+const SYSTEM: u8 = 1;
+const JEMALLOC: u8 = 2;
+
+static CHOICE: AtomicU8 = AtomicU8::new(UNDECIDED);
+
+/// The global allocator (see the module's comment).
+pub struct Heap;
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn jemalloc_chosen() -> bool {
+    match CHOICE.load(Ordering::Relaxed) {
+        SYSTEM => false,
+        JEMALLOC => true,
+        _ => {
+            // Not `std::env`: it allocates. Threads that race here read the same environment.
+            // SAFETY: a NUL-terminated name; the value is only read, before anything could
+            // change the environment (this is the process's first allocation).
+            let value = unsafe { libc::getenv(c"OMSLAKE_HEAP".as_ptr()) };
+            let chosen = !value.is_null()
+                // SAFETY: getenv returned a NUL-terminated string.
+                && unsafe { std::ffi::CStr::from_ptr(value) }.to_bytes() == b"jemalloc";
+            CHOICE.store(if chosen { JEMALLOC } else { SYSTEM }, Ordering::Relaxed);
+            chosen
+        }
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn jemalloc_chosen() -> bool {
+    false
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+use std::alloc::System as Chosen;
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+use tikv_jemallocator::Jemalloc as Chosen;
+
+// SAFETY: each call goes to one allocator, the same for the life of the process, which keeps
+// GlobalAlloc's contract itself.
+unsafe impl GlobalAlloc for Heap {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        match jemalloc_chosen() {
+            true => unsafe { Chosen.alloc(layout) },
+            false => unsafe { System.alloc(layout) },
+        }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        match jemalloc_chosen() {
+            true => unsafe { Chosen.alloc_zeroed(layout) },
+            false => unsafe { System.alloc_zeroed(layout) },
+        }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        match jemalloc_chosen() {
+            true => unsafe { Chosen.dealloc(ptr, layout) },
+            false => unsafe { System.dealloc(ptr, layout) },
+        }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        match jemalloc_chosen() {
+            true => unsafe { Chosen.realloc(ptr, layout, new_size) },
+            false => unsafe { System.realloc(ptr, layout, new_size) },
+        }
+    }
+}
+
+/// Whether to start again on jemalloc: not when `OMSLAKE_HEAP` is set (the user's choice, or
+/// this is the second start), nor where jemalloc is not built in.
+fn should_rerun(heap_var_set: bool) -> bool {
+    cfg!(all(target_os = "linux", target_env = "gnu")) && !heap_var_set
+}
+
+/// Replace this process with the same command on jemalloc, when it is not on it already.
+/// Returns only if it did not (not wanted, not built in, or the exec failed).
+pub fn rerun_for_ingest() {
+    if !should_rerun(std::env::var_os(HEAP_VAR).is_some()) {
+        return;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        let mut args = std::env::args_os();
+        let Some(arg0) = args.next() else { return };
+        let mut command = std::process::Command::new("/proc/self/exe");
+        command.arg0(arg0).args(args).env(HEAP_VAR, "jemalloc");
+        // The user's settings come after these, and so win where both name an option.
+        let mut conf = std::ffi::OsString::from(JEMALLOC_CONF);
+        if let Some(theirs) = std::env::var_os(JEMALLOC_CONF_VAR) {
+            conf.push(",");
+            conf.push(theirs);
+        }
+        command.env(JEMALLOC_CONF_VAR, conf);
+        // `exec` returns only on failure; then this process carries on, on glibc's heap.
+        let _ = command.exec();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reruns_once_and_not_against_the_users_choice() {
+        let built_in = cfg!(all(target_os = "linux", target_env = "gnu"));
+        assert_eq!(should_rerun(false), built_in);
+        assert!(
+            !should_rerun(true),
+            "the second start, or OMSLAKE_HEAP given"
+        );
+    }
+
+    #[test]
+    fn a_process_not_started_for_jemalloc_keeps_glibcs_heap() {
+        // The test binary has its own allocator; this one was never started with the
+        // variable, so the choice it would make is glibc's.
+        if std::env::var_os(HEAP_VAR).is_none() {
+            assert!(!jemalloc_chosen());
+        }
+    }
+}
