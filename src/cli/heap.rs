@@ -13,6 +13,9 @@
 //!
 //! Nothing happens when `GLIBC_TUNABLES` is already set (the user's choice, or this is the
 //! second start) or when the system has transparent huge pages off.
+//!
+//! An ingest runs on jemalloc instead (`allocator`) unless `OMSLAKE_HEAP` says otherwise; glibc's
+//! heaps still grow in large steps for it, for that case and for what C libraries allocate.
 
 /// The glibc tunables a query process runs with.
 const TUNABLES: &str = "glibc.malloc.hugetlb=1:glibc.malloc.top_pad=67108864";

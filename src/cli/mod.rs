@@ -39,7 +39,7 @@ pub struct Cli {
 enum Command {
     /// Ingest JSON exports (files, folders, .gz, or '-' for stdin) into the store
     #[command(
-        after_help = "Examples:\n  omslake --store ./s ingest exports/\n  omslake --store ./s ingest - --table Event < events.ndjson\n  omslake --store ./s ingest big/ --max-errors 100"
+        after_help = "Examples:\n  omslake --store ./s ingest exports/\n  omslake --store ./s ingest - --table Event < events.ndjson\n  omslake --store ./s ingest big/ --max-errors 100\n\nOn Linux with glibc an ingest runs on jemalloc (it starts itself again so); OMSLAKE_HEAP=system keeps glibc's heap."
     )]
     Ingest {
         #[arg(required = true, value_name = "PATH")]

@@ -545,7 +545,8 @@ impl Job {
 /// ingest's commit peaked well above the live heap. Called when the dedup keys are dropped,
 /// and after each file whose rows were read back from disk while memory is high
 /// (`COMMIT_TRIM_ABOVE`): below that, handing memory back and faulting it in again for the
-/// next file cost more than it saved (bench/NOTES.md).
+/// next file cost more than it saved (bench/NOTES.md). The `omslake` command runs an ingest on
+/// jemalloc, which hands back unused pages by itself: this then finds little to do.
 fn return_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only returns free pages of the allocator's own heaps.
