@@ -3,11 +3,11 @@
 //! Why: an ingest's decoding threads allocate the rows that the writer thread buffers, sets
 //! aside on disk and frees; glibc returns each block to the arena of the thread that took it,
 //! where it stays resident, so ingest called `malloc_trim` whenever memory passed its target,
-//! and faulted the same pages in again right after: at 2 GB, 30 trims gave back and took again
-//! about 3 GB (bench/NOTES.md, tenth session). jemalloc hands back pages that stay unused for
-//! a second (`dirty_decay_ms`), so the trims find nothing to do. Queries keep glibc's heap,
-//! on huge pages (`heap`): they start and finish in tens of milliseconds, and jemalloc made
-//! them slower.
+//! and faulted the same pages in again right after, a large share of a large ingest's time
+//! (bench/NOTES.md, tenth session). jemalloc reuses those blocks and hands back pages that stay
+//! unused for a second (`dirty_decay_ms`), so the trims find little to do. Queries keep
+//! glibc's heap, on huge pages (`heap`): they last tens of milliseconds, and jemalloc made each
+//! of them slower.
 //!
 //! The choice is read once, at the process's first allocation, from `OMSLAKE_HEAP` as the
 //! process started (`ingest` runs itself again with it set: [`rerun_for_ingest`]); every
@@ -141,8 +141,7 @@ mod tests {
 
     #[test]
     fn a_process_not_started_for_jemalloc_keeps_glibcs_heap() {
-        // The test binary has its own allocator; this one was never started with the
-        // variable, so the choice it would make is glibc's.
+        // This test process was not started with `OMSLAKE_HEAP=jemalloc`.
         if std::env::var_os(HEAP_VAR).is_none() {
             assert!(!jemalloc_chosen());
         }
