@@ -106,23 +106,15 @@ pub fn rerun_for_ingest() {
     if !should_rerun(std::env::var_os(HEAP_VAR).is_some()) {
         return;
     }
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::CommandExt;
-        let mut args = std::env::args_os();
-        let Some(arg0) = args.next() else { return };
-        let mut command = std::process::Command::new("/proc/self/exe");
-        command.arg0(arg0).args(args).env(HEAP_VAR, "jemalloc");
-        // The user's settings come after these, and so win where both name an option.
-        let mut conf = std::ffi::OsString::from(JEMALLOC_CONF);
-        if let Some(theirs) = std::env::var_os(JEMALLOC_CONF_VAR) {
-            conf.push(",");
-            conf.push(theirs);
-        }
-        command.env(JEMALLOC_CONF_VAR, conf);
-        // `exec` returns only on failure; then this process carries on, on glibc's heap.
-        let _ = command.exec();
+    // The user's settings come after these, and so win where both name an option.
+    let mut conf = std::ffi::OsString::from(JEMALLOC_CONF);
+    if let Some(theirs) = std::env::var_os(JEMALLOC_CONF_VAR) {
+        conf.push(",");
+        conf.push(theirs);
     }
+    // Returns only on failure; then this process carries on, on glibc's heap.
+    #[cfg(unix)]
+    super::heap::run_again_with(&[(HEAP_VAR, "jemalloc".into()), (JEMALLOC_CONF_VAR, conf)]);
 }
 
 #[cfg(test)]

@@ -35,25 +35,32 @@ fn should_rerun(tunables_set: bool, marker_set: bool, thp: &str) -> bool {
 pub fn rerun_with_huge_pages() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
-        use std::os::unix::process::CommandExt;
         let thp = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
             .unwrap_or_default();
         let tunables_set = std::env::var_os("GLIBC_TUNABLES").is_some();
         if !should_rerun(tunables_set, std::env::var_os(MARKER).is_some(), &thp) {
             return;
         }
-        let mut args = std::env::args_os();
-        let Some(arg0) = args.next() else { return };
-        // `exec` returns only on failure; then this process simply carries on untuned.
-        let _ = std::process::Command::new("/proc/self/exe")
-            .arg0(arg0)
-            .args(args)
-            .env("GLIBC_TUNABLES", TUNABLES)
-            .env(MARKER, "1")
-            .exec();
+        // Returns only on failure; then this process simply carries on untuned.
+        run_again_with(&[("GLIBC_TUNABLES", TUNABLES.into()), (MARKER, "1".into())]);
     }
     #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
     let _ = (should_rerun, TUNABLES, MARKER);
+}
+
+/// Replace this process with the same command (same arguments, same `argv[0]`) and `vars`
+/// added to its environment. Returns only if the exec failed.
+#[cfg(unix)]
+pub fn run_again_with(vars: &[(&str, std::ffi::OsString)]) {
+    use std::os::unix::process::CommandExt;
+    let mut args = std::env::args_os();
+    let Some(arg0) = args.next() else { return };
+    let mut command = std::process::Command::new("/proc/self/exe");
+    command.arg0(arg0).args(args);
+    for (name, value) in vars {
+        command.env(name, value);
+    }
+    let _ = command.exec();
 }
 
 /// What glibc's heaps grow by at least, as much as a thread's heap can take: by default they
