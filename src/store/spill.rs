@@ -9,17 +9,20 @@
 //! store and slower queries.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter};
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
+use std::ptr::NonNull;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, NullArray, RecordBatch, RecordBatchOptions};
+use arrow::buffer::Buffer;
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::error::ArrowError;
-use arrow::ipc::reader::StreamReader;
+use arrow::ipc::reader::StreamDecoder;
 use arrow::ipc::writer::StreamWriter;
+use memmap2::{Advice, Mmap};
 
 use super::buffer::{map_columns, one_schema};
 use super::writer::parquet_err;
@@ -88,15 +91,29 @@ pub fn write_run(
     })
 }
 
-/// The batches of a run, as written.
+/// The batches of a run, as written. Read in place from the page cache (the file mapped, the
+/// arrays pointing into it) rather than copied into fresh memory.
 pub fn read_run(run: &Run) -> Result<Vec<RecordBatch>, StoreError> {
     let file = File::open(&run.path).map_err(|e| StoreError::io(&run.path, e))?;
-    let reader = StreamReader::try_new(BufReader::new(file), None).map_err(parquet_err)?;
-    let batches = reader
-        .map(|b| b.and_then(restore_nulls))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(parquet_err)?;
-    // Read once; the staging folder goes at commit anyway, but the disk space can go now.
+    // SAFETY: the run is this transaction's own file in its staging folder, written and
+    // closed before, and changed by nothing after (a writer holds the store's lock).
+    let map = unsafe { Mmap::map(&file) }.map_err(|e| StoreError::io(&run.path, e))?;
+    let _ = map.advise(Advice::Sequential);
+    let mut bytes = match NonNull::new(map.as_ptr().cast_mut()) {
+        // SAFETY: the buffer keeps the mapping alive as long as any array points into it.
+        Some(ptr) => unsafe { Buffer::from_custom_allocation(ptr, map.len(), Arc::new(map)) },
+        None => Buffer::from_vec(Vec::<u8>::new()),
+    };
+    let mut decoder = StreamDecoder::new();
+    let mut batches = Vec::new();
+    while !bytes.is_empty() {
+        if let Some(b) = decoder.decode(&mut bytes).map_err(parquet_err)? {
+            batches.push(restore_nulls(b).map_err(parquet_err)?);
+        }
+    }
+    decoder.finish().map_err(parquet_err)?;
+    // Read once; the staging folder goes at commit anyway, but the disk space can go now (a
+    // mapped file's pages stay until the arrays are dropped).
     let _ = std::fs::remove_file(&run.path);
     Ok(batches)
 }
