@@ -3,10 +3,10 @@
 //!
 //! When the budget is reached, the largest partition's rows go to a run file under the
 //! transaction's staging folder (Arrow IPC, uncompressed: written at the speed of a copy, and
-//! read back in place from the page cache). At commit each partition's runs and remaining rows are merged into as few
-//! Parquet files as the budget allows. Writing Parquet files directly at that point instead
-//! gave about two files a partition (each with its own dictionaries and footer), a larger
-//! store and slower queries.
+//! read back in place from the page cache). At commit each partition's runs and remaining
+//! rows are merged into as few Parquet files as the budget allows. Writing Parquet files
+//! directly at that point instead gave about two files a partition (each with its own
+//! dictionaries and footer), a larger store and slower queries.
 
 use std::fs::File;
 use std::io::BufWriter;
