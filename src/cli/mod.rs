@@ -56,9 +56,8 @@ enum Command {
         /// Memory for decoded rows held across day partitions and for the dedup keys of those
         /// partitions; when full, the largest partition's rows wait on disk until commit (rows
         /// keep at least a quarter). More is faster; less bounds memory tighter [default, to stay
-        /// under 512 MB: 384 for inputs up to 2 GiB in all, 256 up to 3 GiB, 192 above and for
-        /// stdin, less while the process holds over 400 MiB (wide records); a value given here
-        /// is kept]
+        /// under 512 MB: 384 for inputs up to 640 MiB in all, 192 above and for stdin, less
+        /// while the process holds over 400 MiB (wide records); a value given here is kept]
         #[arg(long, value_name = "MB", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
         buffer_mb: Option<u64>,
         /// No progress bar (it is drawn only when stderr is a terminal)

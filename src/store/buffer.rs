@@ -26,32 +26,28 @@ use crate::schema::TableSchema;
 
 pub const MICROS_PER_DAY: i64 = 86_400_000_000;
 
-/// Default bytes of Arrow data buffered across all partitions of a transaction, together with
-/// the dedup keys of those partitions: the most that keeps a 2 GB input's peak well under
-/// 512 MB (the measurements of each budget are in bench/NOTES.md).
+/// Bytes of Arrow data buffered across all partitions of a transaction, together with the
+/// dedup keys of those partitions, when the caller does not choose (the ingest command does:
+/// `default_budget`).
 pub const DEFAULT_BUDGET: usize = 256 << 20;
 
-/// The default for inputs larger than `LARGE_INPUT`, or of unknown size (stdin): the memory
-/// beyond the buffer grows with it (allocator slack, the keys' hash sets) and with the input,
-/// so large inputs buffer less (bench/NOTES.md).
+/// The ingest command's buffer for inputs larger than `SMALL_INPUT`, or of unknown size
+/// (stdin). Such an input's rows do not fit a buffer that keeps the process under 512 MB
+/// anyway, so most wait on disk whatever the buffer: a larger one only raised the peak (while
+/// the governor caught up) and saved no time (bench/NOTES.md, twelfth session).
 pub const LARGE_INPUT_BUDGET: usize = 192 << 20;
 
-/// Input bytes above which an ingest takes `LARGE_INPUT_BUDGET` by default.
-pub const LARGE_INPUT: u64 = 3 << 30;
-
-/// The default for inputs of at most `SMALL_INPUT`: enough that the 2 GB benchmark input sets
-/// nothing aside on disk, which saves the spill's CPU and time, while a larger input would
-/// peak too close to 512 MB with it (bench/NOTES.md).
+/// The ingest command's buffer for inputs of at most `SMALL_INPUT`: enough that their rows
+/// wait for their files in memory, which saves the spill's CPU and time (bench/NOTES.md).
 pub const SMALL_INPUT_BUDGET: usize = 384 << 20;
 
 /// Input bytes up to which an ingest takes `SMALL_INPUT_BUDGET` by default.
-pub const SMALL_INPUT: u64 = 2 << 30;
+pub const SMALL_INPUT: u64 = 640 << 20;
 
 /// The buffer for an ingest of `input` bytes (`None`: not known, as from stdin).
 pub fn default_budget(input: Option<u64>) -> usize {
     match input {
         Some(bytes) if bytes <= SMALL_INPUT => SMALL_INPUT_BUDGET,
-        Some(bytes) if bytes <= LARGE_INPUT => DEFAULT_BUDGET,
         _ => LARGE_INPUT_BUDGET,
     }
 }
@@ -618,13 +614,12 @@ pub(super) mod tests {
 
     #[test]
     fn the_default_buffer_shrinks_as_the_input_grows() {
-        assert_eq!(default_budget(Some(1 << 30)), SMALL_INPUT_BUDGET);
+        assert_eq!(default_budget(Some(100 << 20)), SMALL_INPUT_BUDGET);
         assert_eq!(default_budget(Some(SMALL_INPUT)), SMALL_INPUT_BUDGET);
-        assert_eq!(default_budget(Some(SMALL_INPUT + 1)), DEFAULT_BUDGET);
-        assert_eq!(default_budget(Some(LARGE_INPUT)), DEFAULT_BUDGET);
-        assert_eq!(default_budget(Some(LARGE_INPUT + 1)), LARGE_INPUT_BUDGET);
+        assert_eq!(default_budget(Some(SMALL_INPUT + 1)), LARGE_INPUT_BUDGET);
+        assert_eq!(default_budget(Some(10 << 30)), LARGE_INPUT_BUDGET);
         assert_eq!(default_budget(None), LARGE_INPUT_BUDGET);
-        const { assert!(LARGE_INPUT_BUDGET < DEFAULT_BUDGET && DEFAULT_BUDGET < SMALL_INPUT_BUDGET) };
+        const { assert!(LARGE_INPUT_BUDGET < SMALL_INPUT_BUDGET) };
     }
 
     #[test]
