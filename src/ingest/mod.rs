@@ -96,11 +96,6 @@ pub trait Sink {
     ) -> Result<Self::Prepared, IngestError>;
     fn write(&mut self, prepared: Self::Prepared) -> Result<(), IngestError>;
     fn reject(&mut self, reject: &Reject) -> Result<(), IngestError>;
-    /// Whether the sink has set rows aside (on disk) for want of memory: ingest then stops
-    /// decoding pieces by day, which holds more memory per row (see `Run::decode_by_day`).
-    fn sets_rows_aside(&self) -> bool {
-        false
-    }
 }
 
 /// What a store holds of the sources committed before: their content hashes, and their sizes.
@@ -125,8 +120,7 @@ pub struct IngestOptions {
     pub chunk_bytes: usize,
     /// Counters a progress display reads while the ingest runs.
     pub progress: Option<Arc<Progress>>,
-    /// Decode NDJSON pieces a day at a time until the sink sets rows aside (see `pieces`);
-    /// off, in the order of their lines. The rows and rejects are the same either way.
+    /// Decode NDJSON pieces a day at a time (see `pieces`); off, in the order of their lines. The rows and rejects are the same either way.
     pub by_day: bool,
 }
 
@@ -238,7 +232,6 @@ pub fn run<S: Sink>(
     let sources = source::expand(paths)?;
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let shared = Shared::new(&sources, sink.known_sources(), options.chunk_bytes);
-    shared.by_day.store(options.by_day, Ordering::Relaxed);
     let (tx, rx) = mpsc::sync_channel::<Msg<S::Prepared>>(workers);
     let mut summary = Summary::default();
     let mut failure: Option<IngestError> = None;
@@ -276,11 +269,7 @@ pub fn run<S: Sink>(
                 continue; // drain so workers can finish
             }
             let result = match msg {
-                Msg::Batch(prepared) => prepared.and_then(|p| sink.write(p)).map(|()| {
-                    if sink.sets_rows_aside() {
-                        shared.by_day.store(false, Ordering::Relaxed);
-                    }
-                }),
+                Msg::Batch(prepared) => prepared.and_then(|p| sink.write(p)),
                 Msg::Reject(r) => {
                     rejected += 1;
                     if options.max_errors.is_some_and(|max| rejected > max) {
@@ -398,7 +387,7 @@ impl Run<'_> {
                         line_base: &mut base,
                         counts: &mut counts,
                     };
-                    let decoded = match shared.by_day.load(Ordering::Relaxed) {
+                    let decoded = match self.options.by_day {
                         true => self.decode_by_day(&mut piece, &mut hashing, out),
                         false => self.decode_in_order(&mut piece, &mut hashing, out),
                     };

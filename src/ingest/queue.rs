@@ -62,8 +62,6 @@ pub struct Shared<'a> {
     ready: Condvar,
     pub reports: Mutex<Vec<Option<SourceReport>>>,
     pub stop: AtomicBool,
-    /// Whether NDJSON pieces are decoded a day at a time (until the sink sets rows aside).
-    pub by_day: AtomicBool,
 }
 
 impl<'a> Shared<'a> {
@@ -91,7 +89,6 @@ impl<'a> Shared<'a> {
             ready: Condvar::new(),
             reports: Mutex::new(vec![None; sources.len()]),
             stop: AtomicBool::new(false),
-            by_day: AtomicBool::new(true),
         }
     }
 

@@ -507,10 +507,6 @@ impl Sink for Transaction {
         self.write_reject(reject)
             .map_err(|e| IngestError::Sink(e.to_string()))
     }
-
-    fn sets_rows_aside(&self) -> bool {
-        self.spilled_bytes > 0
-    }
 }
 
 /// One file to write at commit: rows in memory and runs to read back.
