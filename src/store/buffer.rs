@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, RecordBatchOptions, UInt32Array};
 use arrow::compute::{cast, concat, take};
-use arrow::datatypes::{Field, Schema, SchemaRef, TimestampMicrosecondType};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimestampMicrosecondType};
 use arrow::error::ArrowError;
 use arrow_select::dictionary::garbage_collect_any_dictionary;
 
@@ -173,8 +173,12 @@ fn with_columns_of(
 
 /// The batches of one partition with one schema. Decoded batches hold string columns as
 /// dictionaries or as plain strings (see `TableDecoder`), and the choice can differ between
-/// batches; where it does, the column becomes plain strings in all of them. Either way the
-/// Parquet column is the same.
+/// batches (each decoder judges a column on its own piece). Where it does, the column becomes
+/// a dictionary in all of them, each batch with its own: casting the dictionaries to plain
+/// strings instead turned a column of a few long repeating values from two bytes a row into
+/// its whole length, and took a commit reading such rows back past its memory (bench/NOTES.md,
+/// twelfth session). Unless a batch has more rows than a key can number (none the decoders
+/// make): then plain strings. Either way the Parquet column is the same.
 pub fn one_schema(
     table: &TableSchema,
     batches: &[RecordBatch],
@@ -184,6 +188,8 @@ pub fn one_schema(
         return Ok((first, batches.to_vec()));
     }
     let plain = table.arrow_schema();
+    let dictionary = DataType::Dictionary(Box::new(DataType::UInt16), Box::new(DataType::Utf8));
+    let keys_suffice = batches.iter().all(|b| b.num_rows() <= DICTIONARY_ROWS);
     let fields: Vec<Field> = (0..plain.fields().len())
         .map(|i| {
             // Columns null in a whole batch take any type; the others must agree, and keep
@@ -200,12 +206,16 @@ pub fn one_schema(
                 same_type &= f.data_type() == field.data_type();
                 same_field &= f == field;
             }
+            let strings = plain.field(i).data_type() == &DataType::Utf8;
             match (same_type, same_field) {
                 (true, true) => field,
                 (true, false) => plain
                     .field(i)
                     .clone()
                     .with_data_type(field.data_type().clone()),
+                (false, _) if strings && keys_suffice => {
+                    plain.field(i).clone().with_data_type(dictionary.clone())
+                }
                 (false, _) => plain.field(i).clone(),
             }
         })
@@ -221,6 +231,10 @@ pub fn one_schema(
     })?;
     Ok((schema, batches))
 }
+
+/// Rows a batch may have for its strings to become a `Dictionary(UInt16, Utf8)` whatever
+/// their values: as many as a key can number.
+const DICTIONARY_ROWS: usize = 1 << 16;
 
 /// `batches` under `schema`, each column replaced by `f(column index, column)`.
 pub fn map_columns(
@@ -610,6 +624,40 @@ pub(super) mod tests {
             })
             .collect();
         assert_eq!(got, vec!["c1", "c2", "c4", "c5", "c9"]);
+    }
+
+    #[test]
+    fn batches_that_disagree_on_a_dictionary_all_become_dictionaries_with_their_values() {
+        let table = Catalog::builtin().get("Event").unwrap();
+        let computer = table.column_index("Computer").unwrap();
+        let strings = |b: &RecordBatch| -> Vec<String> {
+            let c = cast(b.column(computer), &DataType::Utf8).unwrap();
+            (c.as_string::<i32>().iter())
+                .map(|v| v.unwrap().to_string())
+                .collect()
+        };
+        let batches = vec![
+            with_dictionary_computer(event_batch(&[5, 1, 9])),
+            event_batch(&[4, 2]),
+        ];
+        let (schema, unified) = one_schema(table, &batches).unwrap();
+        assert!(matches!(
+            schema.field(computer).data_type(),
+            DataType::Dictionary(..)
+        ));
+        for (before, after) in batches.iter().zip(&unified) {
+            assert_eq!(after.schema(), schema);
+            assert_eq!(strings(after), strings(before));
+        }
+        // A batch with more rows than a key can number: plain strings, as before.
+        let many: Vec<i64> = (0..DICTIONARY_ROWS as i64 + 1).collect();
+        let batches = vec![
+            with_dictionary_computer(event_batch(&[1])),
+            event_batch(&many),
+        ];
+        let (schema, unified) = one_schema(table, &batches).unwrap();
+        assert_eq!(schema.field(computer).data_type(), &DataType::Utf8);
+        assert_eq!(strings(&unified[1]).len(), many.len());
     }
 
     #[test]
