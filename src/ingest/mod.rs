@@ -120,7 +120,8 @@ pub struct IngestOptions {
     pub chunk_bytes: usize,
     /// Counters a progress display reads while the ingest runs.
     pub progress: Option<Arc<Progress>>,
-    /// Decode NDJSON pieces a day at a time (see `pieces`); off, in the order of their lines. The rows and rejects are the same either way.
+    /// Decode NDJSON pieces a day at a time (see `pieces`); off, in the order of their lines.
+    /// The rows and rejects are the same either way.
     pub by_day: bool,
 }
 
