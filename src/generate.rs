@@ -531,6 +531,27 @@ pub fn write(scale: f64, layout: Layout, out: &Path) -> std::io::Result<Vec<Path
     write_each(scale, layout, out, &mut |_| {})
 }
 
+/// Bytes of memory a unit of `--scale` takes while generating (the records of each table are
+/// built whole before they are written), with some room: measured at scales 4 and 20
+/// (bench/NOTES.md, twelfth session).
+fn bytes_per_scale(layout: Layout) -> f64 {
+    let mib = match layout {
+        Layout::Ndjson => 240.0,
+        Layout::Mixed => 340.0,
+    };
+    mib * f64::from(1u32 << 20)
+}
+
+/// Memory generating at `scale` needs, in bytes.
+pub fn memory_needed(scale: f64, layout: Layout) -> u64 {
+    (scale * bytes_per_scale(layout)) as u64
+}
+
+/// The largest scale (to one decimal) whose generation fits in `available` bytes.
+pub fn largest_scale(available: u64, layout: Layout) -> f64 {
+    (available as f64 / bytes_per_scale(layout) * 10.0).floor() / 10.0
+}
+
 /// [`write`], calling `starting` with each file's name before it is written (for a progress
 /// display).
 pub fn write_each(
@@ -681,4 +702,21 @@ fn query_api(rows: &[Value]) -> Value {
         })
         .collect();
     json!({"tables": [{"name": "PrimaryResult", "columns": columns, "rows": data}]})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_largest_scale_that_fits_fits_and_a_tenth_more_does_not() {
+        for layout in [Layout::Ndjson, Layout::Mixed] {
+            for available in [1u64 << 30, 17 << 30, 24 << 30] {
+                let most = largest_scale(available, layout);
+                assert!(memory_needed(most, layout) <= available);
+                assert!(memory_needed(most + 0.1, layout) > available);
+            }
+        }
+        assert!(memory_needed(1.0, Layout::Mixed) > memory_needed(1.0, Layout::Ndjson));
+    }
 }

@@ -110,7 +110,8 @@ enum Command {
         after_help = "Examples:\n  omslake generate --scale 4 --out gen/\n  omslake generate --scale 0.1 --out small/ --layout mixed"
     )]
     Generate {
-        /// Size: 1 is about 50 MB of JSON (4 about 200 MB); up to 1000
+        /// Size: 1 is about 50 MB of JSON (4 about 200 MB); up to 1000, as memory allows (about
+        /// 240 MiB a unit while it generates, 340 for --layout mixed)
         #[arg(long, default_value_t = 1.0, value_parser = parse_scale)]
         scale: f64,
         #[arg(long, value_name = "DIR")]
@@ -586,6 +587,23 @@ fn generate(scale: f64, out: &std::path::Path, layout: Layout, quiet: bool) -> C
             format!("--scale must be in (0, 1000], got {scale}"),
         ));
     }
+    // The generator builds each table whole: past the memory there is, the system would kill
+    // it part-way, so say so first.
+    if let Some(available) = available_memory() {
+        let needed = omslake::generate::memory_needed(scale, layout);
+        if needed > available {
+            let gib = |b: u64| b as f64 / f64::from(1u32 << 30);
+            return Err(Failure::new(
+                EXIT_USAGE,
+                format!(
+                    "--scale {scale} needs about {:.1} GiB of memory while it generates (each table is built whole), more than the {:.1} GiB available: use --scale {} or less",
+                    gib(needed),
+                    gib(available),
+                    omslake::generate::largest_scale(available, layout)
+                ),
+            ));
+        }
+    }
     let bar = progress::spinner("generate", quiet);
     let files = omslake::generate::write_each(scale, layout, out, &mut |name| {
         bar.set_message(name.to_string())
@@ -605,6 +623,14 @@ fn generate(scale: f64, out: &std::path::Path, layout: Layout, quiet: bool) -> C
         out.display()
     );
     Ok(0)
+}
+
+/// Memory the system can give this process without swapping (`MemAvailable`), where it says.
+fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_ascii_whitespace().nth(1)?.parse().ok()?;
+    Some(kib << 10)
 }
 
 #[cfg(test)]

@@ -98,3 +98,35 @@ fn date_math_past_the_calendar_is_an_error_not_a_panic() {
         assert!(r.stderr.contains("out of range"), "{search}: {}", r.stderr);
     }
 }
+
+#[test]
+fn a_scale_past_the_memory_there_is_is_refused_before_anything_is_written() {
+    let available_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            let line = m
+                .lines()
+                .find(|l| l.starts_with("MemAvailable:"))?
+                .to_string();
+            line.split_ascii_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map(|kib| kib >> 20);
+    // Scale 1000 needs over 200 GiB; elsewhere than Linux the check is not made.
+    if !available_gib.is_some_and(|gib| gib < 200) {
+        eprintln!("skipped: no MemAvailable under 200 GiB to check against");
+        return;
+    }
+    let env = Env::new();
+    let out = env.path("big");
+    let r = env.run(&[
+        "generate",
+        "--scale",
+        "1000",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert!(r.stderr.contains("use --scale"), "{}", r.stderr);
+    assert!(!out.exists());
+}
