@@ -589,7 +589,7 @@ fn generate(scale: f64, out: &std::path::Path, layout: Layout, quiet: bool) -> C
     }
     // The generator builds each table whole: past the memory there is, the system would kill
     // it part-way, so say so first.
-    if let Some(available) = available_memory() {
+    if let Some(available) = omslake::store::memory::available() {
         let needed = omslake::generate::memory_needed(scale, layout);
         if needed > available {
             let gib = |b: u64| b as f64 / f64::from(1u32 << 30);
@@ -623,14 +623,6 @@ fn generate(scale: f64, out: &std::path::Path, layout: Layout, quiet: bool) -> C
         out.display()
     );
     Ok(0)
-}
-
-/// Memory the system can give this process without swapping (`MemAvailable`), where it says.
-fn available_memory() -> Option<u64> {
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kib: u64 = line.split_ascii_whitespace().nth(1)?.parse().ok()?;
-    Some(kib << 10)
 }
 
 #[cfg(test)]

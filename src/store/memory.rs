@@ -107,6 +107,14 @@ fn resident_anonymous() -> Option<usize> {
     }
 }
 
+/// Memory the system can give this process without swapping (`MemAvailable`), where it says.
+pub fn available() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_ascii_whitespace().nth(1)?.parse().ok()?;
+    Some(kib << 10)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

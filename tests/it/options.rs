@@ -101,16 +101,7 @@ fn date_math_past_the_calendar_is_an_error_not_a_panic() {
 
 #[test]
 fn a_scale_past_the_memory_there_is_is_refused_before_anything_is_written() {
-    let available_gib = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            let line = m
-                .lines()
-                .find(|l| l.starts_with("MemAvailable:"))?
-                .to_string();
-            line.split_ascii_whitespace().nth(1)?.parse::<u64>().ok()
-        })
-        .map(|kib| kib >> 20);
+    let available_gib = omslake::store::memory::available().map(|bytes| bytes >> 30);
     // Scale 1000 needs over 200 GiB; elsewhere than Linux the check is not made.
     if !available_gib.is_some_and(|gib| gib < 200) {
         eprintln!("skipped: no MemAvailable under 200 GiB to check against");
