@@ -347,6 +347,14 @@ proptest::proptest! {
         }
         let bytes = f.finish().unwrap();
         proptest::prop_assert_eq!(read_rows(bytes.clone()), want.clone());
+        // With the statistics (null counts among them) parquet gives the picked rows.
+        let picked = arrow::compute::interleave_record_batch(&refs, &pairs).unwrap();
+        let options = ArrowWriterOptions::new()
+            .with_properties(props.clone())
+            .with_skip_arrow_metadata(true);
+        let mut w = ArrowWriter::try_new_with_options(Vec::new(), plain.clone(), options).unwrap();
+        w.write(&picked).unwrap();
+        proptest::prop_assert_eq!(stats(bytes.clone()), stats(w.into_inner().unwrap()));
         // A column at a time (pages may break elsewhere: each column is given its rows in
         // other slices): the same rows.
         let mut f = ParquetFile::try_new(Vec::new(), plain.clone(), props.clone(), true).unwrap();
