@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 
+use crate::schema::TABLE_NAMES;
+
 /// How records are laid out in files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Layout {
@@ -189,15 +191,44 @@ pub struct Generated {
     pub o365_blob: Vec<Value>,
 }
 
+/// Where a generated record goes: a table, or the raw Office 365 API blob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Table(&'static str),
+    O365Blob,
+}
+
+/// Every record of `scale`, built whole in memory, per table.
 pub fn records(scale: f64) -> Generated {
+    let mut tables: Vec<(&'static str, Vec<Value>)> =
+        TABLE_NAMES.iter().map(|&t| (t, Vec::new())).collect();
+    let mut o365_blob = Vec::new();
+    let collected = each_record(scale, &mut |target, record| {
+        match target {
+            Target::Table(t) => match tables.iter_mut().find(|(name, _)| *name == t) {
+                Some((_, rows)) => rows.push(record),
+                None => unreachable!("a generated table is a known table"),
+            },
+            Target::O365Blob => o365_blob.push(record),
+        }
+        Ok(())
+    });
+    collected.expect("collecting in memory does not fail");
+    Generated { tables, o365_blob }
+}
+
+/// Hand every record of `scale` to `emit` as it is made, in a fixed order (the same `scale`
+/// gives the same records in the same order), holding only the fleet and the catalogue.
+pub fn each_record(
+    scale: f64,
+    emit: &mut dyn FnMut(Target, Value) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let mut rng = Rng(0x05_1a_4e);
     let computers = fleet(&mut rng, scale);
     let cat = catalogue(&mut rng);
     let tenant = "b1f0c0de-0000-4000-8000-00000000a11e";
     let mg = format!("AOI-{tenant}");
     let assessments = 3;
-    let mut update = Vec::new();
-    let mut summary = Vec::new();
     for c in &computers {
         for a in 0..assessments {
             let secs = START_SECS + a * DAYS * 86_400 / assessments + rng.below(86_400 * 2) as i64;
@@ -298,27 +329,29 @@ pub fn records(scale: f64) -> Generated {
                 }
                 r.insert("_ResourceId".into(), json!(format!("/subscriptions/{tenant}/resourcegroups/fleet/providers/microsoft.compute/virtualmachines/{}", c.name.split('.').next().unwrap_or_default().to_lowercase())));
                 r.insert("_BilledSize".into(), json!(800 + rng.below(400)));
-                update.push(Value::Object(r));
+                emit(Target::Table("Update"), Value::Object(r))?;
             }
-            summary.push(json!({
-                "TenantId": tenant, "TimeGenerated": tg, "Type": "UpdateSummary", "SourceSystem": "OpsManager",
-                "Computer": c.name, "SourceComputerId": c.id, "VMUUID": c.vm, "ManagementGroupName": mg,
-                "ComputerEnvironment": "Non-Azure", "OsVersion": if c.linux { "22.04" } else { "10.0.14393" },
-                "CriticalUpdatesMissing": crit, "SecurityUpdatesMissing": sec, "OtherUpdatesMissing": other,
-                "TotalUpdatesMissing": crit + sec + other,
-                "OldestMissingSecurityUpdateInDays": if sec > 0 { 10 + rng.below(200) as i64 } else { 0 },
-                "OldestMissingSecurityUpdateBucket": *rng.pick(&["Recent", "30 days ago", "60 days ago", "Older"]),
-                "RestartPending": rng.chance(0.2),
-                "WindowsUpdateSetting": if c.linux { Value::Null } else { json!(c.setting) },
-                "WSUSServer": if c.linux || c.wsus.is_empty() { Value::Null } else { json!(c.wsus) },
-                "WindowsUpdateAgentVersion": if c.linux { Value::Null } else { json!("7.9.9600.18970") },
-                "NETRuntimeVersion": if c.linux { Value::Null } else { json!("4.8.03761") },
-                "_BilledSize": 640.5,
-            }));
+            emit(
+                Target::Table("UpdateSummary"),
+                json!({
+                    "TenantId": tenant, "TimeGenerated": tg, "Type": "UpdateSummary", "SourceSystem": "OpsManager",
+                    "Computer": c.name, "SourceComputerId": c.id, "VMUUID": c.vm, "ManagementGroupName": mg,
+                    "ComputerEnvironment": "Non-Azure", "OsVersion": if c.linux { "22.04" } else { "10.0.14393" },
+                    "CriticalUpdatesMissing": crit, "SecurityUpdatesMissing": sec, "OtherUpdatesMissing": other,
+                    "TotalUpdatesMissing": crit + sec + other,
+                    "OldestMissingSecurityUpdateInDays": if sec > 0 { 10 + rng.below(200) as i64 } else { 0 },
+                    "OldestMissingSecurityUpdateBucket": *rng.pick(&["Recent", "30 days ago", "60 days ago", "Older"]),
+                    "RestartPending": rng.chance(0.2),
+                    "WindowsUpdateSetting": if c.linux { Value::Null } else { json!(c.setting) },
+                    "WSUSServer": if c.linux || c.wsus.is_empty() { Value::Null } else { json!(c.wsus) },
+                    "WindowsUpdateAgentVersion": if c.linux { Value::Null } else { json!("7.9.9600.18970") },
+                    "NETRuntimeVersion": if c.linux { Value::Null } else { json!("4.8.03761") },
+                    "_BilledSize": 640.5,
+                }),
+            )?;
         }
     }
 
-    let mut runs = Vec::new();
     let run_names = [
         "DeploymentName",
         "Patch Tuesday – Servers",
@@ -358,21 +391,23 @@ pub fn records(scale: f64) -> Generated {
                 };
                 let at = secs0 + rng.below(7200) as i64;
                 let tg = time_text(&mut rng, at);
-                runs.push(json!({
-                    "TenantId": tenant, "TimeGenerated": tg,
-                    "Type": "UpdateRunProgress", "SourceSystem": "OpsManager", "Computer": c.name,
-                    "SourceComputerId": c.id, "CorrelationId": corr, "UpdateRunName": run,
-                    "InstallationStatus": status, "Title": title, "Product": product, "KBID": kb, "UpdateId": uid,
-                    "OSType": if c.linux { "Linux" } else { "Windows" },
-                    "ErrorResult": if status.contains("Failed") { json!("0x80240022") } else { Value::Null },
-                    "SucceededOnRetry": status == "Succeeded" && rng.chance(0.1),
-                    "ManagementGroupName": mg, "ComputerEnvironment": "Non-Azure", "_BilledSize": 512.0,
-                }));
+                emit(
+                    Target::Table("UpdateRunProgress"),
+                    json!({
+                        "TenantId": tenant, "TimeGenerated": tg,
+                        "Type": "UpdateRunProgress", "SourceSystem": "OpsManager", "Computer": c.name,
+                        "SourceComputerId": c.id, "CorrelationId": corr, "UpdateRunName": run,
+                        "InstallationStatus": status, "Title": title, "Product": product, "KBID": kb, "UpdateId": uid,
+                        "OSType": if c.linux { "Linux" } else { "Windows" },
+                        "ErrorResult": if status.contains("Failed") { json!("0x80240022") } else { Value::Null },
+                        "SucceededOnRetry": status == "Succeeded" && rng.chance(0.1),
+                        "ManagementGroupName": mg, "ComputerEnvironment": "Non-Azure", "_BilledSize": 512.0,
+                    }),
+                )?;
             }
         }
     }
 
-    let mut events = Vec::new();
     let sources = [
         "Service Control Manager",
         "Microsoft-Windows-WindowsUpdateClient",
@@ -400,14 +435,17 @@ pub fn records(scale: f64) -> Generated {
             };
             let at = START_SECS + rng.below((DAYS * 86_400) as u64) as i64;
             let tg = time_text(&mut rng, at);
-            events.push(json!({
-                "TenantId": tenant, "TimeGenerated": tg,
-                "Type": "Event", "SourceSystem": "OpsManager", "Computer": c.name, "EventLog": if id == 1000 { "Application" } else { "System" },
-                "EventID": id, "EventLevel": level, "EventLevelName": name, "EventCategory": 0, "Source": src,
-                "UserName": if rng.chance(0.7) { "N/A" } else { "CONTOSO\\svc_sql" }, "RenderedDescription": msg,
-                "ParameterXml": format!("<Param>{src}</Param><Param>running</Param>"),
-                "ManagementGroupName": mg, "_BilledSize": 700.0,
-            }));
+            emit(
+                Target::Table("Event"),
+                json!({
+                    "TenantId": tenant, "TimeGenerated": tg,
+                    "Type": "Event", "SourceSystem": "OpsManager", "Computer": c.name, "EventLog": if id == 1000 { "Application" } else { "System" },
+                    "EventID": id, "EventLevel": level, "EventLevelName": name, "EventCategory": 0, "Source": src,
+                    "UserName": if rng.chance(0.7) { "N/A" } else { "CONTOSO\\svc_sql" }, "RenderedDescription": msg,
+                    "ParameterXml": format!("<Param>{src}</Param><Param>running</Param>"),
+                    "ManagementGroupName": mg, "_BilledSize": 700.0,
+                }),
+            )?;
         }
     }
 
@@ -432,8 +470,6 @@ pub fn records(scale: f64) -> Generated {
         }
     })
     .collect();
-    let mut office = Vec::new();
-    let mut o365 = Vec::new();
     let n_office = ((12000.0 * scale) as usize).max(60);
     for i in 0..n_office {
         let user = rng.pick(&users).clone();
@@ -484,7 +520,7 @@ pub fn records(scale: f64) -> Generated {
                 r["Actor"] = json!([{"ID": user, "Type": 5}]);
                 r["AzureActiveDirectoryEventType"] = json!(1);
             }
-            o365.push(r);
+            emit(Target::O365Blob, r)?;
         } else {
             let mut r = json!({
                 "TenantId": tenant, "TimeGenerated": time_text(&mut rng, secs), "Type": "OfficeActivity",
@@ -511,19 +547,10 @@ pub fn records(scale: f64) -> Generated {
                 r["Members"] = json!(format!("[{{\"UPN\":\"{user}\",\"Role\":1}}]"));
                 r["TeamName"] = json!("Finance – EMEA");
             }
-            office.push(r);
+            emit(Target::Table("OfficeActivity"), r)?;
         }
     }
-    Generated {
-        tables: vec![
-            ("Update", update),
-            ("UpdateSummary", summary),
-            ("UpdateRunProgress", runs),
-            ("OfficeActivity", office),
-            ("Event", events),
-        ],
-        o365_blob: o365,
-    }
+    Ok(())
 }
 
 /// Write the generated data under `out`; returns the files written.
@@ -531,29 +558,28 @@ pub fn write(scale: f64, layout: Layout, out: &Path) -> std::io::Result<Vec<Path
     write_each(scale, layout, out, &mut |_| {})
 }
 
-/// Bytes of memory a unit of `--scale` takes while generating (the records of each table are
-/// built whole before they are written), with some room: measured at scales 4 and 20
-/// (bench/NOTES.md, twelfth session).
-fn bytes_per_scale(layout: Layout) -> f64 {
-    let mib = match layout {
-        Layout::Ndjson => 240.0,
-        Layout::Mixed => 340.0,
-    };
-    mib * f64::from(1u32 << 20)
+/// Bytes of memory a unit of `--scale` takes while generating with `--layout mixed` (each
+/// table's records are built whole before they are written), with some room: measured at
+/// scale 4 (bench/NOTES.md, twelfth session). `--layout ndjson` streams, in constant memory.
+const MIXED_BYTES_PER_SCALE: f64 = 340.0 * (1u64 << 20) as f64;
+
+/// Memory generating at `scale` needs, in bytes, where it grows with the scale (`--layout
+/// mixed`); `None` for a layout written as it is generated.
+pub fn memory_needed(scale: f64, layout: Layout) -> Option<u64> {
+    match layout {
+        Layout::Ndjson => None,
+        Layout::Mixed => Some((scale * MIXED_BYTES_PER_SCALE) as u64),
+    }
 }
 
-/// Memory generating at `scale` needs, in bytes.
-pub fn memory_needed(scale: f64, layout: Layout) -> u64 {
-    (scale * bytes_per_scale(layout)) as u64
+/// The largest scale (to one decimal) whose generation with `--layout mixed` fits in
+/// `available` bytes.
+pub fn largest_scale(available: u64) -> f64 {
+    (available as f64 / MIXED_BYTES_PER_SCALE * 10.0).floor() / 10.0
 }
 
-/// The largest scale (to one decimal) whose generation fits in `available` bytes.
-pub fn largest_scale(available: u64, layout: Layout) -> f64 {
-    (available as f64 / bytes_per_scale(layout) * 10.0).floor() / 10.0
-}
-
-/// [`write`], calling `starting` with each file's name before it is written (for a progress
-/// display).
+/// [`write`], calling `starting` with each file's name as it is begun (for a progress
+/// display). When writing fails, the files it began are removed: no half-written data set.
 pub fn write_each(
     scale: f64,
     layout: Layout,
@@ -561,9 +587,74 @@ pub fn write_each(
     starting: &mut dyn FnMut(&str),
 ) -> std::io::Result<Vec<PathBuf>> {
     fs::create_dir_all(out)?;
+    let mut files = Vec::new();
+    let written = match layout {
+        Layout::Ndjson => write_ndjson(scale, out, &mut files, starting),
+        Layout::Mixed => write_mixed(scale, out, &mut files, starting),
+    };
+    if written.is_err() {
+        for f in &files {
+            let _ = fs::remove_file(f);
+        }
+    }
+    written.map(|()| files)
+}
+
+/// One NDJSON file per table and the raw Office 365 API blob (a JSON array), each record
+/// written as it is made: the memory taken does not grow with `scale`.
+fn write_ndjson(
+    scale: f64,
+    out: &Path,
+    files: &mut Vec<PathBuf>,
+    starting: &mut dyn FnMut(&str),
+) -> std::io::Result<()> {
+    let mut names: Vec<String> = TABLE_NAMES.iter().map(|t| format!("{t}.ndjson")).collect();
+    names.push("OfficeActivity-api.json".into());
+    let blob = names.len() - 1;
+    let mut writers = Vec::with_capacity(names.len());
+    for name in &names {
+        let path = out.join(name);
+        files.push(path.clone());
+        writers.push(BufWriter::with_capacity(1 << 20, File::create(path)?));
+    }
+    let mut started = vec![false; names.len()];
+    let mut blob_records = 0u64;
+    each_record(scale, &mut |target, record| {
+        let i = match target {
+            Target::Table(t) => TABLE_NAMES.iter().position(|n| *n == t).unwrap_or(blob),
+            Target::O365Blob => blob,
+        };
+        if !std::mem::replace(&mut started[i], true) {
+            starting(&names[i]);
+        }
+        let w = &mut writers[i];
+        if i == blob {
+            w.write_all(if blob_records == 0 { b"[" } else { b"," })?;
+            blob_records += 1;
+            serde_json::to_writer(&mut *w, &record)?;
+        } else {
+            serde_json::to_writer(&mut *w, &record)?;
+            w.write_all(b"\n")?;
+        }
+        Ok(())
+    })?;
+    writers[blob].write_all(if blob_records == 0 { b"[]" } else { b"]" })?;
+    for w in &mut writers {
+        w.flush()?;
+    }
+    Ok(())
+}
+
+/// Every input shape omslake reads, each table's records built whole first (some shapes
+/// need them all: a query API response names its columns before its rows).
+fn write_mixed(
+    scale: f64,
+    out: &Path,
+    files: &mut Vec<PathBuf>,
+    starting: &mut dyn FnMut(&str),
+) -> std::io::Result<()> {
     starting("records in memory");
     let g = records(scale);
-    let mut files = Vec::new();
     let mut create = |name: &str| -> std::io::Result<(PathBuf, BufWriter<File>)> {
         starting(name);
         let p = out.join(name);
@@ -573,104 +664,88 @@ pub fn write_each(
             BufWriter::with_capacity(1 << 20, File::create(out.join(name))?),
         ))
     };
-    match layout {
-        Layout::Ndjson => {
-            for (table, rows) in &g.tables {
-                let (_, mut w) = create(&format!("{table}.ndjson"))?;
-                for r in rows {
-                    serde_json::to_writer(&mut w, r)?;
-                    w.write_all(b"\n")?;
+    {
+        for (table, rows) in &g.tables {
+            match *table {
+                "Update" => {
+                    // Stringified bools (PowerShell-style export) and the legacy PublishDate key.
+                    let (_, mut w) = create("Update.ndjson")?;
+                    for (i, r) in rows.iter().enumerate() {
+                        let mut r = r.clone();
+                        if i % 4 == 0 {
+                            if let Some(b) = r.get("Optional").and_then(Value::as_bool) {
+                                r["Optional"] = json!(if b { "True" } else { "False" });
+                            }
+                            if let Some(p) =
+                                r.as_object_mut().and_then(|o| o.remove("PublishedDate"))
+                            {
+                                r["PublishDate"] = p;
+                            }
+                        }
+                        serde_json::to_writer(&mut w, &r)?;
+                        w.write_all(b"\n")?;
+                    }
+                    w.flush()?;
                 }
-                w.flush()?;
-            }
-            let (_, mut w) = create("OfficeActivity-api.json")?;
-            serde_json::to_writer(&mut w, &g.o365_blob)?;
-            w.flush()?;
-        }
-        Layout::Mixed => {
-            for (table, rows) in &g.tables {
-                match *table {
-                    "Update" => {
-                        // Stringified bools (PowerShell-style export) and the legacy PublishDate key.
-                        let (_, mut w) = create("Update.ndjson")?;
-                        for (i, r) in rows.iter().enumerate() {
+                "UpdateSummary" => {
+                    // A JSON array with numbers as strings, as stringifying exporters write them.
+                    let rows: Vec<Value> = rows
+                        .iter()
+                        .map(|r| {
                             let mut r = r.clone();
-                            if i % 4 == 0 {
-                                if let Some(b) = r.get("Optional").and_then(Value::as_bool) {
-                                    r["Optional"] = json!(if b { "True" } else { "False" });
-                                }
-                                if let Some(p) =
-                                    r.as_object_mut().and_then(|o| o.remove("PublishedDate"))
-                                {
-                                    r["PublishDate"] = p;
+                            for k in [
+                                "CriticalUpdatesMissing",
+                                "TotalUpdatesMissing",
+                                "_BilledSize",
+                            ] {
+                                if let Some(v) = r.get(k).cloned() {
+                                    r[k] = json!(v.to_string());
                                 }
                             }
-                            serde_json::to_writer(&mut w, &r)?;
-                            w.write_all(b"\n")?;
-                        }
-                        w.flush()?;
-                    }
-                    "UpdateSummary" => {
-                        // A JSON array with numbers as strings, as stringifying exporters write them.
-                        let rows: Vec<Value> = rows
-                            .iter()
-                            .map(|r| {
-                                let mut r = r.clone();
-                                for k in [
-                                    "CriticalUpdatesMissing",
-                                    "TotalUpdatesMissing",
-                                    "_BilledSize",
-                                ] {
-                                    if let Some(v) = r.get(k).cloned() {
-                                        r[k] = json!(v.to_string());
-                                    }
-                                }
-                                r
-                            })
-                            .collect();
-                        let (_, mut w) = create("UpdateSummary.json")?;
-                        serde_json::to_writer_pretty(&mut w, &rows)?;
-                        w.flush()?;
-                    }
-                    "UpdateRunProgress" => {
-                        let (_, mut w) = create("UpdateRunProgress-query-api.json")?;
-                        serde_json::to_writer(&mut w, &query_api(rows))?;
-                        w.flush()?;
-                    }
-                    "Event" => {
-                        let value: Vec<Value> = rows
-                            .iter()
-                            .enumerate()
-                            .map(|(i, r)| {
-                                let mut r = r.clone();
-                                r["id"] = json!(format!("{}", i));
-                                r["MG"] = json!("00000000-0000-0000-0000-000000000001");
-                                r["TimeCollected"] = r["TimeGenerated"].clone();
-                                r["__metadata"] =
-                                    json!({"Type": "Event", "TimeGenerated": r["TimeGenerated"]});
-                                r
-                            })
-                            .collect();
-                        let doc = json!({"id": "subscriptions/x/search/1", "__metadata": {"resultType": "raw", "total": value.len(), "top": value.len(), "Status": "Successful"}, "value": value});
-                        let (_, w) = create("Event-search-api.json.gz")?;
-                        let mut gz =
-                            flate2::write::GzEncoder::new(w, flate2::Compression::default());
-                        serde_json::to_writer(&mut gz, &doc)?;
-                        gz.finish()?.flush()?;
-                    }
-                    _ => {
-                        let (_, mut w) = create(&format!("{table}-records.json"))?;
-                        serde_json::to_writer(&mut w, &json!({ "records": rows }))?;
-                        w.flush()?;
-                    }
+                            r
+                        })
+                        .collect();
+                    let (_, mut w) = create("UpdateSummary.json")?;
+                    serde_json::to_writer_pretty(&mut w, &rows)?;
+                    w.flush()?;
+                }
+                "UpdateRunProgress" => {
+                    let (_, mut w) = create("UpdateRunProgress-query-api.json")?;
+                    serde_json::to_writer(&mut w, &query_api(rows))?;
+                    w.flush()?;
+                }
+                "Event" => {
+                    let value: Vec<Value> = rows
+                        .iter()
+                        .enumerate()
+                        .map(|(i, r)| {
+                            let mut r = r.clone();
+                            r["id"] = json!(format!("{}", i));
+                            r["MG"] = json!("00000000-0000-0000-0000-000000000001");
+                            r["TimeCollected"] = r["TimeGenerated"].clone();
+                            r["__metadata"] =
+                                json!({"Type": "Event", "TimeGenerated": r["TimeGenerated"]});
+                            r
+                        })
+                        .collect();
+                    let doc = json!({"id": "subscriptions/x/search/1", "__metadata": {"resultType": "raw", "total": value.len(), "top": value.len(), "Status": "Successful"}, "value": value});
+                    let (_, w) = create("Event-search-api.json.gz")?;
+                    let mut gz = flate2::write::GzEncoder::new(w, flate2::Compression::default());
+                    serde_json::to_writer(&mut gz, &doc)?;
+                    gz.finish()?.flush()?;
+                }
+                _ => {
+                    let (_, mut w) = create(&format!("{table}-records.json"))?;
+                    serde_json::to_writer(&mut w, &json!({ "records": rows }))?;
+                    w.flush()?;
                 }
             }
-            let (_, mut w) = create("o365-management-api-Audit.General.json")?;
-            serde_json::to_writer_pretty(&mut w, &g.o365_blob)?;
-            w.flush()?;
         }
+        let (_, mut w) = create("o365-management-api-Audit.General.json")?;
+        serde_json::to_writer_pretty(&mut w, &g.o365_blob)?;
+        w.flush()?;
     }
-    Ok(files)
+    Ok(())
 }
 
 /// Rows as a Log Analytics query API response (positional rows, dynamic as encoded strings).
@@ -710,13 +785,37 @@ mod tests {
 
     #[test]
     fn the_largest_scale_that_fits_fits_and_a_tenth_more_does_not() {
-        for layout in [Layout::Ndjson, Layout::Mixed] {
-            for available in [1u64 << 30, 17 << 30, 24 << 30] {
-                let most = largest_scale(available, layout);
-                assert!(memory_needed(most, layout) <= available);
-                assert!(memory_needed(most + 0.1, layout) > available);
-            }
+        for available in [1u64 << 30, 17 << 30, 24 << 30] {
+            let most = largest_scale(available);
+            assert!(memory_needed(most, Layout::Mixed).unwrap() <= available);
+            assert!(memory_needed(most + 0.1, Layout::Mixed).unwrap() > available);
         }
-        assert!(memory_needed(1.0, Layout::Mixed) > memory_needed(1.0, Layout::Ndjson));
+        assert_eq!(memory_needed(1000.0, Layout::Ndjson), None);
+    }
+
+    /// NDJSON written as records are made holds what building them whole and writing them
+    /// after wrote, byte for byte.
+    #[test]
+    fn ndjson_streamed_is_what_the_records_built_whole_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = write(0.05, Layout::Ndjson, dir.path()).unwrap();
+        let g = records(0.05);
+        assert_eq!(files.len(), g.tables.len() + 1);
+        for ((table, rows), file) in g.tables.iter().zip(&files) {
+            assert_eq!(
+                file.file_name().unwrap(),
+                format!("{table}.ndjson").as_str()
+            );
+            let mut want = Vec::new();
+            for r in rows {
+                serde_json::to_writer(&mut want, r).unwrap();
+                want.push(b'\n');
+            }
+            assert!(!rows.is_empty());
+            assert_eq!(fs::read(file).unwrap(), want, "{table}");
+        }
+        let blob = fs::read(files.last().unwrap()).unwrap();
+        assert_eq!(blob, serde_json::to_vec(&g.o365_blob).unwrap());
+        assert!(g.o365_blob.len() > 1);
     }
 }

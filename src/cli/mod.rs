@@ -110,8 +110,8 @@ enum Command {
         after_help = "Examples:\n  omslake generate --scale 4 --out gen/\n  omslake generate --scale 0.1 --out small/ --layout mixed"
     )]
     Generate {
-        /// Size: 1 is about 50 MB of JSON (4 about 200 MB); up to 1000, as memory allows (about
-        /// 240 MiB a unit while it generates, 340 for --layout mixed)
+        /// Size: 1 is about 50 MB of JSON (4 about 200 MB), up to 1000; written as generated,
+        /// except --layout mixed, which needs about 340 MiB of memory a unit
         #[arg(long, default_value_t = 1.0, value_parser = parse_scale)]
         scale: f64,
         #[arg(long, value_name = "DIR")]
@@ -587,19 +587,19 @@ fn generate(scale: f64, out: &std::path::Path, layout: Layout, quiet: bool) -> C
             format!("--scale must be in (0, 1000], got {scale}"),
         ));
     }
-    // The generator builds each table whole: past the memory there is, the system would kill
-    // it part-way, so say so first.
-    if let Some(available) = omslake::store::memory::available() {
-        let needed = omslake::generate::memory_needed(scale, layout);
+    // `--layout mixed` builds each table whole: past the memory there is, the system would
+    // kill it part-way, so say so first.
+    let needed = omslake::generate::memory_needed(scale, layout);
+    if let (Some(needed), Some(available)) = (needed, omslake::store::memory::available()) {
         if needed > available {
             let gib = |b: u64| b as f64 / f64::from(1u32 << 30);
             return Err(Failure::new(
                 EXIT_USAGE,
                 format!(
-                    "--scale {scale} needs about {:.1} GiB of memory while it generates (each table is built whole), more than the {:.1} GiB available: use --scale {} or less",
+                    "--scale {scale} with --layout mixed needs about {:.1} GiB of memory while it generates (each table is built whole), more than the {:.1} GiB available: use --scale {} or less, or --layout ndjson",
                     gib(needed),
                     gib(available),
-                    omslake::generate::largest_scale(available, layout)
+                    omslake::generate::largest_scale(available)
                 ),
             ));
         }

@@ -102,7 +102,8 @@ fn date_math_past_the_calendar_is_an_error_not_a_panic() {
 #[test]
 fn a_scale_past_the_memory_there_is_is_refused_before_anything_is_written() {
     let available_gib = omslake::store::memory::available().map(|bytes| bytes >> 30);
-    // Scale 1000 needs over 200 GiB; elsewhere than Linux the check is not made.
+    // Scale 1000 with --layout mixed needs over 300 GiB; elsewhere than Linux the check is
+    // not made.
     if !available_gib.is_some_and(|gib| gib < 200) {
         eprintln!("skipped: no MemAvailable under 200 GiB to check against");
         return;
@@ -113,6 +114,8 @@ fn a_scale_past_the_memory_there_is_is_refused_before_anything_is_written() {
         "generate",
         "--scale",
         "1000",
+        "--layout",
+        "mixed",
         "--out",
         out.to_str().unwrap(),
     ]);
@@ -120,4 +123,28 @@ fn a_scale_past_the_memory_there_is_is_refused_before_anything_is_written() {
     assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
     assert!(r.stderr.contains("use --scale"), "{}", r.stderr);
     assert!(!out.exists());
+}
+
+/// A generation that cannot finish (here: one of its files cannot be created) says so in one
+/// line and leaves none of the files it began.
+#[test]
+fn a_generation_that_fails_part_way_leaves_no_files_behind() {
+    let env = Env::new();
+    let out = env.path("gen");
+    std::fs::create_dir_all(out.join("Event.ndjson")).unwrap();
+    let r = env.run(&[
+        "generate",
+        "--scale",
+        "0.05",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert!(r.stderr.contains("writing"), "{}", r.stderr);
+    let left: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("Event.ndjson")]);
 }
