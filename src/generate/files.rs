@@ -36,6 +36,17 @@ pub fn write_each(
     written.map(|()| files)
 }
 
+/// Create `name` under `out`, buffered, first adding it to `files` (removed if writing fails).
+fn create_file(
+    out: &Path,
+    name: &str,
+    files: &mut Vec<PathBuf>,
+) -> std::io::Result<BufWriter<File>> {
+    let path = out.join(name);
+    files.push(path.clone());
+    Ok(BufWriter::with_capacity(1 << 20, File::create(path)?))
+}
+
 /// One NDJSON file per table and the raw Office 365 API blob (a JSON array), each record
 /// written as it is made: the memory taken does not grow with `scale`.
 fn write_ndjson(
@@ -49,9 +60,7 @@ fn write_ndjson(
     let blob = names.len() - 1;
     let mut writers = Vec::with_capacity(names.len());
     for name in &names {
-        let path = out.join(name);
-        files.push(path.clone());
-        writers.push(BufWriter::with_capacity(1 << 20, File::create(path)?));
+        writers.push(create_file(out, name, files)?);
     }
     let mut started = vec![false; names.len()];
     let mut blob_records = 0u64;
@@ -92,20 +101,15 @@ fn write_mixed(
 ) -> std::io::Result<()> {
     starting("records in memory");
     let g = records(scale);
-    let mut create = |name: &str| -> std::io::Result<(PathBuf, BufWriter<File>)> {
+    let mut create = |name: &str| -> std::io::Result<BufWriter<File>> {
         starting(name);
-        let p = out.join(name);
-        files.push(p.clone());
-        Ok((
-            p,
-            BufWriter::with_capacity(1 << 20, File::create(out.join(name))?),
-        ))
+        create_file(out, name, files)
     };
     for (table, rows) in &g.tables {
         match *table {
             "Update" => {
                 // Stringified bools (PowerShell-style export) and the legacy PublishDate key.
-                let (_, mut w) = create("Update.ndjson")?;
+                let mut w = create("Update.ndjson")?;
                 for (i, r) in rows.iter().enumerate() {
                     let mut r = r.clone();
                     if i % 4 == 0 {
@@ -139,12 +143,12 @@ fn write_mixed(
                         r
                     })
                     .collect();
-                let (_, mut w) = create("UpdateSummary.json")?;
+                let mut w = create("UpdateSummary.json")?;
                 serde_json::to_writer_pretty(&mut w, &rows)?;
                 w.flush()?;
             }
             "UpdateRunProgress" => {
-                let (_, mut w) = create("UpdateRunProgress-query-api.json")?;
+                let mut w = create("UpdateRunProgress-query-api.json")?;
                 serde_json::to_writer(&mut w, &query_api(rows))?;
                 w.flush()?;
             }
@@ -163,19 +167,19 @@ fn write_mixed(
                     })
                     .collect();
                 let doc = json!({"id": "subscriptions/x/search/1", "__metadata": {"resultType": "raw", "total": value.len(), "top": value.len(), "Status": "Successful"}, "value": value});
-                let (_, w) = create("Event-search-api.json.gz")?;
+                let w = create("Event-search-api.json.gz")?;
                 let mut gz = flate2::write::GzEncoder::new(w, flate2::Compression::default());
                 serde_json::to_writer(&mut gz, &doc)?;
                 gz.finish()?.flush()?;
             }
             _ => {
-                let (_, mut w) = create(&format!("{table}-records.json"))?;
+                let mut w = create(&format!("{table}-records.json"))?;
                 serde_json::to_writer(&mut w, &json!({ "records": rows }))?;
                 w.flush()?;
             }
         }
     }
-    let (_, mut w) = create("o365-management-api-Audit.General.json")?;
+    let mut w = create("o365-management-api-Audit.General.json")?;
     serde_json::to_writer_pretty(&mut w, &g.o365_blob)?;
     w.flush()?;
     Ok(())
