@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 
 import duckdb
 import pyarrow as pa
@@ -36,6 +37,26 @@ def run(binary, store, *args, stdout=subprocess.PIPE):
     if result.returncode not in (0, 3):
         sys.exit(f"omslake {' '.join(args)} failed ({result.returncode}): {result.stderr}")
     return result
+
+
+def ingest_stdin(binary, store, write):
+    """`omslake ingest -` with `write(f)` producing its input as it reads."""
+    proc = subprocess.Popen(
+        [binary, "--store", store, "ingest", "-"],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    # stderr to a thread: a full pipe would stall the writer while omslake waits to report.
+    errors = []
+    reader = threading.Thread(target=lambda: errors.append(proc.stderr.read()))
+    reader.start()
+    try:
+        write(proc.stdin)
+    finally:
+        proc.stdin.close()
+    code = proc.wait()
+    reader.join()
+    if code not in (0, 3):
+        sys.exit(f"omslake ingest - failed ({code}): {errors[0] if errors else ''}")
 
 
 def local_path(uri):
@@ -227,20 +248,19 @@ def edge_records():
     return "\n".join(json.dumps(r, ensure_ascii=False) for r in lines) + "\n"
 
 
-def distinct_strings(path, count, repeat, length):
-    """`count` distinct strings of `length` bytes, each in `repeat` rows of one day."""
-    with open(path, "w") as f:
-        for i in range(count):
-            # Hex of a hash: as hard to compress as GUIDs and URLs, so that the compressed
-            # size of a dictionary page tells how large it is.
-            noise = hashlib.blake2b(str(i).encode(), digest_size=32).hexdigest()
-            value = (f"{i:012d}" + noise * (length // 64 + 1))[:length]
-            for r in range(repeat):
-                second = (i * repeat + r) % 86400
-                f.write(
-                    '{"Type":"Event","TimeGenerated":"2024-05-05T%02d:%02d:%02d.%06dZ","Computer":"c%d","RenderedDescription":"%s"}\n'
-                    % (second // 3600, second // 60 % 60, second % 60, i % 1000000, i % 97, value)
-                )
+def distinct_strings(f, count, repeat, length):
+    """Write `count` distinct strings of `length` bytes to `f`, each in `repeat` rows of one day."""
+    for i in range(count):
+        # Hex of a hash: as hard to compress as GUIDs and URLs, so that the compressed
+        # size of a dictionary page tells how large it is.
+        noise = hashlib.blake2b(str(i).encode(), digest_size=32).hexdigest()
+        value = (f"{i:012d}" + noise * (length // 64 + 1))[:length]
+        for r in range(repeat):
+            second = (i * repeat + r) % 86400
+            f.write(
+                '{"Type":"Event","TimeGenerated":"2024-05-05T%02d:%02d:%02d.%06dZ","Computer":"c%d","RenderedDescription":"%s"}\n'
+                % (second // 3600, second // 60 % 60, second % 60, i % 1000000, i % 97, value)
+            )
 
 
 def main():
@@ -272,17 +292,16 @@ def main():
         files += check_store(binary, spilled, "spilled")
         # Repeated long strings past the 1 MiB dictionary page: the chunk falls back to PLAIN.
         fallback = os.path.join(tmp, "fallback.ndjson")
-        distinct_strings(fallback, 60_000, 2, 200)
+        with open(fallback, "w") as f:
+            distinct_strings(f, 60_000, 2, 200)
         store = os.path.join(tmp, "fallback")
         run(binary, store, "ingest", fallback)
         files += check_store(binary, store, "dictionary fallback")
         os.remove(fallback)
-        # One day partition with millions of distinct 200-byte strings in one column.
-        big = os.path.join(tmp, "big.ndjson")
-        distinct_strings(big, args.big, 1, 200)
+        # One day partition with millions of distinct 200-byte strings in one column, streamed
+        # through stdin: the input (about 1 GB) never needs room on disk beside the store.
         store = os.path.join(tmp, "big")
-        run(binary, store, "ingest", big)
-        os.remove(big)
+        ingest_stdin(binary, store, lambda f: distinct_strings(f, args.big, 1, 200))
         files += check_store(binary, store, f"{args.big} distinct strings", full=False)
         print(f"readers: {files} files read by pyarrow and DuckDB agree with omslake")
 
