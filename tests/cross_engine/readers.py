@@ -49,14 +49,20 @@ def ingest_stdin(binary, store, write):
     errors = []
     reader = threading.Thread(target=lambda: errors.append(proc.stderr.read()))
     reader.start()
+    stopped_reading = False
     try:
         write(proc.stdin)
-    finally:
         proc.stdin.close()
+    except BrokenPipeError:
+        # omslake stopped reading: its exit code and message say why.
+        stopped_reading = True
     code = proc.wait()
     reader.join()
+    message = errors[0] if errors else ""
     if code not in (0, 3):
-        sys.exit(f"omslake ingest - failed ({code}): {errors[0] if errors else ''}")
+        sys.exit(f"omslake ingest - failed ({code}): {message}")
+    if stopped_reading:
+        sys.exit(f"omslake ingest - exited {code} before reading all its input: {message}")
 
 
 def local_path(uri):
@@ -302,6 +308,9 @@ def main():
         # through stdin: the input (about 1 GB) never needs room on disk beside the store.
         store = os.path.join(tmp, "big")
         ingest_stdin(binary, store, lambda f: distinct_strings(f, args.big, 1, 200))
+        count = int(run(binary, store, "sql", 'SELECT count(*) AS n FROM "Event"', "--format", "csv").stdout.split()[1])
+        if count != args.big:
+            sys.exit(f"{args.big} distinct strings: {count} rows landed")
         files += check_store(binary, store, f"{args.big} distinct strings", full=False)
         print(f"readers: {files} files read by pyarrow and DuckDB agree with omslake")
 
