@@ -39,6 +39,12 @@ def run(binary, store, *args, stdout=subprocess.PIPE):
     return result
 
 
+def omslake_count(binary, store, table):
+    """Rows of `table` as `omslake sql` counts them."""
+    out = run(binary, store, "sql", f'SELECT count(*) AS n FROM "{table}"', "--format", "csv").stdout
+    return int(out.split()[1])
+
+
 def ingest_stdin(binary, store, write):
     """`omslake ingest -` with `write(f)` producing its input as it reads."""
     proc = subprocess.Popen(
@@ -205,7 +211,7 @@ def check_store(binary, store, label, full=True):
             tables.append(t)
             checked_files += 1
         if not tables:
-            count = int(run(binary, store, "sql", f'SELECT count(*) AS n FROM "{table}"', "--format", "csv").stdout.split()[1])
+            count = omslake_count(binary, store, table)
             if count != 0:
                 sys.exit(f"{label}: {table}: no files but omslake counts {count}")
             continue
@@ -308,7 +314,7 @@ def main():
         # through stdin: the input (about 1 GB) never needs room on disk beside the store.
         store = os.path.join(tmp, "big")
         ingest_stdin(binary, store, lambda f: distinct_strings(f, args.big, 1, 200))
-        count = int(run(binary, store, "sql", 'SELECT count(*) AS n FROM "Event"', "--format", "csv").stdout.split()[1])
+        count = omslake_count(binary, store, "Event")
         if count != args.big:
             sys.exit(f"{args.big} distinct strings: {count} rows landed")
         files += check_store(binary, store, f"{args.big} distinct strings", full=False)
