@@ -17,7 +17,6 @@ use arrow_select::dictionary::garbage_collect_any_dictionary;
 
 use super::dedup::KeySpec;
 use super::distinct::mostly_distinct;
-use super::guid::guid_column;
 use super::parquet_file::ParquetFile;
 use super::writer::{parquet_err, writer_properties};
 use super::StoreError;
@@ -385,10 +384,7 @@ pub fn write_sorted(
     let plain: Vec<bool> = (0..table.columns.len())
         .map(|i| !all_null[i] && mostly_distinct(batches, i))
         .collect();
-    let guids: Vec<bool> = (0..table.columns.len())
-        .map(|i| plain[i] && guid_column(batches, i))
-        .collect();
-    let props = writer_properties(table, &all_null, &plain, &guids);
+    let props = writer_properties(table, &all_null, &plain);
     let mut writer = ParquetFile::try_new(file, schema, props, true).map_err(parquet_err)?;
     let time_arrays: Vec<&dyn Array> = batches.iter().map(|b| b.column(time).as_ref()).collect();
     let all_times = concat(&time_arrays).map_err(parquet_err)?;

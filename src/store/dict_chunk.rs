@@ -1,6 +1,6 @@
 //! A Parquet column chunk of strings encoded here rather than by parquet's column writer:
-//! dictionary-encoded from strings that arrive as Arrow dictionaries, or PLAIN from plain
-//! strings (`DictChunk::plain`).
+//! dictionary-encoded from strings that arrive as Arrow dictionaries, or PLAIN (or
+//! DELTA_LENGTH_BYTE_ARRAY, `page_values`) from plain strings (`DictChunk::plain`).
 //!
 //! Parquet's writer looks every row's string up in its own dictionary (hash and compare), even
 //! when the rows arrive as a dictionary already (bench/NOTES.md has its share of ingest CPU).
@@ -35,6 +35,7 @@ use parquet::file::metadata::{ColumnChunkMetaData, OffsetIndexBuilder, PageEncod
 use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
 use parquet::schema::types::ColumnDescPtr;
 
+use super::page_values::PageValues;
 use super::parquet_file::StringStats;
 use super::rle;
 
@@ -47,8 +48,9 @@ pub struct DictChunk {
     dictionary: Dictionary,
     /// Bytes the dictionary page may hold; past them the chunk falls back to PLAIN pages.
     dictionary_limit: usize,
-    /// After the fall back (or from the start): the current page's values, PLAIN-encoded.
-    plain: Option<Vec<u8>>,
+    /// After the fall back (or from the start): the current page's values, PLAIN-encoded
+    /// (after the fall back) or as the chunk was made to encode them (`plain`).
+    plain: Option<PageValues>,
     /// Bytes of PLAIN values past which a page ends.
     page_bytes: usize,
     plain_pages: i32,
@@ -135,17 +137,19 @@ impl DictChunk {
         })
     }
 
-    /// A chunk of PLAIN pages of at most `page_rows` rows and about `page_bytes` bytes, for
-    /// plain strings (`write_strings`, `write_gathered_strings`).
+    /// A chunk of pages of at most `page_rows` rows and about `page_bytes` bytes (as PLAIN
+    /// would take them), their values encoded as `encoding` (PLAIN or
+    /// DELTA_LENGTH_BYTE_ARRAY), for plain strings (`write_strings`, `write_gathered_strings`).
     pub fn plain(
         descr: ColumnDescPtr,
         compression: Compression,
+        encoding: Encoding,
         page_rows: usize,
         page_bytes: usize,
         stats: bool,
     ) -> Result<DictChunk, ParquetError> {
         let mut chunk = DictChunk::new(descr, compression, page_rows, 0, stats)?;
-        chunk.plain = Some(Vec::new());
+        chunk.plain = Some(PageValues::new(encoding)?);
         chunk.page_bytes = page_bytes.max(1);
         Ok(chunk)
     }
@@ -190,13 +194,11 @@ impl DictChunk {
                     put_level(&mut self.levels, &mut self.level_run, true, 1);
                 }
                 let v = strings.value(r).as_bytes();
-                // `StringArray` offsets are i32: a value's length fits in u32.
-                page.extend_from_slice(&(v.len() as u32).to_le_bytes());
-                page.extend_from_slice(v);
+                page.push(v);
                 if let Some(stats) = &mut self.dictionary.stats {
                     stats.add_value(v);
                 }
-                if page.len() >= self.page_bytes {
+                if page.plain_len() >= self.page_bytes {
                     break;
                 }
             }
@@ -363,7 +365,7 @@ impl DictChunk {
                 let len = values.as_string::<i32>().value(k).len();
                 if self.dictionary.page.len() + 4 + len > self.dictionary_limit {
                     self.flush_page()?;
-                    self.plain = Some(Vec::new());
+                    self.plain = Some(PageValues::new(Encoding::PLAIN)?);
                 }
             }
         }
@@ -376,8 +378,7 @@ impl DictChunk {
             match &mut self.plain {
                 Some(page) => {
                     let v = values.value(k).as_bytes();
-                    page.extend_from_slice(&length_u32(v.len(), self.descr.name())?.to_le_bytes());
-                    page.extend_from_slice(v);
+                    page.push(v);
                     if let Some(stats) = &mut self.dictionary.stats {
                         stats.add_value(v);
                     }
@@ -430,7 +431,7 @@ impl DictChunk {
             || self
                 .plain
                 .as_ref()
-                .is_some_and(|p| p.len() >= self.page_bytes);
+                .is_some_and(|p| p.plain_len() >= self.page_bytes);
         match full {
             true => self.flush_page(),
             false => Ok(()),
@@ -460,9 +461,9 @@ impl DictChunk {
         }
         let encoding = match &mut self.plain {
             Some(values) => {
-                page.append(values);
+                values.take_into(&mut page)?;
                 self.plain_pages += 1;
-                Encoding::PLAIN
+                values.encoding()
             }
             None => {
                 // Indices are as wide as the dictionary so far needs (each page says its own).
@@ -541,10 +542,18 @@ impl DictChunk {
         }
         writer.close()?;
         let bytes = Bytes::from(sink.into_inner()?);
-        let encodings: &[Encoding] = match has_dictionary {
-            true => &[Encoding::PLAIN, Encoding::RLE, Encoding::RLE_DICTIONARY],
-            false => &[Encoding::PLAIN, Encoding::RLE],
-        };
+        // Pages that are not dictionary indices: PLAIN after a fall back, else as made.
+        let plain_encoding = self
+            .plain
+            .as_ref()
+            .map_or(Encoding::PLAIN, |p| p.encoding());
+        let mut encodings = vec![Encoding::RLE];
+        if has_dictionary {
+            encodings.extend([Encoding::PLAIN, Encoding::RLE_DICTIONARY]);
+        }
+        if self.plain_pages > 0 || !has_dictionary {
+            encodings.push(plain_encoding);
+        }
         let mut page_stats = Vec::new();
         if has_dictionary {
             page_stats.push(PageEncodingStats {
@@ -555,7 +564,7 @@ impl DictChunk {
         }
         for (encoding, count) in [
             (Encoding::RLE_DICTIONARY, data_pages - self.plain_pages),
-            (Encoding::PLAIN, self.plain_pages),
+            (plain_encoding, self.plain_pages),
         ] {
             if count > 0 {
                 page_stats.push(PageEncodingStats {
@@ -620,7 +629,7 @@ thread_local! {
     /// One zstd compressor per thread and level, kept between chunks: a compressor's set-up
     /// and its first use of its working memory cost more than compressing a small page
     /// (bench/NOTES.md, 2026-12-05), and a file's columns take turns between two levels (see
-    /// `guid`). `compress` resets it for each page.
+    /// `writer_properties`). `compress` resets it for each page.
     static COMPRESSORS: std::cell::RefCell<Vec<(i32, zstd::bulk::Compressor<'static>)>> =
         const { std::cell::RefCell::new(Vec::new()) };
 }

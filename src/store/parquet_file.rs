@@ -7,8 +7,8 @@
 //! copy both for every mini-batch), a share of ingest CPU, while a dictionary holds each value
 //! once, so marking the values the rows use and comparing those gives the same minimum, maximum
 //! and null count for a fraction of the work. Plain string columns without a dictionary (the
-//! mostly distinct ones) are PLAIN chunks written by `DictChunk` too, from the rows picked
-//! without gathering them first. Other columns are parquet's alone.
+//! mostly distinct ones) are written by `DictChunk` too (PLAIN or DELTA_LENGTH_BYTE_ARRAY, as
+//! the properties say), from the rows picked without gathering them first. Other columns are parquet's alone.
 
 use std::io::Write;
 use std::ops::Range;
@@ -21,7 +21,7 @@ use parquet::arrow::arrow_writer::{
     compute_leaves, ArrowColumnWriter, ArrowRowGroupWriterFactory, ArrowWriterOptions,
 };
 use parquet::arrow::{ArrowSchemaConverter, ArrowWriter};
-use parquet::basic::Compression;
+use parquet::basic::{Compression, Encoding};
 use parquet::data_type::ByteArray;
 use parquet::errors::ParquetError;
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
@@ -53,8 +53,9 @@ enum Kind {
     OwnStats,
     /// A `DictChunk` of this compression, dictionary page size limit, and statistics or not.
     Dictionary(Compression, usize, bool),
-    /// A PLAIN `DictChunk` of this compression, data page size limit, and statistics or not.
-    Plain(Compression, usize, bool),
+    /// A PLAIN `DictChunk` of this compression, value encoding (PLAIN or
+    /// DELTA_LENGTH_BYTE_ARRAY), data page size limit, and statistics or not.
+    Plain(Compression, Encoding, usize, bool),
 }
 
 impl Kind {
@@ -167,16 +168,22 @@ impl<W: Write + Send> ParquetFile<W> {
                             Kind::Parquet
                         }
                     }
-                    // What a PLAIN `DictChunk` writes: chunk statistics, format v1 pages.
+                    // What a PLAIN `DictChunk` writes: chunk statistics, format v1 pages, values
+                    // PLAIN or DELTA_LENGTH_BYTE_ARRAY.
                     DataType::Utf8
                         if !props.dictionary_enabled(&path)
                             && stats != EnabledStatistics::Page
                             && props.bloom_filter_properties(&path).is_none()
                             && props.writer_version() == WriterVersion::PARQUET_1_0
-                            && DictChunk::supports(compression) =>
+                            && DictChunk::supports(compression)
+                            && matches!(
+                                props.encoding(&path),
+                                None | Some(Encoding::PLAIN | Encoding::DELTA_LENGTH_BYTE_ARRAY)
+                            ) =>
                     {
                         Kind::Plain(
                             compression,
+                            props.encoding(&path).unwrap_or(Encoding::PLAIN),
                             props.column_data_page_size_limit(&path),
                             stats != EnabledStatistics::None,
                         )
@@ -356,11 +363,12 @@ impl<W: Write + Send> ParquetFile<W> {
                             stats,
                         )?)
                     }
-                    Kind::Plain(compression, page_bytes, stats) => {
+                    Kind::Plain(compression, encoding, page_bytes, stats) => {
                         let descr = self.writer.schema_descr().column(i);
                         Column::Dictionary(DictChunk::plain(
                             descr,
                             compression,
+                            encoding,
                             self.page_rows,
                             page_bytes,
                             stats,

@@ -20,7 +20,6 @@ use super::buffer::{
     Written, DEFAULT_BUDGET,
 };
 use super::dedup::KeyIndex;
-use super::guid::GUID_ZSTD_LEVEL;
 use super::lock::WriterLock;
 use super::log::{self, Commit, DataFile, Snapshot, SourceEntry};
 use super::memory::{resident_over, Governor, COMMIT_TRIM_ABOVE, RSS_TARGET};
@@ -30,6 +29,9 @@ use crate::ingest::{IngestError, KnownSources, Reject, Sink};
 use crate::schema::{ColumnType, TableSchema, TIME_COLUMN};
 
 const ROW_GROUP_ROWS: usize = 1024 * 1024;
+
+/// The zstd level of string columns without a dictionary (see `writer_properties`).
+const PLAIN_STRINGS_ZSTD_LEVEL: i32 = 1;
 
 /// Bytes of rows this process has left for its exit to free (see
 /// `Transaction::leave_rows_to_exit`).
@@ -592,18 +594,20 @@ fn data_file(table: &TableSchema, path: String, w: Written) -> DataFile {
 /// left uncompressed: their pages hold only a run of null levels, and a zstd codec per column
 /// chunk costs more to set up than such a page takes to write.
 ///
-/// String columns whose values are mostly distinct (`plain`) are written PLAIN, as DuckDB
+/// String columns whose values are mostly distinct (`plain`) have no dictionary, as DuckDB
 /// writes them: a dictionary of nearly every value, then an index per row, made such columns
 /// (GUIDs, IPs, free text, per-record names) larger and cost the hashing of every value.
+/// They are written DELTA_LENGTH_BYTE_ARRAY at zstd level 1 (`PLAIN_STRINGS_ZSTD_LEVEL`): with
+/// no length between two values, level 1 writes them as small as level 3 wrote them PLAIN, in
+/// less time (bench/NOTES.md, sixteenth session).
 ///
-/// zstd level 3, zstd's and DuckDB's default: level 2 was as small on the generator's exports,
-/// but larger on exports of short, many-valued strings (bench/NOTES.md, 2026-12-04). Except
-/// PLAIN columns of GUIDs (`guids`), smaller at level 1 (see `guid`).
+/// zstd level 3 otherwise, zstd's and DuckDB's default: level 2 was as small on the
+/// generator's exports, but larger on exports of short, many-valued strings (bench/NOTES.md,
+/// 2026-12-04).
 pub fn writer_properties(
     table: &TableSchema,
     all_null: &[bool],
     plain: &[bool],
-    guids: &[bool],
 ) -> WriterProperties {
     let time = ColumnPath::from(TIME_COLUMN);
     let mut props = WriterProperties::builder()
@@ -628,17 +632,23 @@ pub fn writer_properties(
             c.ty == ColumnType::Datetime || Some(i) == unique_key || plain.get(i) == Some(&true);
         if near_unique && c.name != TIME_COLUMN {
             props = props.set_column_dictionary_enabled(ColumnPath::from(c.name.as_str()), false);
+            if matches!(c.ty, ColumnType::String | ColumnType::Dynamic) {
+                let level = ZstdLevel::try_new(PLAIN_STRINGS_ZSTD_LEVEL).expect("valid level");
+                props = props
+                    .set_column_encoding(
+                        ColumnPath::from(c.name.as_str()),
+                        Encoding::DELTA_LENGTH_BYTE_ARRAY,
+                    )
+                    .set_column_compression(
+                        ColumnPath::from(c.name.as_str()),
+                        Compression::ZSTD(level),
+                    );
+            }
         }
         if all_null.get(i) == Some(&true) {
             props = props.set_column_compression(
                 ColumnPath::from(c.name.as_str()),
                 Compression::UNCOMPRESSED,
-            );
-        } else if guids.get(i) == Some(&true) {
-            let level = ZstdLevel::try_new(GUID_ZSTD_LEVEL).expect("valid level");
-            props = props.set_column_compression(
-                ColumnPath::from(c.name.as_str()),
-                Compression::ZSTD(level),
             );
         }
     }
