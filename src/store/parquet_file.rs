@@ -8,7 +8,8 @@
 //! once, so marking the values the rows use and comparing those gives the same minimum, maximum
 //! and null count for a fraction of the work. Plain string columns without a dictionary (the
 //! mostly distinct ones) are written by `DictChunk` too (PLAIN or DELTA_LENGTH_BYTE_ARRAY, as
-//! the properties say), from the rows picked without gathering them first. Other columns are parquet's alone.
+//! the properties say), from the rows picked without gathering them first. Other columns are
+//! parquet's alone.
 
 use std::io::Write;
 use std::ops::Range;
@@ -53,7 +54,7 @@ enum Kind {
     OwnStats,
     /// A `DictChunk` of this compression, dictionary page size limit, and statistics or not.
     Dictionary(Compression, usize, bool),
-    /// A PLAIN `DictChunk` of this compression, value encoding (PLAIN or
+    /// A `DictChunk` of plain strings: this compression, value encoding (PLAIN or
     /// DELTA_LENGTH_BYTE_ARRAY), data page size limit, and statistics or not.
     Plain(Compression, Encoding, usize, bool),
 }
