@@ -656,6 +656,71 @@ pub(super) mod tests {
         assert_eq!(strings(&unified[1]).len(), many.len());
     }
 
+    /// A store file writes a column of distinct GUIDs DELTA_LENGTH_BYTE_ARRAY at zstd level 1:
+    /// smaller than parquet's own writer makes the same values PLAIN at level 3 (what the store
+    /// wrote before). A column that repeats a few values keeps its dictionary.
+    #[test]
+    fn a_file_writes_distinct_strings_delta_length_and_smaller_than_plain_at_level_3() {
+        use parquet::basic::Encoding;
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        let table = Catalog::builtin().get("Event").unwrap();
+        let tenant = table.column_index("TenantId").unwrap();
+        let level = table.column_index("EventLevelName").unwrap();
+        let times: Vec<i64> = (0..20_000).collect();
+        let guid = |n: i64| {
+            let h = format!(
+                "{:032x}",
+                (n as u128).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)
+            );
+            format!(
+                "{}-{}-{}-{}-{}",
+                &h[..8],
+                &h[8..12],
+                &h[12..16],
+                &h[16..20],
+                &h[20..]
+            )
+        };
+        let guids = StringArray::from_iter_values(times.iter().map(|&t| guid(t)));
+        let mut columns = event_batch(&times).columns().to_vec();
+        columns[tenant] = Arc::new(guids.clone());
+        columns[level] = Arc::new(StringArray::from_iter_values(
+            times
+                .iter()
+                .map(|t| ["Error", "Warning", "Information"][*t as usize % 3]),
+        ));
+        let batch = RecordBatch::try_new(event_batch(&[]).schema(), columns).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("Event/date=1970-01-01/part.parquet");
+        write_sorted_file(&path, table, &[batch]).unwrap();
+        let ours = SerializedFileReader::new(File::open(&path).unwrap()).unwrap();
+        let group = ours.metadata().row_group(0);
+        let encodings = |i: usize| group.column(i).encodings().collect::<Vec<_>>();
+        assert!(encodings(tenant).contains(&Encoding::DELTA_LENGTH_BYTE_ARRAY));
+        assert!(group.column(tenant).dictionary_page_offset().is_none());
+        assert!(encodings(level).contains(&Encoding::RLE_DICTIONARY));
+        let ours = group.column(tenant).compressed_size();
+        let props = parquet::file::properties::WriterProperties::builder()
+            .set_dictionary_enabled(false)
+            .set_compression(parquet::basic::Compression::ZSTD(
+                parquet::basic::ZstdLevel::try_new(3).unwrap(),
+            ))
+            .build();
+        let schema = Arc::new(arrow::datatypes::Schema::new(vec![
+            arrow::datatypes::Field::new("s", DataType::Utf8, false),
+        ]));
+        let alone = RecordBatch::try_new(schema.clone(), vec![Arc::new(guids)]).unwrap();
+        let mut w = parquet::arrow::ArrowWriter::try_new(Vec::new(), schema, Some(props)).unwrap();
+        w.write(&alone).unwrap();
+        let theirs =
+            SerializedFileReader::new(bytes::Bytes::from(w.into_inner().unwrap())).unwrap();
+        let theirs = theirs.metadata().row_group(0).column(0).compressed_size();
+        assert!(
+            ours * 20 < theirs * 19,
+            "{ours} bytes as ours, {theirs} PLAIN at level 3"
+        );
+    }
+
     #[test]
     fn the_default_buffer_shrinks_as_the_input_grows() {
         assert_eq!(default_budget(Some(100 << 20)), SMALL_INPUT_BUDGET);
