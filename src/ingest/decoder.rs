@@ -17,7 +17,7 @@ use arrow::record_batch::RecordBatch;
 
 use super::coerce::{coerce, minify, Cell, InValue};
 use super::dict::{DictBuilder, MAX_VALUES};
-use crate::bytes::same_bytes;
+use super::key_slots::KeySlots;
 use crate::nulls;
 use crate::schema::{ColumnType, TableSchema, TIME_COLUMN, TYPE_COLUMN};
 
@@ -144,15 +144,8 @@ pub struct TableDecoder {
     /// the others catch up with a run of nulls when next given a value, or at flush (most of
     /// OfficeActivity's 146 columns are empty in any one record).
     given: Vec<usize>,
-    /// Where each key goes, in the order the export lists keys: records of one export list
-    /// them in the same order but each leaves some out, so this is the union of the keys seen,
-    /// each inserted where it came. A record's key is looked for a few places after the last
-    /// one matched, and by name only when it is not there.
-    layout: Vec<(Box<str>, Slot)>,
-    /// Where in `layout` each of its keys is.
-    layout_at: HashMap<Box<str>, usize, ahash::RandomState>,
-    /// Where in `layout` to look for the record's next key.
-    cursor: usize,
+    /// Where each key seen so far goes.
+    slots: KeySlots<Slot>,
     /// The last batch's schema, given again to a batch of the same: the store compares the
     /// schemas of a partition's batches, and one `Arc` compares at once.
     last_schema: Option<SchemaRef>,
@@ -193,9 +186,7 @@ impl TableDecoder {
             time: schema.time_index(),
             type_col: schema.type_index(),
             extra: schema.extra_index(),
-            layout: Vec::new(),
-            layout_at: HashMap::default(),
-            cursor: 0,
+            slots: KeySlots::new(),
             last_schema: None,
             unjudged: vec![(0, 0); schema.columns.len()],
             turned: vec![false; schema.columns.len()],
@@ -219,7 +210,6 @@ impl TableDecoder {
         cells.clear();
         cells.resize(self.builders.len(), Cell::Null);
         self.given.clear();
-        self.cursor = 0;
         let mut extra: Option<String> = None;
         for (key, value) in fields {
             match self.slot(key) {
@@ -276,18 +266,10 @@ impl TableDecoder {
     }
 
     /// Where `key`, the record's next key, goes.
+    #[inline]
     fn slot(&mut self, key: &str) -> Slot {
-        let end = self.layout.len().min(self.cursor + LAYOUT_LOOK_AHEAD);
-        for j in self.cursor..end {
-            let (k, slot) = &self.layout[j];
-            if same_bytes(k.as_bytes(), key.as_bytes()) {
-                self.cursor = j + 1;
-                return *slot;
-            }
-        }
-        if let Some(&j) = self.layout_at.get(key) {
-            self.cursor = j + 1;
-            return self.layout[j].1;
+        if let Some(slot) = self.slots.get(key) {
+            return slot;
         }
         let slot = if key == TYPE_COLUMN {
             Slot::Skip
@@ -301,19 +283,8 @@ impl TableDecoder {
                 None => Slot::Extra,
             }
         };
-        // A key first seen: into the layout where it came (unless records bring ever new
-        // keys, which are then looked up by name each time).
-        if self.layout.len() < MAX_LAYOUT_KEYS {
-            let at = self.cursor;
-            self.layout.insert(at, (key.into(), slot));
-            for j in self.layout_at.values_mut() {
-                if *j >= at {
-                    *j += 1;
-                }
-            }
-            self.layout_at.insert(key.into(), at);
-            self.cursor = at + 1;
-        }
+        // Unless records bring ever new keys, which are then looked up by name each time.
+        self.slots.insert(key, slot);
         slot
     }
 
@@ -470,13 +441,6 @@ pub fn is_judged_distinct(field: &Field) -> bool {
     field.data_type() == &DataType::Utf8
         && (field.metadata().get(JUDGED_DISTINCT)).is_some_and(|v| v == "true")
 }
-
-/// Places after the last key matched that a record's next key is looked for in the layout
-/// before it is looked up by name: as many keys as records of one export leave out in a row.
-const LAYOUT_LOOK_AHEAD: usize = 24;
-
-/// Keys the layout holds at most.
-const MAX_LAYOUT_KEYS: usize = 512;
 
 /// Rows a batch may hold: its dictionaries then have at most 2^16 values, so their keys
 /// take two bytes a row.
@@ -713,9 +677,9 @@ mod tests {
 
     proptest::proptest! {
         /// However records leave keys out, add or reorder them, one decoder (which learns
-        /// the export's layout) stores what a new decoder per record stores.
+        /// the export's keys) stores what a new decoder per record stores.
         #[test]
-        fn the_layout_never_changes_where_a_value_goes(
+        fn the_keys_seen_never_change_where_a_value_goes(
             records in proptest::collection::vec(
                 (proptest::sample::subsequence((0..12).collect::<Vec<usize>>(), 0..12),
                  proptest::bool::weighted(0.2),

@@ -12,7 +12,7 @@ impl KeyFilter {
     /// Set `key`'s bit; whether it was set already (the key may have been seen).
     #[inline]
     pub fn insert(&mut self, key: &str) -> bool {
-        let h = key_hash(key.as_bytes());
+        let h = key_tag(key.as_bytes()) >> 55;
         let (word, bit) = ((h >> 6) as usize & 7, 1u64 << (h & 63));
         let seen = self.0[word] & bit != 0;
         self.0[word] |= bit;
@@ -20,9 +20,10 @@ impl KeyFilter {
     }
 }
 
-/// A hash of a key's length and its first and last eight bytes, its top 9 bits.
+/// A hash of a key's length and its first and last eight bytes (all of a key of up to 16),
+/// best in its top bits.
 #[inline]
-fn key_hash(b: &[u8]) -> u64 {
+pub fn key_tag(b: &[u8]) -> u64 {
     let word = |s: &[u8]| {
         let mut w = [0u8; 8];
         w[..s.len()].copy_from_slice(s);
@@ -33,7 +34,7 @@ fn key_hash(b: &[u8]) -> u64 {
         true => (word(&b[..8]), word(&b[n - 8..])),
         false => (word(b), 0),
     };
-    ((head ^ tail.rotate_left(29) ^ n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)) >> 55
+    (head ^ tail.rotate_left(29) ^ n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 #[cfg(test)]

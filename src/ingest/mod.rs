@@ -6,6 +6,7 @@ mod day_groups;
 pub mod decoder;
 mod dict;
 mod key_filter;
+mod key_slots;
 pub mod map_guard;
 pub mod o365;
 mod piece_hash;
