@@ -210,6 +210,7 @@ impl TableDecoder {
         cells.clear();
         cells.resize(self.builders.len(), Cell::Null);
         self.given.clear();
+        self.slots.start_record();
         let mut extra: Option<String> = None;
         for (key, value) in fields {
             match self.slot(key) {
