@@ -6,9 +6,9 @@
 //! one matched is tried first: every time right when records give every key (the project's
 //! generator), about half the time when they leave optional keys out at random. A wrong guess
 //! costs a mispredicted branch, so guessing stops while guesses are often wrong (and starts
-//! again when they would be right). A search along the export's key order took a branch per
-//! key passed over there, which the random gaps made unpredictable; the probe takes the same
-//! few steps for every key.
+//! again when they would be right). The probe takes the same few steps for every key, where
+//! the search along the export's key order it replaced took a branch per key passed over,
+//! which keys left out at random made unpredictable.
 
 use super::key_filter::key_tag;
 use crate::bytes::same_bytes;
@@ -53,7 +53,7 @@ struct Place {
     tag: u64,
     start: u32,
     len: u16,
-    /// The key's index in `slots`; `EMPTY` for a place no key took.
+    /// The key's index in `keys`; `EMPTY` for a place no key took.
     index: u16,
 }
 
