@@ -284,7 +284,8 @@ impl TableDecoder {
                 None => Slot::Extra,
             }
         };
-        // Unless records bring ever new keys, which are then looked up by name each time.
+        // Held for the next record, unless the table is full (records bringing ever new keys):
+        // such keys are looked up by name each time.
         self.slots.insert(key, slot);
         slot
     }
