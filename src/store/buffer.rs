@@ -16,6 +16,7 @@ use arrow::error::ArrowError;
 use arrow_select::dictionary::garbage_collect_any_dictionary;
 
 use super::dedup::KeySpec;
+use super::delta::stats;
 use super::distinct::mostly_distinct;
 use super::parquet_file::ParquetFile;
 use super::writer::{parquet_err, writer_properties};
@@ -323,12 +324,13 @@ impl Buffers {
     }
 }
 
-/// What was written: rows, file bytes and the time range.
+/// What was written: rows, file bytes and the time range, and the file's Delta statistics.
 pub struct Written {
     pub rows: u64,
     pub bytes: u64,
     pub min_time: i64,
     pub max_time: i64,
+    pub delta_stats: String,
 }
 
 /// Row positions in `TimeGenerated` order. The sort is stable: rows with the same time (an
@@ -420,14 +422,16 @@ pub fn write_sorted(
             .write_by_column(&refs, Some(&pairs), WRITE_CHUNK_ROWS)
             .map_err(parquet_err)?;
     }
-    let file = writer.finish().map_err(parquet_err)?;
+    let (file, metadata) = writer.finish_with_metadata().map_err(parquet_err)?;
     let file = (file.into_inner()).map_err(|e| StoreError::io(path, e.into_error()))?;
     let bytes = file.metadata().map_err(|e| StoreError::io(path, e))?.len();
+    let times = (min_time, max_time);
     let written = Written {
         rows: rows as u64,
         bytes,
         min_time,
         max_time,
+        delta_stats: stats::stats_json(table, Some(&metadata), rows as u64, times),
     };
     Ok((written, file))
 }

@@ -25,6 +25,7 @@ use parquet::arrow::{ArrowSchemaConverter, ArrowWriter};
 use parquet::basic::{Compression, Encoding};
 use parquet::data_type::ByteArray;
 use parquet::errors::ParquetError;
+use parquet::file::metadata::ParquetMetaData;
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
 use parquet::file::statistics::{Statistics, ValueStatistics};
 use parquet::file::writer::SerializedFileWriter;
@@ -34,7 +35,7 @@ use super::dict_chunk::DictChunk;
 use crate::nulls;
 
 pub struct ParquetFile<W: Write + Send> {
-    writer: SerializedFileWriter<W>,
+    writer: SerializedFileWriter<Output<W>>,
     factory: ArrowRowGroupWriterFactory,
     schema: SchemaRef,
     /// How each column is written.
@@ -209,7 +210,7 @@ impl<W: Write + Send> ParquetFile<W> {
             .with_properties(builder.build())
             .with_skip_arrow_metadata(skip_arrow_metadata);
         let (writer, mut factory) =
-            ArrowWriter::try_new_with_options(out, schema.clone(), options)?
+            ArrowWriter::try_new_with_options(Output(Some(out)), schema.clone(), options)?
                 .into_serialized_writer()?;
         // Leaf `i` is field `i` (`new_group` and `DictChunk` rely on it): flat schemas only.
         let leaves = writer.schema_descr();
@@ -398,9 +399,39 @@ impl<W: Write + Send> ParquetFile<W> {
     }
 
     /// Write the last row group and the footer; the output back.
-    pub fn finish(mut self) -> Result<W, ParquetError> {
+    pub fn finish(self) -> Result<W, ParquetError> {
+        Ok(self.finish_with_metadata()?.0)
+    }
+
+    /// [`finish`](Self::finish), with the file's metadata as its footer holds it.
+    pub fn finish_with_metadata(mut self) -> Result<(W, ParquetMetaData), ParquetError> {
         self.close_group()?;
-        self.writer.into_inner()
+        // Writes the footer and flushes everything to the output.
+        let metadata = self.writer.finish()?;
+        let out = (self.writer.inner_mut().0.take())
+            .ok_or_else(|| ParquetError::General("the file's output was taken".into()))?;
+        Ok((out, metadata))
+    }
+}
+
+/// The output parquet's file writer writes to. Once it has written the footer, that writer
+/// gives back either the output (`into_inner`) or the metadata (`finish`), not both: the
+/// output is taken from here instead.
+struct Output<W>(Option<W>);
+
+impl<W: Write> Write for Output<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match &mut self.0 {
+            Some(out) => out.write(buf),
+            None => Err(std::io::Error::other("written to after the footer")),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.0 {
+            Some(out) => out.flush(),
+            None => Ok(()),
+        }
     }
 }
 

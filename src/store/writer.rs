@@ -1,7 +1,7 @@
 //! A write transaction: Parquet files staged under `_staging/<commit>/`, then renamed into the
 //! table folders and made visible by one commit record.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
@@ -45,6 +45,8 @@ pub struct Transaction {
     operation: String,
     staging: PathBuf,
     staged: Vec<DataFile>,
+    /// The Delta statistics of each staged file, by path, from its writer (see `delta::publish`).
+    staged_stats: HashMap<String, String>,
     /// Staged files already moved into their table folders (and their partition folders
     /// synced), not yet named by a commit: removed again if the transaction is dropped.
     moved: std::collections::HashSet<String>,
@@ -88,6 +90,7 @@ impl Transaction {
             operation: operation.to_string(),
             staging,
             staged: Vec::new(),
+            staged_stats: HashMap::new(),
             moved: Default::default(),
             rejects: None,
             rejected: 0,
@@ -246,8 +249,15 @@ impl Transaction {
     fn stage_pending(&mut self, p: &Pending) -> Result<(), StoreError> {
         let rel = self.next_file(&p.partition);
         let written = write_sorted_file(&staged_path(&self.staging, &rel), p.table, &p.batches)?;
-        self.staged.push(data_file(p.table, rel, written));
+        self.stage(p.table, rel, written);
         Ok(())
+    }
+
+    /// Name a written file in the commit to come.
+    fn stage(&mut self, table: &TableSchema, path: String, mut w: Written) {
+        let stats = std::mem::take(&mut w.delta_stats);
+        self.staged_stats.insert(path.clone(), stats);
+        self.staged.push(data_file(table, path, w));
     }
 
     /// Write every partition's rows, buffered and spilled, as few files as memory allows,
@@ -368,7 +378,7 @@ impl Transaction {
         written.sort_by_key(|(i, _)| *i);
         for (i, w) in written {
             let (rel, job) = &jobs[i];
-            self.staged.push(data_file(job.table, rel.clone(), w));
+            self.stage(job.table, rel.clone(), w);
         }
         Ok(())
     }
@@ -450,7 +460,7 @@ impl Transaction {
         // Named by the log now: theirs to keep.
         self.moved.clear();
         fault::point("after-commit");
-        super::delta::publish(&self.root, &commit, &self.snapshot)?;
+        super::delta::publish(&self.root, &commit, &self.snapshot, &self.staged_stats)?;
         fault::point("after-publish");
         self.discard();
         Ok(Some(commit))

@@ -16,7 +16,7 @@ pub mod actions;
 pub mod checkpoint;
 pub mod stats;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -190,6 +190,7 @@ fn table_commit(
     table: &TableSchema,
     commit: &Commit,
     before: &Snapshot,
+    written_stats: &HashMap<String, String>,
 ) -> Vec<Action> {
     let at = millis(&commit.committed_at);
     let data_change = commit.operation != "compact";
@@ -231,7 +232,10 @@ fn table_commit(
             size: file.bytes as i64,
             modification_time: modified,
             data_change,
-            stats: Some(stats::file_stats(root, table, file)),
+            stats: Some(match written_stats.get(&file.path) {
+                Some(stats) => stats.clone(),
+                None => stats::file_stats(root, table, file),
+            }),
             tags: Some(
                 [
                     (MIN_TIME_TAG.to_string(), file.min_time.to_string()),
@@ -273,7 +277,14 @@ fn table_commit(
 }
 
 /// Publish `commit` (just written to `_log/`) as the same version of every table.
-pub fn publish(root: &Path, commit: &Commit, before: &Snapshot) -> Result<(), StoreError> {
+/// `written_stats` holds the stats of files this process wrote, by path (`stats::stats_json`
+/// of their writers' metadata); any other file's are read from its footer.
+pub fn publish(
+    root: &Path,
+    commit: &Commit,
+    before: &Snapshot,
+    written_stats: &HashMap<String, String>,
+) -> Result<(), StoreError> {
     let catalog = Catalog::builtin();
     for (i, table) in catalog.tables().iter().enumerate() {
         if versions(root, &table.name)?.is_empty() {
@@ -288,7 +299,7 @@ pub fn publish(root: &Path, commit: &Commit, before: &Snapshot) -> Result<(), St
             root,
             &table.name,
             commit.version,
-            &table_commit(root, table, commit, before),
+            &table_commit(root, table, commit, before, written_stats),
         )?;
         if i == 0 {
             fault::point("between-table-commits");
@@ -349,7 +360,7 @@ pub fn catch_up(root: &Path) -> Result<usize, StoreError> {
                     root,
                     &table.name,
                     v,
-                    &table_commit(root, table, &commit, &before),
+                    &table_commit(root, table, &commit, &before, &HashMap::new()),
                 )?;
                 written += 1;
                 if v % CHECKPOINT_EVERY == 0 {

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use parquet::file::metadata::ParquetMetaData;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::file::statistics::Statistics;
 use serde_json::{json, Map, Value};
@@ -30,14 +31,26 @@ pub fn parse_timestamp(text: &str) -> Option<i64> {
 /// The stats JSON of `file`: what the log knows (rows, time bounds) always; per-column bounds
 /// and null counts from the footer when the file can be read.
 pub fn file_stats(root: &Path, table: &TableSchema, file: &DataFile) -> String {
+    let reader = std::fs::File::open(root.join(&file.path))
+        .map_err(|e| e.to_string())
+        .and_then(|f| SerializedFileReader::new(f).map_err(|e| e.to_string()));
+    let meta = reader.as_ref().ok().map(|r| r.metadata());
+    stats_json(table, meta, file.rows, (file.min_time, file.max_time))
+}
+
+/// The stats JSON of a file of `rows` rows whose `TimeGenerated` spans `times`, with per-column
+/// bounds and null counts from its footer's metadata when there is one. A file just written
+/// passes the metadata its writer put in the footer, so the commit reads no footer back.
+pub fn stats_json(
+    table: &TableSchema,
+    meta: Option<&ParquetMetaData>,
+    rows: u64,
+    (min_time, max_time): (i64, i64),
+) -> String {
     let mut min = Map::new();
     let mut max = Map::new();
     let mut nulls = Map::new();
-    if let Ok(reader) = std::fs::File::open(root.join(&file.path))
-        .map_err(|e| e.to_string())
-        .and_then(|f| SerializedFileReader::new(f).map_err(|e| e.to_string()))
-    {
-        let meta = reader.metadata();
+    if let Some(meta) = meta {
         for (i, column) in table.columns.iter().enumerate() {
             let mut bounds: Option<(Value, Value)> = None;
             let mut exact = true;
@@ -76,18 +89,12 @@ pub fn file_stats(root: &Path, table: &TableSchema, file: &DataFile) -> String {
             }
         }
     }
-    if file.rows > 0 {
-        min.insert(
-            TIME_COLUMN.into(),
-            json!(timestamp_bound(file.min_time, false)),
-        );
-        max.insert(
-            TIME_COLUMN.into(),
-            json!(timestamp_bound(file.max_time, true)),
-        );
+    if rows > 0 {
+        min.insert(TIME_COLUMN.into(), json!(timestamp_bound(min_time, false)));
+        max.insert(TIME_COLUMN.into(), json!(timestamp_bound(max_time, true)));
     }
     json!({
-        "numRecords": file.rows,
+        "numRecords": rows,
         "minValues": min,
         "maxValues": max,
         "nullCount": nulls,
@@ -149,7 +156,53 @@ fn compare(a: &Value, b: &Value) -> std::cmp::Ordering {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Int32Array, RecordBatch};
+
     use super::*;
+    use crate::schema::Catalog;
+    use crate::store::buffer::tests::event_batch;
+    use crate::store::buffer::write_sorted_file;
+
+    /// The stats a commit takes from its writers are the ones its files' footers give.
+    #[test]
+    fn stats_of_a_file_just_written_are_those_its_footer_gives() {
+        let table = Catalog::builtin().get("Event").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let rel = "Event/date=1970-01-01/part-0-0.parquet";
+        let with_ids = |times: &[i64], ids: Vec<Option<i32>>| {
+            let batch = event_batch(times);
+            let mut columns = batch.columns().to_vec();
+            columns[table.column_index("EventID").unwrap()] = Arc::new(Int32Array::from(ids));
+            RecordBatch::try_new(batch.schema(), columns).unwrap()
+        };
+        let batches = vec![
+            with_ids(&[5_500, 1_001, 9_999], vec![Some(7), None, Some(-3)]),
+            with_ids(&[4_000, 2_000], vec![Some(40), None]),
+        ];
+        let w = write_sorted_file(&dir.path().join(rel), table, &batches).unwrap();
+        let file = DataFile {
+            table: "Event".into(),
+            path: rel.into(),
+            rows: w.rows,
+            bytes: w.bytes,
+            min_time: w.min_time,
+            max_time: w.max_time,
+        };
+        let read = file_stats(dir.path(), table, &file);
+        assert_eq!(w.delta_stats, read);
+        let stats: Value = serde_json::from_str(&read).unwrap();
+        assert_eq!(stats["numRecords"], 5);
+        assert_eq!(stats["minValues"]["EventID"], -3);
+        assert_eq!(stats["maxValues"]["EventID"], 40);
+        assert_eq!(stats["nullCount"]["EventID"], 2);
+        assert_eq!(stats["minValues"]["Computer"], "c1001");
+        assert_eq!(
+            stats["maxValues"]["TimeGenerated"],
+            "1970-01-01T00:00:00.010Z"
+        );
+    }
 
     #[test]
     fn timestamp_bounds_round_outwards_to_milliseconds() {
