@@ -425,13 +425,13 @@ pub fn write_sorted(
     let (file, metadata) = writer.finish_with_metadata().map_err(parquet_err)?;
     let file = (file.into_inner()).map_err(|e| StoreError::io(path, e.into_error()))?;
     let bytes = file.metadata().map_err(|e| StoreError::io(path, e))?.len();
-    let times = (min_time, max_time);
+    let delta_stats = stats::stats_json(table, Some(&metadata), rows as u64, (min_time, max_time));
     let written = Written {
         rows: rows as u64,
         bytes,
         min_time,
         max_time,
-        delta_stats: stats::stats_json(table, Some(&metadata), rows as u64, times),
+        delta_stats,
     };
     Ok((written, file))
 }

@@ -507,8 +507,7 @@ fn plain_pages_end_at_the_byte_limit() {
 }
 
 /// Null rows may hold bytes in an Arrow array (the format leaves them undefined): a
-/// DELTA_LENGTH_BYTE_ARRAY chunk, which copies a run of values in one piece when their nulls
-/// hold none, writes only the valid rows' bytes, written whole or gathered.
+/// DELTA_LENGTH_BYTE_ARRAY chunk writes only the valid rows' bytes, written whole or gathered.
 #[test]
 fn null_rows_holding_bytes_are_left_out() {
     use arrow::buffer::{Buffer, NullBuffer, OffsetBuffer};
