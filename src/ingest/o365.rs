@@ -12,7 +12,9 @@ use super::shape::Fields;
 /// A raw API record: `CreationTime`, `Workload` and `Id`, and no `Type`.
 pub fn is_o365_record(fields: &Fields<'_>) -> bool {
     let has = |name: &str| fields.iter().any(|(k, _)| k == name);
-    has("CreationTime") && has("Workload") && has("Id") && !has("Type")
+    // `Type` first: records that carry it usually give it first, and the others are then
+    // not searched key by key for `CreationTime`.
+    !has("Type") && has("CreationTime") && has("Workload") && has("Id")
 }
 
 fn rename(key: &str) -> Option<&'static str> {
