@@ -5,7 +5,7 @@
 /// when a key's bit is already set, instead of comparing every pair of keys. A record of
 /// OfficeActivity brings up to 146 keys; 128 bits set by the key's length and first and last
 /// bytes were mostly full, and the search ran for nearly every key; with 512 bits it still ran
-/// for four or five keys of a record of about 80, each time over half the keys before.
+/// for several keys of every such record (bench/NOTES.md, nineteenth session).
 #[derive(Default)]
 pub struct KeyFilter([u64; 32]);
 
@@ -44,7 +44,7 @@ mod tests {
     use crate::schema::Catalog;
 
     /// A key inserted again is always reported; OfficeActivity's 146 column names, inserted
-    /// once each, rarely are.
+    /// once each, seldom are (a filter of 512 bits took one in nine for a repeat).
     #[test]
     fn repeats_are_always_found_and_new_keys_seldom_taken_for_them() {
         let table = Catalog::builtin().get("OfficeActivity").unwrap();
@@ -53,7 +53,7 @@ mod tests {
         let false_alarms = names.iter().filter(|n| filter.insert(n)).count();
         assert!(names.iter().all(|n| filter.insert(n)));
         assert!(
-            false_alarms < names.len() / 4,
+            false_alarms < names.len() / 16,
             "{false_alarms} of {}",
             names.len()
         );
