@@ -35,42 +35,132 @@ pub struct Encoder {
     width: u8,
     out: Vec<u8>,
     /// Values waiting to be bit-packed.
-    literals: Vec<u32>,
+    literals: Literals,
+}
+
+/// Values waiting to be bit-packed: one-bit values (definition levels, a run every row or
+/// two in a sparse column) kept packed as they come, wider ones one by one.
+enum Literals {
+    Values(Vec<u32>),
+    Bits(Bits),
+}
+
+/// One-bit values, least significant first: whole bytes, then up to 63 bits not yet a byte.
+#[derive(Default)]
+struct Bits {
+    bytes: Vec<u8>,
+    next: u64,
+    next_len: u32,
+}
+
+impl Bits {
+    fn len(&self) -> usize {
+        self.bytes.len() * 8 + self.next_len as usize
+    }
+
+    /// Append `count` (at most 15: longer repeats become runs) times `value`.
+    #[inline]
+    fn append(&mut self, value: bool, count: usize) {
+        debug_assert!(count <= 15);
+        self.next |= (u64::from(value) * ((1 << count) - 1)) << self.next_len;
+        self.next_len += count as u32;
+        if self.next_len >= 48 {
+            self.settle();
+        }
+    }
+
+    /// Move the whole bytes of `next` to `bytes`.
+    fn settle(&mut self) {
+        let whole = self.next_len / 8;
+        self.bytes
+            .extend_from_slice(&self.next.to_le_bytes()[..whole as usize]);
+        self.next = self.next.checked_shr(8 * whole).unwrap_or(0);
+        self.next_len -= 8 * whole;
+    }
 }
 
 impl Encoder {
     pub fn new(width: u8) -> Encoder {
+        let literals = match width {
+            1 => Literals::Bits(Bits::default()),
+            _ => Literals::Values(Vec::new()),
+        };
         Encoder {
             width,
             out: Vec::new(),
-            literals: Vec::new(),
+            literals,
         }
     }
 
     /// Append `count` times `value`.
     pub fn put_run(&mut self, value: u32, count: usize) {
+        if let Literals::Bits(bits) = &mut self.literals {
+            return put_bits(bits, value != 0, count, &mut self.out);
+        }
+        let Literals::Values(literals) = &mut self.literals else {
+            unreachable!("bits are handled above")
+        };
         // The waiting values are filled up to whole groups from this repeat; what is left of
         // it becomes a run if it is still 8 values long.
-        let fill = (8 - self.literals.len() % 8) % 8;
+        let fill = (8 - literals.len() % 8) % 8;
         if count >= fill + 8 {
-            self.literals.extend(std::iter::repeat_n(value, fill));
-            bit_packed(&self.literals, self.width, &mut self.out);
-            self.literals.clear();
+            literals.extend(std::iter::repeat_n(value, fill));
+            bit_packed(literals, self.width, &mut self.out);
+            literals.clear();
             run(value, count - fill, self.width, &mut self.out);
         } else {
-            self.literals.extend(std::iter::repeat_n(value, count));
-            if self.literals.len() >= MAX_PACKED {
-                let whole = self.literals.len() / MAX_PACKED * MAX_PACKED;
-                bit_packed(&self.literals[..whole], self.width, &mut self.out);
-                self.literals.drain(..whole);
+            literals.extend(std::iter::repeat_n(value, count));
+            if literals.len() >= MAX_PACKED {
+                let whole = literals.len() / MAX_PACKED * MAX_PACKED;
+                bit_packed(&literals[..whole], self.width, &mut self.out);
+                literals.drain(..whole);
             }
         }
     }
 
     /// The encoded bytes (the last group padded).
     pub fn finish(mut self) -> Vec<u8> {
-        bit_packed(&self.literals, self.width, &mut self.out);
+        match &mut self.literals {
+            Literals::Values(literals) => bit_packed(literals, self.width, &mut self.out),
+            Literals::Bits(bits) => {
+                let len = bits.len();
+                bits.settle();
+                if bits.next_len > 0 {
+                    bits.bytes.push(bits.next as u8);
+                }
+                packed_bits(&bits.bytes, len, &mut self.out);
+            }
+        }
         self.out
+    }
+}
+
+/// [`Encoder::put_run`] of one-bit values: what it does with values, on packed bits.
+fn put_bits(bits: &mut Bits, value: bool, count: usize, out: &mut Vec<u8>) {
+    let fill = (8 - bits.len() % 8) % 8;
+    if count >= fill + 8 {
+        bits.append(value, fill);
+        bits.settle();
+        packed_bits(&bits.bytes, bits.bytes.len() * 8, out);
+        bits.bytes.clear();
+        run(u32::from(value), count - fill, 1, out);
+    } else {
+        bits.append(value, count);
+        if bits.len() >= MAX_PACKED {
+            bits.settle();
+            let whole = bits.bytes.len() * 8 / MAX_PACKED * MAX_PACKED;
+            packed_bits(&bits.bytes[..whole / 8], whole, out);
+            bits.bytes.drain(..whole / 8);
+        }
+    }
+}
+
+/// [`bit_packed`] of `len` one-bit values packed in `bits`.
+fn packed_bits(bits: &[u8], len: usize, out: &mut Vec<u8>) {
+    let bytes = len.div_ceil(8);
+    for part in bits[..bytes].chunks(MAX_PACKED / 8) {
+        varint(((part.len() as u64) << 1) | 1, out);
+        out.extend_from_slice(part);
     }
 }
 
@@ -181,6 +271,29 @@ mod tests {
         assert_eq!(bit_width(256), 9);
     }
 
+    /// `put_run` through the one-bit path and through the values path, for the same runs.
+    fn both_ways(runs: &[(bool, usize)]) -> (Vec<u8>, Vec<u8>) {
+        let mut bits = Encoder::new(1);
+        let mut values = Encoder {
+            width: 1,
+            out: Vec::new(),
+            literals: Literals::Values(Vec::new()),
+        };
+        for &(v, n) in runs {
+            bits.put_run(u32::from(v), n);
+            values.put_run(u32::from(v), n);
+        }
+        (bits.finish(), values.finish())
+    }
+
+    #[test]
+    fn one_bit_values_pack_as_values_do() {
+        let (bits, values) =
+            both_ways(&[(true, 3), (false, 2), (true, 9), (false, 600), (true, 1)]);
+        assert_eq!(bits, values);
+        assert_eq!(both_ways(&[]), (Vec::new(), Vec::new()));
+    }
+
     proptest! {
         #[test]
         fn decodes_to_what_was_encoded(
@@ -192,6 +305,17 @@ mod tests {
             let mut out = Vec::new();
             encode(&values, width, &mut out);
             prop_assert_eq!(decode(&out, width, values.len()), values);
+        }
+
+        /// Levels as sparse and dense columns give them: short runs, long runs, both.
+        #[test]
+        fn one_bit_runs_encode_the_same_either_way(
+            runs in prop::collection::vec((any::<bool>(), prop_oneof![1usize..4, 1usize..20, 1usize..700]), 0..400),
+        ) {
+            let (bits, values) = both_ways(&runs);
+            prop_assert_eq!(&bits, &values);
+            let expected: Vec<u32> = runs.iter().flat_map(|&(v, n)| std::iter::repeat_n(u32::from(v), n)).collect();
+            prop_assert_eq!(decode(&bits, 1, expected.len()), expected);
         }
     }
 }
