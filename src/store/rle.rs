@@ -74,7 +74,8 @@ impl Bits {
         let whole = self.next_len / 8;
         self.bytes
             .extend_from_slice(&self.next.to_le_bytes()[..whole as usize]);
-        self.next = self.next.checked_shr(8 * whole).unwrap_or(0);
+        // At most 7 whole bytes (`append` settles before 64 bits), so the shift stays below 64.
+        self.next >>= 8 * whole;
         self.next_len -= 8 * whole;
     }
 }
@@ -94,26 +95,10 @@ impl Encoder {
 
     /// Append `count` times `value`.
     pub fn put_run(&mut self, value: u32, count: usize) {
-        if let Literals::Bits(bits) = &mut self.literals {
-            return put_bits(bits, value != 0, count, &mut self.out);
-        }
-        let Literals::Values(literals) = &mut self.literals else {
-            unreachable!("bits are handled above")
-        };
-        // The waiting values are filled up to whole groups from this repeat; what is left of
-        // it becomes a run if it is still 8 values long.
-        let fill = (8 - literals.len() % 8) % 8;
-        if count >= fill + 8 {
-            literals.extend(std::iter::repeat_n(value, fill));
-            bit_packed(literals, self.width, &mut self.out);
-            literals.clear();
-            run(value, count - fill, self.width, &mut self.out);
-        } else {
-            literals.extend(std::iter::repeat_n(value, count));
-            if literals.len() >= MAX_PACKED {
-                let whole = literals.len() / MAX_PACKED * MAX_PACKED;
-                bit_packed(&literals[..whole], self.width, &mut self.out);
-                literals.drain(..whole);
+        match &mut self.literals {
+            Literals::Bits(bits) => put_bits(bits, value != 0, count, &mut self.out),
+            Literals::Values(literals) => {
+                put_values(literals, self.width, value, count, &mut self.out)
             }
         }
     }
@@ -135,7 +120,27 @@ impl Encoder {
     }
 }
 
-/// [`Encoder::put_run`] of one-bit values: what it does with values, on packed bits.
+/// [`Encoder::put_run`] of values of `width` bits, waiting one by one in `literals`.
+fn put_values(literals: &mut Vec<u32>, width: u8, value: u32, count: usize, out: &mut Vec<u8>) {
+    // The waiting values are filled up to whole groups from this repeat; what is left of it
+    // becomes a run if it is still 8 values long.
+    let fill = (8 - literals.len() % 8) % 8;
+    if count >= fill + 8 {
+        literals.extend(std::iter::repeat_n(value, fill));
+        bit_packed(literals, width, out);
+        literals.clear();
+        run(value, count - fill, width, out);
+    } else {
+        literals.extend(std::iter::repeat_n(value, count));
+        if literals.len() >= MAX_PACKED {
+            let whole = literals.len() / MAX_PACKED * MAX_PACKED;
+            bit_packed(&literals[..whole], width, out);
+            literals.drain(..whole);
+        }
+    }
+}
+
+/// [`put_values`] of one-bit values, on packed bits.
 fn put_bits(bits: &mut Bits, value: bool, count: usize, out: &mut Vec<u8>) {
     let fill = (8 - bits.len() % 8) % 8;
     if count >= fill + 8 {
