@@ -22,20 +22,35 @@ impl KeyFilter {
 }
 
 /// A hash of a key's length and its first and last eight bytes (all of a key of up to 16),
-/// best in its top bits.
+/// best in its top bits. A shorter key is read as two overlapping words of four bytes (or three
+/// single bytes), never copied: a copy of a length not known in advance is a call, and its byte
+/// stores cannot be forwarded to the word read back.
 #[inline]
 pub fn key_tag(b: &[u8]) -> u64 {
-    let word = |s: &[u8]| {
-        let mut w = [0u8; 8];
-        w[..s.len()].copy_from_slice(s);
-        u64::from_le_bytes(w)
-    };
     let n = b.len();
-    let (head, tail) = match n >= 8 {
-        true => (word(&b[..8]), word(&b[n - 8..])),
-        false => (word(b), 0),
+    let (head, tail) = match n {
+        8.. => (word8(&b[..8]), word8(&b[n - 8..])),
+        4..=7 => (
+            u64::from(word4(&b[..4])) | u64::from(word4(&b[n - 4..])) << 32,
+            0,
+        ),
+        1..=3 => (
+            u64::from(b[0]) | u64::from(b[n / 2]) << 8 | u64::from(b[n - 1]) << 16,
+            0,
+        ),
+        0 => (0, 0),
     };
     (head ^ tail.rotate_left(29) ^ n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+#[inline]
+fn word8(b: &[u8]) -> u64 {
+    u64::from_le_bytes(b.try_into().expect("eight bytes"))
+}
+
+#[inline]
+fn word4(b: &[u8]) -> u32 {
+    u32::from_le_bytes(b.try_into().expect("four bytes"))
 }
 
 #[cfg(test)]
@@ -62,5 +77,27 @@ mod tests {
         assert!(!short.insert("a"));
         assert!(short.insert("a"));
         assert!(short.insert(""));
+    }
+
+    /// A key of up to seven bytes is read whole: any two such keys of one length get
+    /// different tags.
+    #[test]
+    fn short_keys_are_told_apart_by_every_byte() {
+        let letters = b"aZ_0";
+        for len in 1..=7u32 {
+            let keys: Vec<Vec<u8>> = (0..4usize.pow(len))
+                .map(|mut i| {
+                    (0..len)
+                        .map(|_| {
+                            let c = letters[i % 4];
+                            i /= 4;
+                            c
+                        })
+                        .collect()
+                })
+                .collect();
+            let tags: std::collections::HashSet<u64> = keys.iter().map(|k| key_tag(k)).collect();
+            assert_eq!(tags.len(), keys.len(), "keys of {len} bytes");
+        }
     }
 }

@@ -522,6 +522,11 @@ fn write_leaf(
 pub(super) struct StringStats {
     min: Option<Vec<u8>>,
     max: Option<Vec<u8>>,
+    /// The first eight bytes of `min` and `max` as big-endian numbers (zeros after a shorter
+    /// one): they order as the bytes do, so a value whose eight lie strictly between them lies
+    /// between the two, with no comparison of whole slices.
+    min_head: u64,
+    max_head: u64,
     pub(super) nulls: u64,
     /// Scratch: which values of the current dictionary the rows use.
     used: Vec<bool>,
@@ -573,19 +578,22 @@ impl StringStats {
 
     /// Take `value` into the minimum and maximum.
     pub(super) fn add_value(&mut self, value: &[u8]) {
-        // Most values lie strictly between the two by their first byte alone: no comparison
-        // of whole slices for them.
-        if let (Some(min), Some(max)) = (&self.min, &self.max) {
-            if let (Some(v), Some(lo), Some(hi)) = (value.first(), min.first(), max.first()) {
-                if lo < v && v < hi {
-                    return;
-                }
+        // Most values lie strictly between the two by their first bytes alone.
+        if self.min.is_some() && self.max.is_some() {
+            let head = match value.first_chunk::<8>() {
+                Some(eight) => u64::from_be_bytes(*eight),
+                None => head_of(value),
+            };
+            if self.min_head < head && head < self.max_head {
+                return;
             }
         }
         if self.min.as_deref().is_none_or(|m| value < m) {
+            self.min_head = head_of(value);
             self.min = Some(value.to_vec());
         }
         if self.max.as_deref().is_none_or(|m| value > m) {
+            self.max_head = head_of(value);
             self.max = Some(value.to_vec());
         }
     }
@@ -623,6 +631,15 @@ impl StringStats {
         };
         Statistics::ByteArray(stats)
     }
+}
+
+/// `v`'s first eight bytes as a big-endian number, zeros after a shorter `v`: if one value's
+/// is smaller than another's, so is the value.
+fn head_of(v: &[u8]) -> u64 {
+    let mut eight = [0u8; 8];
+    let n = v.len().min(8);
+    eight[..n].copy_from_slice(&v[..n]);
+    u64::from_be_bytes(eight)
 }
 
 /// The longest prefix of `v` (UTF-8) of at most `length` bytes: a lower bound of `v`.

@@ -547,3 +547,25 @@ fn null_rows_holding_bytes_are_left_out() {
     f.write_gathered(&[&batch], &pairs).unwrap();
     assert_eq!(read_rows(f.finish().unwrap()), want);
 }
+
+proptest::proptest! {
+    /// The minimum and maximum taken value by value equal those of the whole list, for values
+    /// that share long prefixes, hold NULs and are shorter or longer than eight bytes.
+    #[test]
+    fn string_stats_take_the_least_and_the_greatest(
+        values in proptest::collection::vec(
+            proptest::collection::vec(proptest::prop_oneof![
+                proptest::strategy::Just(0u8), proptest::strategy::Just(b'a'),
+                proptest::strategy::Just(b'b'), proptest::strategy::Just(0xffu8),
+            ], 0..20),
+            1..60,
+        ),
+    ) {
+        let mut stats = StringStats::default();
+        for v in &values {
+            stats.add_value(v);
+        }
+        proptest::prop_assert_eq!(stats.min.as_ref(), values.iter().min());
+        proptest::prop_assert_eq!(stats.max.as_ref(), values.iter().max());
+    }
+}
