@@ -113,6 +113,14 @@ impl<'a> Shared<'a> {
                 return None;
             }
             if let Some(c) = q.chunks.pop_front() {
+                let next = (q.chunks.front()).map(|n| (n.bytes.clone(), n.range.clone()));
+                drop(q);
+                // Pages of this piece and the next that the system dropped are read now, all
+                // at once, not one by one as the decoder reaches them.
+                c.bytes.read_ahead(c.range.clone());
+                if let Some((bytes, range)) = next {
+                    bytes.read_ahead(range);
+                }
                 return Some(Task::Chunk(c));
             }
             if q.next_source < self.sources.len() {

@@ -247,6 +247,13 @@ fn hash_file(mut f: &File) -> std::io::Result<String> {
 }
 
 impl SourceBytes {
+    /// Start reading the pages of `range` that are not in memory (see `readahead`).
+    pub fn read_ahead(&self, range: std::ops::Range<usize>) {
+        if let SourceBytes::Mapped { map: m, .. } = self {
+            super::readahead::read_ahead(m, range);
+        }
+    }
+
     /// Tell the kernel the mapped pages of `range` are not needed now. Only a hint on residency:
     /// the data stays readable (pages of a read-only file map are re-read on access).
     pub fn release(&self, range: std::ops::Range<usize>) {
