@@ -12,7 +12,7 @@ pub mod o365;
 mod piece_hash;
 mod pieces;
 mod queue;
-mod readahead;
+pub(crate) mod readahead;
 mod scan;
 pub mod shape;
 pub mod source;

@@ -1,4 +1,4 @@
-//! Input pages the system dropped from its cache, read back before the decoder reaches them.
+//! Pages of a mapped file the system dropped from its cache, read back before they are reached.
 //!
 //! A mapped file whose pages are mostly cached can still miss scattered ones: the system drops
 //! cold pages of its cache (memory pressure, or a virtual machine's free-page reclaim, which

@@ -99,6 +99,8 @@ pub fn read_run(run: &Run) -> Result<Vec<RecordBatch>, StoreError> {
     // closed before, and changed by nothing after (a writer holds the store's lock).
     let map = unsafe { Mmap::map(&file) }.map_err(|e| StoreError::io(&run.path, e))?;
     let _ = map.advise(Advice::Sequential);
+    // Written seconds ago, but the system may have dropped some of its pages since.
+    crate::ingest::readahead::read_ahead(&map, 0..map.len());
     let mut bytes = match NonNull::new(map.as_ptr().cast_mut()) {
         // SAFETY: the buffer keeps the mapping alive as long as any array points into it.
         Some(ptr) => unsafe { Buffer::from_custom_allocation(ptr, map.len(), Arc::new(map)) },
