@@ -113,14 +113,11 @@ impl<'a> Shared<'a> {
                 return None;
             }
             if let Some(c) = q.chunks.pop_front() {
-                let next = (q.chunks.front()).map(|n| (n.bytes.clone(), n.range.clone()));
+                let next = front(&q);
                 drop(q);
-                // Pages of this piece and the next that the system dropped are read now, all
-                // at once, not one by one as the decoder reaches them.
-                c.bytes.read_ahead(c.range.clone());
-                if let Some((bytes, range)) = next {
-                    bytes.read_ahead(range);
-                }
+                // The next piece's pages that the system dropped are read while this one is
+                // decoded (this one's were asked for when it came to the front).
+                read_ahead(next);
                 return Some(Task::Chunk(c));
             }
             if q.next_source < self.sources.len() {
@@ -142,9 +139,14 @@ impl<'a> Shared<'a> {
     fn opened(&self, chunks: Vec<Chunk>) {
         // Also runs while unwinding (see `Opening`): never panic here.
         let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let was_empty = q.chunks.is_empty();
         q.chunks.extend(chunks);
+        let first = was_empty.then(|| front(&q)).flatten();
         q.opening -= 1;
         self.ready.notify_all();
+        drop(q);
+        // Pieces behind others are asked for as the one before them is handed out.
+        read_ahead(first);
     }
 
     pub fn halt(&self) {
@@ -158,6 +160,18 @@ impl<'a> Shared<'a> {
         let r = reports[source].as_mut().expect("reported when opened");
         r.accepted += accepted;
         r.rejected += rejected;
+    }
+}
+
+/// The piece at the front of the queue, to read ahead once the lock is let go.
+fn front(q: &Queue) -> Option<(Arc<SourceBytes>, Range<usize>)> {
+    (q.chunks.front()).map(|c| (c.bytes.clone(), c.range.clone()))
+}
+
+/// Start reading the pages of `piece` the system dropped from its cache (see `readahead`).
+fn read_ahead(piece: Option<(Arc<SourceBytes>, Range<usize>)>) {
+    if let Some((bytes, range)) = piece {
+        bytes.read_ahead(range);
     }
 }
 

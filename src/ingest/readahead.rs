@@ -4,9 +4,9 @@
 //! cold pages of its cache (memory pressure, or a virtual machine's free-page reclaim, which
 //! takes single pages here and there). The decoder then waits on each missing page as it
 //! touches it, one synchronous read after another, and the kernel's readahead does not help a
-//! reader that mostly hits. Asking for a piece's missing pages when the piece is handed out
-//! (and for the next piece's) sends all their reads at once, and they arrive while the
-//! decoder is still on earlier lines or on the piece before.
+//! reader that mostly hits. Asking for a piece's missing pages when it comes to the front of
+//! the queue (as the piece before it is handed out) sends all their reads at once, and they
+//! arrive while the decoders are still on the pieces before.
 
 use std::ops::Range;
 
@@ -100,6 +100,11 @@ mod tests {
         unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
         let dropped = map.len().div_ceil(page_size()) - resident_pages(&map);
         if dropped == 0 {
+            // CI runs on a disk file system, where the pages go: there the test must run.
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "the file system kept the pages in memory: nothing to read back"
+            );
             eprintln!("skipped: this file system kept the pages in memory");
             return;
         }

@@ -579,21 +579,17 @@ impl StringStats {
     /// Take `value` into the minimum and maximum.
     pub(super) fn add_value(&mut self, value: &[u8]) {
         // Most values lie strictly between the two by their first bytes alone.
-        if self.min.is_some() && self.max.is_some() {
-            let head = match value.first_chunk::<8>() {
-                Some(eight) => u64::from_be_bytes(*eight),
-                None => head_of(value),
-            };
-            if self.min_head < head && head < self.max_head {
-                return;
-            }
+        let head = head_of(value);
+        if self.min.is_some() && self.max.is_some() && self.min_head < head && head < self.max_head
+        {
+            return;
         }
         if self.min.as_deref().is_none_or(|m| value < m) {
-            self.min_head = head_of(value);
+            self.min_head = head;
             self.min = Some(value.to_vec());
         }
         if self.max.as_deref().is_none_or(|m| value > m) {
-            self.max_head = head_of(value);
+            self.max_head = head;
             self.max = Some(value.to_vec());
         }
     }
@@ -635,7 +631,11 @@ impl StringStats {
 
 /// `v`'s first eight bytes as a big-endian number, zeros after a shorter `v`: if one value's
 /// is smaller than another's, so is the value.
+#[inline]
 fn head_of(v: &[u8]) -> u64 {
+    if let Some(eight) = v.first_chunk::<8>() {
+        return u64::from_be_bytes(*eight);
+    }
     let mut eight = [0u8; 8];
     let n = v.len().min(8);
     eight[..n].copy_from_slice(&v[..n]);
