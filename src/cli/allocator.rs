@@ -94,6 +94,105 @@ unsafe impl GlobalAlloc for Heap {
     }
 }
 
+/// From now on, keep the pages of freed blocks for reuse until the threads that free them end,
+/// rather than hand them back a second after (true), or change nothing (false: not on
+/// jemalloc, or it refused). For the commit of an `ingest` that set nothing aside on disk: its
+/// file writers free the rows as they write them, take pages for their own work from those,
+/// and when each writer ends, jemalloc hands back at once the pages of the arena it leaves.
+/// Otherwise the rows were left to the process's exit, whose kernel took the pages back on
+/// one core after the last file (bench/NOTES.md, twenty-first session). Not for a commit that
+/// reads rows back from disk: those pages must go back while it runs, to stay under the
+/// memory target.
+pub fn hold_freed_pages() -> bool {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if jemalloc_chosen() {
+        return jemalloc_decay::set_never();
+    }
+    false
+}
+
+/// jemalloc's `dirty_decay_ms`: how long freed pages stay before they go back to the system.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+mod jemalloc_decay {
+    use std::ffi::{c_void, CStr, CString};
+    use std::ptr::null_mut;
+
+    use tikv_jemalloc_sys::mallctl;
+
+    /// Never, for every arena there is and every arena made later. False if one refused.
+    pub fn set_never() -> bool {
+        let mut arenas: u32 = 0;
+        let mut len = std::mem::size_of::<u32>();
+        // SAFETY: `arenas.narenas` is an `unsigned`, read into a buffer of its size.
+        let read = unsafe {
+            mallctl(
+                c"arenas.narenas".as_ptr(),
+                (&raw mut arenas).cast::<c_void>(),
+                &mut len,
+                null_mut(),
+                0,
+            )
+        };
+        if read != 0 || !write(c"arenas.dirty_decay_ms", -1) {
+            return false;
+        }
+        (0..arenas).all(|i| {
+            let name = CString::new(format!("arena.{i}.dirty_decay_ms")).expect("no NUL");
+            // An arena not made yet refuses with EFAULT: it will start with the default.
+            write(&name, -1) || !initialized(i)
+        })
+    }
+
+    fn write(name: &CStr, mut ms: isize) -> bool {
+        // SAFETY: a decay time is an `ssize_t`, written from a value of its size.
+        unsafe {
+            mallctl(
+                name.as_ptr(),
+                null_mut(),
+                null_mut(),
+                (&raw mut ms).cast::<c_void>(),
+                std::mem::size_of::<isize>(),
+            ) == 0
+        }
+    }
+
+    fn initialized(arena: u32) -> bool {
+        let name = CString::new(format!("arena.{arena}.initialized")).expect("no NUL");
+        let mut yes = false;
+        let mut len = std::mem::size_of::<bool>();
+        // SAFETY: `arena.<i>.initialized` is a `bool`, read into a buffer of its size.
+        let read = unsafe {
+            mallctl(
+                name.as_ptr(),
+                (&raw mut yes).cast::<c_void>(),
+                &mut len,
+                null_mut(),
+                0,
+            )
+        };
+        read == 0 && yes
+    }
+
+    /// `dirty_decay_ms` of `name` (`arenas` or `arena.<i>`), for tests.
+    #[cfg(test)]
+    pub fn read(name: &str) -> Option<isize> {
+        let name = CString::new(format!("{name}.dirty_decay_ms")).expect("no NUL");
+        let mut ms: isize = 0;
+        let mut len = std::mem::size_of::<isize>();
+        // SAFETY: as in `write`, read instead.
+        let read = unsafe {
+            mallctl(
+                name.as_ptr(),
+                (&raw mut ms).cast::<c_void>(),
+                &mut len,
+                null_mut(),
+                0,
+            )
+        };
+        (read == 0).then_some(ms)
+    }
+}
+
 /// Whether to start again on jemalloc: not when `OMSLAKE_HEAP` is set (the user's choice, or
 /// this is the second start), nor where jemalloc is not built in.
 fn should_rerun(heap_var_set: bool) -> bool {
@@ -137,5 +236,15 @@ mod tests {
         if std::env::var_os(HEAP_VAR).is_none() {
             assert!(!jemalloc_chosen());
         }
+    }
+
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[test]
+    fn freed_pages_are_held_by_every_arena_and_the_default() {
+        // This test process is not on jemalloc (no `OMSLAKE_HEAP`): jemalloc starts on the
+        // first call, with arena 0, and takes the settings all the same.
+        assert!(jemalloc_decay::set_never());
+        assert_eq!(jemalloc_decay::read("arenas"), Some(-1));
+        assert_eq!(jemalloc_decay::read("arena.0"), Some(-1));
     }
 }

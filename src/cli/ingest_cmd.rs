@@ -10,7 +10,7 @@ use omslake::store::log::SourceEntry;
 use omslake::store::memory::RSS_TARGET;
 use omslake::store::{buffer, Store, Transaction};
 
-use super::{CmdResult, Failure, EXIT_ABORTED, EXIT_REJECTS, EXIT_USAGE};
+use super::{allocator, CmdResult, Failure, EXIT_ABORTED, EXIT_REJECTS, EXIT_USAGE};
 
 /// Take the writer lock, saying so when another writer holds it.
 pub fn begin(
@@ -55,7 +55,6 @@ pub fn run(
     }
     let buffer_mb = buffer_mb.unwrap_or((buffer::default_budget(input_bytes(paths)) >> 20) as u64);
     tx.set_buffer_budget(usize::try_from(buffer_mb << 20).unwrap_or(usize::MAX));
-    tx.leave_rows_to_exit();
     let progress = Arc::new(ingest::Progress::default());
     let options = IngestOptions {
         table,
@@ -93,6 +92,11 @@ pub fn run(
     let spilled = tx.spilled_bytes();
     let given_up = tx.buffer_given_up();
     let frozen_keys = tx.frozen_keys();
+    // The process ends after the commit: its writers free the rows as they go, the pages held
+    // for them, or the rows are left to the exit (see `allocator::hold_freed_pages`).
+    if spilled > 0 || !allocator::hold_freed_pages() {
+        tx.leave_rows_to_exit();
+    }
     let commit = tx.commit(sources, Vec::new())?;
     print_summary(
         &summary,

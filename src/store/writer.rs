@@ -138,11 +138,12 @@ impl Transaction {
         self.governor = governor;
     }
 
-    /// The process ends once this transaction has committed (the `ingest` command): rows
-    /// written from memory are left for the exit to take back all at once rather than freed
-    /// array by array, which the commit spent a share of an ingest's CPU on (bench/NOTES.md,
-    /// fifth session). Unless a
-    /// partition is read back from disk: freeing the others is then what makes room for it.
+    /// The process ends once this transaction has committed (the `ingest` command, when its
+    /// allocator cannot hold freed pages for the writers: `cli::allocator`): rows written from
+    /// memory are left for the exit to take back all at once rather than freed array by array,
+    /// which the commit spent a share of an ingest's CPU on (bench/NOTES.md, fifth session).
+    /// Unless a partition is read back from disk: freeing the others is then what makes room
+    /// for it.
     pub fn leave_rows_to_exit(&mut self) {
         self.rows_left_to_exit = true;
     }
