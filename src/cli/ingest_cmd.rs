@@ -92,8 +92,10 @@ pub fn run(
     let spilled = tx.spilled_bytes();
     let given_up = tx.buffer_given_up();
     let frozen_keys = tx.frozen_keys();
-    // The process ends after the commit: its writers free the rows as they go, the pages held
-    // for them, or the rows are left to the exit (see `allocator::hold_freed_pages`).
+    // The process ends after the commit. Unless rows were set aside on disk (the commit then
+    // frees memory to read them back), its writers free the rows as they write them, jemalloc
+    // holding the freed pages until each writer ends (`allocator::hold_freed_pages`); on
+    // glibc's heap the rows are left to the exit.
     if spilled > 0 || !allocator::hold_freed_pages() {
         tx.leave_rows_to_exit();
     }
