@@ -121,26 +121,38 @@ mod jemalloc_decay {
 
     /// Never, for every arena there is and every arena made later. False if one refused.
     pub fn set_never() -> bool {
-        let mut arenas: u32 = 0;
-        let mut len = std::mem::size_of::<u32>();
-        // SAFETY: `arenas.narenas` is an `unsigned`, read into a buffer of its size.
+        let Some(arenas) = read::<u32>(c"arenas.narenas") else {
+            return false;
+        };
+        if !write(c"arenas.dirty_decay_ms", -1) {
+            return false;
+        }
+        (0..arenas).all(|i| {
+            // An arena not made yet refuses with EFAULT: it will start with the default.
+            write(&ctl_name(&format!("arena.{i}.dirty_decay_ms")), -1)
+                || read::<bool>(&ctl_name(&format!("arena.{i}.initialized"))) != Some(true)
+        })
+    }
+
+    fn ctl_name(name: &str) -> CString {
+        CString::new(name).expect("no NUL in a mallctl name")
+    }
+
+    /// The value of `name`, a setting or statistic of type `T` (callers name one of that type).
+    pub(super) fn read<T: Default>(name: &CStr) -> Option<T> {
+        let mut value = T::default();
+        let mut len = std::mem::size_of::<T>();
+        // SAFETY: `name` is of type `T`, so jemalloc writes one `T`: `len` bytes, no more.
         let read = unsafe {
             mallctl(
-                c"arenas.narenas".as_ptr(),
-                (&raw mut arenas).cast::<c_void>(),
+                name.as_ptr(),
+                (&raw mut value).cast::<c_void>(),
                 &mut len,
                 null_mut(),
                 0,
             )
         };
-        if read != 0 || !write(c"arenas.dirty_decay_ms", -1) {
-            return false;
-        }
-        (0..arenas).all(|i| {
-            let name = CString::new(format!("arena.{i}.dirty_decay_ms")).expect("no NUL");
-            // An arena not made yet refuses with EFAULT: it will start with the default.
-            write(&name, -1) || !initialized(i)
-        })
+        (read == 0).then_some(value)
     }
 
     fn write(name: &CStr, mut ms: isize) -> bool {
@@ -154,42 +166,6 @@ mod jemalloc_decay {
                 std::mem::size_of::<isize>(),
             ) == 0
         }
-    }
-
-    fn initialized(arena: u32) -> bool {
-        let name = CString::new(format!("arena.{arena}.initialized")).expect("no NUL");
-        let mut yes = false;
-        let mut len = std::mem::size_of::<bool>();
-        // SAFETY: `arena.<i>.initialized` is a `bool`, read into a buffer of its size.
-        let read = unsafe {
-            mallctl(
-                name.as_ptr(),
-                (&raw mut yes).cast::<c_void>(),
-                &mut len,
-                null_mut(),
-                0,
-            )
-        };
-        read == 0 && yes
-    }
-
-    /// `dirty_decay_ms` of `name` (`arenas` or `arena.<i>`), for tests.
-    #[cfg(test)]
-    pub fn read(name: &str) -> Option<isize> {
-        let name = CString::new(format!("{name}.dirty_decay_ms")).expect("no NUL");
-        let mut ms: isize = 0;
-        let mut len = std::mem::size_of::<isize>();
-        // SAFETY: as in `write`, read instead.
-        let read = unsafe {
-            mallctl(
-                name.as_ptr(),
-                (&raw mut ms).cast::<c_void>(),
-                &mut len,
-                null_mut(),
-                0,
-            )
-        };
-        (read == 0).then_some(ms)
     }
 }
 
@@ -244,7 +220,8 @@ mod tests {
         // This test process is not on jemalloc (no `OMSLAKE_HEAP`): jemalloc starts on the
         // first call, with arena 0, and takes the settings all the same.
         assert!(jemalloc_decay::set_never());
-        assert_eq!(jemalloc_decay::read("arenas"), Some(-1));
-        assert_eq!(jemalloc_decay::read("arena.0"), Some(-1));
+        let decay = |name| jemalloc_decay::read::<isize>(name);
+        assert_eq!(decay(c"arenas.dirty_decay_ms"), Some(-1));
+        assert_eq!(decay(c"arena.0.dirty_decay_ms"), Some(-1));
     }
 }
