@@ -412,13 +412,6 @@ impl DictChunk {
         ))
     }
 
-    fn compress(&mut self, data: Vec<u8>) -> Result<Vec<u8>, ParquetError> {
-        match self.zstd_level {
-            None => Ok(data),
-            Some(level) => compress_zstd(level, &data),
-        }
-    }
-
     /// Where the input rows from `at` (of `len`) reach the end of the current page.
     fn page_end(&self, at: usize, len: usize) -> usize {
         len.min(at + self.page_rows - (self.rows - self.page_start))
@@ -450,39 +443,46 @@ impl DictChunk {
         if rows == 0 {
             return Ok(());
         }
-        let mut page = Vec::new();
-        if self.descr.max_def_level() > 0 {
-            let (valid, count) = std::mem::replace(&mut self.level_run, (true, 0));
-            self.levels.put_run(valid as u32, count);
-            let levels = std::mem::replace(&mut self.levels, rle::Encoder::new(1)).finish();
-            // Format v1: the levels' byte length, then the levels.
-            page.extend_from_slice(&length_u32(levels.len(), self.descr.name())?.to_le_bytes());
-            page.extend_from_slice(&levels);
-        }
-        let encoding = match &mut self.plain {
+        let levels = match self.descr.max_def_level() > 0 {
+            true => {
+                let (valid, count) = std::mem::replace(&mut self.level_run, (true, 0));
+                self.levels.put_run(valid as u32, count);
+                Some(std::mem::replace(&mut self.levels, rle::Encoder::new(1)).finish())
+            }
+            false => None,
+        };
+        let name = self.descr.name();
+        let (encoding, buf, uncompressed) = match &mut self.plain {
             Some(values) => {
-                values.take_into(&mut page)?;
+                let page = values.page(levels.as_deref())?;
+                let uncompressed = page_length(page.len(), name)?;
+                let buf = compress(self.zstd_level, page)?;
+                values.clear();
                 self.plain_pages += 1;
-                values.encoding()
+                (values.encoding(), buf, uncompressed)
             }
             None => {
+                let mut page = Vec::new();
+                if let Some(levels) = &levels {
+                    // Format v1: the levels' byte length, then the levels.
+                    page.extend_from_slice(&length_u32(levels.len(), name)?.to_le_bytes());
+                    page.extend_from_slice(levels);
+                }
                 // Indices are as wide as the dictionary so far needs (each page says its own).
                 let entries = u32::try_from(self.dictionary.starts.len()).unwrap_or(u32::MAX);
                 let width = rle::bit_width(entries.saturating_sub(1));
                 page.push(width);
                 rle::encode(&self.indices, width, &mut page);
-                Encoding::RLE_DICTIONARY
+                let uncompressed = page_length(page.len(), name)?;
+                let buf = match self.zstd_level {
+                    None => page,
+                    level => compress(level, &page)?,
+                };
+                (Encoding::RLE_DICTIONARY, buf, uncompressed)
             }
         };
-        if page.len() > i32::MAX as usize {
-            return Err(ParquetError::General(format!(
-                "a page of column {} passed 2 GiB",
-                self.descr.name()
-            )));
-        }
-        let uncompressed = page.len();
         let page = Page::DataPage {
-            buf: Bytes::from(self.compress(page)?),
+            buf: Bytes::from(buf),
             num_values: u32::try_from(rows)
                 .map_err(|_| ParquetError::General("too many rows in a page".into()))?,
             encoding,
@@ -507,7 +507,10 @@ impl DictChunk {
         let dictionary = std::mem::take(&mut self.dictionary.page);
         let uncompressed = dictionary.len();
         let dictionary_page = Page::DictionaryPage {
-            buf: Bytes::from(self.compress(dictionary)?),
+            buf: Bytes::from(match self.zstd_level {
+                None => dictionary,
+                level => compress(level, &dictionary)?,
+            }),
             num_values: u32::try_from(self.dictionary.starts.len()).map_err(|_| {
                 ParquetError::General("a dictionary of more than 4 G values".into())
             })?,
@@ -635,6 +638,24 @@ thread_local! {
 }
 
 /// `data` as one zstd frame at `level`.
+/// `data` compressed at zstd `level`, or copied when the chunk is not compressed.
+fn compress(level: Option<i32>, data: &[u8]) -> Result<Vec<u8>, ParquetError> {
+    match level {
+        None => Ok(data.to_vec()),
+        Some(level) => compress_zstd(level, data),
+    }
+}
+
+/// A page's byte length, refused past the i32 its header holds (never wrapped).
+fn page_length(len: usize, column: &str) -> Result<usize, ParquetError> {
+    match i32::try_from(len) {
+        Ok(_) => Ok(len),
+        Err(_) => Err(ParquetError::General(format!(
+            "a page of column {column} passed 2 GiB"
+        ))),
+    }
+}
+
 fn compress_zstd(level: i32, data: &[u8]) -> Result<Vec<u8>, ParquetError> {
     let external = |e: std::io::Error| ParquetError::External(Box::new(e));
     COMPRESSORS.with(|cell| {
