@@ -637,7 +637,6 @@ thread_local! {
         const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// `data` as one zstd frame at `level`.
 /// `data` compressed at zstd `level`, or copied when the chunk is not compressed.
 fn compress(level: Option<i32>, data: &[u8]) -> Result<Vec<u8>, ParquetError> {
     match level {
@@ -656,6 +655,7 @@ fn page_length(len: usize, column: &str) -> Result<usize, ParquetError> {
     }
 }
 
+/// `data` as one zstd frame at `level`.
 fn compress_zstd(level: i32, data: &[u8]) -> Result<Vec<u8>, ParquetError> {
     let external = |e: std::io::Error| ParquetError::External(Box::new(e));
     COMPRESSORS.with(|cell| {
