@@ -1,6 +1,7 @@
 //! Ingest: input bytes → typed `RecordBatch`es per table, plus rejects. No file layout here:
 //! batches and rejects go to a [`Sink`] (the store's transaction).
 
+mod channel;
 pub mod coerce;
 mod day_groups;
 pub mod decoder;
@@ -9,6 +10,7 @@ mod key_filter;
 mod key_slots;
 pub mod map_guard;
 pub mod o365;
+mod order;
 mod piece_hash;
 mod pieces;
 mod queue;
@@ -19,7 +21,7 @@ pub mod source;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 
 use arrow::record_batch::RecordBatch;
@@ -27,8 +29,10 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::schema::{Catalog, TableSchema, TYPE_COLUMN};
+use channel::{ChannelSink, HaltOnPanic, Msg};
 use coerce::{Cell, InValue};
 use decoder::{RecordError, TableDecoder};
+use order::Order;
 use piece_hash::PieceHasher;
 use queue::{Chunk, Shared, Task};
 use shape::{Fields, Location, Shape};
@@ -195,11 +199,6 @@ impl Summary {
         for (t, n) in other.rejected {
             *self.rejected.entry(t).or_default() += n;
         }
-        for r in other.first_rejects {
-            if self.first_rejects.len() < FIRST_REJECTS {
-                self.first_rejects.push(r);
-            }
-        }
     }
 
     pub fn total_rejected(&self) -> u64 {
@@ -217,7 +216,8 @@ const MAX_RAW: usize = 64 * 1024;
 ///
 /// Decoding runs on worker threads (up to the number of cores) that take whole sources or
 /// line-aligned pieces of large NDJSON files from one queue, while the calling thread hands
-/// their batches and rejects to `sink` (dedup, buffering, Parquet encoding).
+/// their batches and rejects to `sink` (dedup, buffering, Parquet encoding) in the input's
+/// order (see `order`).
 pub fn run<S: Sink>(
     paths: &[PathBuf],
     options: &IngestOptions,
@@ -236,17 +236,21 @@ pub fn run<S: Sink>(
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let shared = Shared::new(&sources, sink.known_sources(), options.chunk_bytes);
     let (tx, rx) = mpsc::sync_channel::<Msg<S::Prepared>>(workers);
+    let order = Order::new(sources.len());
+    let halt = || {
+        shared.halt();
+        order.halt();
+    };
     let mut summary = Summary::default();
     let mut failure: Option<IngestError> = None;
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
-                let mut out = ChannelSink::<S> {
-                    tx: tx.clone(),
-                    stop: &shared.stop,
-                };
-                let shared = &shared;
+                let mut out = ChannelSink::<S>::new(tx.clone(), &shared.stop, &order);
+                let (shared, halt) = (&shared, &halt);
                 scope.spawn(move || {
+                    // A thread that panics while others wait for its turn must wake them.
+                    let _halt_on_panic = HaltOnPanic(halt);
                     let mut run = Run {
                         decoders: catalog.tables().iter().map(TableDecoder::new).collect(),
                         pending_bytes: vec![0; catalog.tables().len()],
@@ -258,7 +262,7 @@ pub fn run<S: Sink>(
                     };
                     let result = run.work(shared, &mut out);
                     if result.is_err() {
-                        shared.halt();
+                        halt();
                     }
                     (run.summary, result)
                 })
@@ -275,15 +279,18 @@ pub fn run<S: Sink>(
                 Msg::Batch(prepared) => prepared.and_then(|p| sink.write(p)),
                 Msg::Reject(r) => {
                     rejected += 1;
+                    if summary.first_rejects.len() < FIRST_REJECTS {
+                        summary.first_rejects.push(r.clone());
+                    }
                     if options.max_errors.is_some_and(|max| rejected > max) {
                         summary.aborted = true;
-                        shared.halt();
+                        halt();
                     }
                     sink.reject(&r)
                 }
             };
             if let Err(e) = result {
-                shared.halt();
+                halt();
                 failure = Some(e);
             }
         }
@@ -316,34 +323,6 @@ const HASH_PIECE_BYTES: usize = 256 << 10;
 /// default).
 const FAULT_AROUND: usize = 64 << 10;
 
-/// What a decoding worker hands to the writer thread.
-enum Msg<P> {
-    Batch(Result<P, IngestError>),
-    Reject(Reject),
-}
-
-/// A worker's view of the sink: batches (prepared here) and rejects go over a channel to the
-/// writer thread.
-struct ChannelSink<'a, S: Sink> {
-    tx: mpsc::SyncSender<Msg<S::Prepared>>,
-    stop: &'a AtomicBool,
-}
-
-impl<S: Sink> ChannelSink<'_, S> {
-    fn send(&self, msg: Msg<S::Prepared>) -> Result<(), IngestError> {
-        if self.stop.load(Ordering::SeqCst) {
-            return Err(IngestError::Stopped);
-        }
-        self.tx.send(msg).map_err(|_| IngestError::Stopped)
-    }
-    fn batch(&self, table: &'static TableSchema, batch: RecordBatch) -> Result<(), IngestError> {
-        self.send(Msg::Batch(S::prepare(table, batch)))
-    }
-    fn reject(&self, reject: Reject) -> Result<(), IngestError> {
-        self.send(Msg::Reject(reject))
-    }
-}
-
 /// One decoding worker's state.
 struct Run<'o> {
     decoders: Vec<TableDecoder>,
@@ -374,48 +353,83 @@ impl Run<'_> {
     ) -> Result<(), IngestError> {
         while let Some(task) = shared.next_task() {
             match task {
-                Task::Open(i, mut opening) => {
-                    opening.chunks = self.open_source(i, shared, out)?;
+                Task::Open(sources, mut opening) => {
+                    let first = sources.start;
+                    out.start((first, 0));
+                    if sources.len() == 1 {
+                        if let Some(chunks) = self.open_source(first, shared, out)? {
+                            out.plan(first, chunks.len())?;
+                            opening.chunks = chunks;
+                            continue;
+                        }
+                    } else {
+                        // Small files, but one may be compressed: its pieces are decoded here,
+                        // in their place among the others.
+                        for s in sources.clone() {
+                            for c in self.open_source(s, shared, out)?.into_iter().flatten() {
+                                self.decode_chunk(c, shared, out)?;
+                            }
+                        }
+                    }
+                    // One task's output, under the first source's key.
+                    out.plan(first, 1)?;
+                    for s in sources.skip(1) {
+                        out.plan(s, 0)?;
+                    }
+                    self.flush_all(out)?;
+                    out.finish()?;
                 }
                 Task::Chunk(c) => {
-                    let name = &shared.sources[c.source].name;
-                    let mut counts = Counts::default();
-                    let bytes: &[u8] = &c.bytes;
-                    let mut hashing = c.hasher.as_ref().map(|h| h.cursor(c.range.clone()));
-                    let mut base = shape::LineBase::before(bytes, c.range.start);
-                    let mut piece = pieces::Piece {
-                        name,
-                        bytes,
-                        range: c.range.clone(),
-                        line_base: &mut base,
-                        counts: &mut counts,
-                    };
-                    let decoded = match self.options.by_day {
-                        true => self.decode_by_day(&mut piece, &mut hashing, out),
-                        false => self.decode_in_order(&mut piece, &mut hashing, out),
-                    };
-                    if let Some(h) = hashing {
-                        h.finish(bytes);
-                    }
-                    // With the pages next to it: reading near a chunk's ends maps its
-                    // neighbours' first and last pages too (the kernel maps a fault's
-                    // surroundings), after they may have been given back; left mapped, they
-                    // added up to a resident share of every file read.
-                    let around = c.range.start.saturating_sub(FAULT_AROUND)
-                        ..c.range.end.saturating_add(FAULT_AROUND);
-                    c.bytes.release(around);
-                    shared.count(c.source, counts.accepted, counts.rejected);
-                    if let Some(p) = &self.options.progress {
-                        p.add(c.range.len() as u64, counts.accepted, counts.rejected);
-                    }
-                    decoded?;
+                    out.start((c.source, c.piece));
+                    self.decode_chunk(c, shared, out)?;
+                    self.flush_all(out)?;
+                    out.finish()?;
                 }
             }
         }
-        self.flush_all(out)
+        Ok(())
     }
 
-    /// Hand every decoder's buffered rows to the sink.
+    /// Decode a piece of a large NDJSON file.
+    fn decode_chunk<S: Sink>(
+        &mut self,
+        c: Chunk,
+        shared: &Shared<'_>,
+        out: &mut ChannelSink<'_, S>,
+    ) -> Result<(), IngestError> {
+        let name = &shared.sources[c.source].name;
+        let mut counts = Counts::default();
+        let bytes: &[u8] = &c.bytes;
+        let mut hashing = c.hasher.as_ref().map(|h| h.cursor(c.range.clone()));
+        let mut base = shape::LineBase::before(bytes, c.range.start);
+        let mut piece = pieces::Piece {
+            name,
+            bytes,
+            range: c.range.clone(),
+            line_base: &mut base,
+            counts: &mut counts,
+        };
+        let decoded = match self.options.by_day {
+            true => self.decode_by_day(&mut piece, &mut hashing, out),
+            false => self.decode_in_order(&mut piece, &mut hashing, out),
+        };
+        if let Some(h) = hashing {
+            h.finish(bytes);
+        }
+        // With the pages next to it: reading near a chunk's ends maps its neighbours' first
+        // and last pages too (the kernel maps a fault's surroundings), after they may have
+        // been given back; left mapped, they added up to a resident share of every file read.
+        let around =
+            c.range.start.saturating_sub(FAULT_AROUND)..c.range.end.saturating_add(FAULT_AROUND);
+        c.bytes.release(around);
+        shared.count(c.source, counts.accepted, counts.rejected);
+        if let Some(p) = &self.options.progress {
+            p.add(c.range.len() as u64, counts.accepted, counts.rejected);
+        }
+        decoded
+    }
+
+    /// Hand every decoder's buffered rows to the sink: a task's output ends with them.
     fn flush_all<S: Sink>(&mut self, out: &mut ChannelSink<'_, S>) -> Result<(), IngestError> {
         for (d, pending) in self.decoders.iter_mut().zip(&mut self.pending_bytes) {
             if d.buffered_rows() > 0 {
@@ -433,11 +447,11 @@ impl Run<'_> {
         i: usize,
         shared: &Shared<'_>,
         out: &mut ChannelSink<'_, S>,
-    ) -> Result<Vec<Chunk>, IngestError> {
+    ) -> Result<Option<Vec<Chunk>>, IngestError> {
         let src = &shared.sources[i];
         if shared.hash_later[i] {
             if let Some(chunks) = self.open_hash_later(i, shared)? {
-                return Ok(chunks);
+                return Ok(Some(chunks));
             }
         }
         let opened = source::open(src)?;
@@ -475,15 +489,19 @@ impl Run<'_> {
         if let Some(pieces) = chunks {
             report.shape = Some(Shape::Ndjson.name());
             shared.reports.lock().expect("lock")[i] = Some(report);
-            return Ok(pieces
-                .into_iter()
-                .map(|range| Chunk {
-                    source: i,
-                    bytes: bytes.clone(),
-                    range,
-                    hasher: None,
-                })
-                .collect());
+            return Ok(Some(
+                pieces
+                    .into_iter()
+                    .enumerate()
+                    .map(|(piece, range)| Chunk {
+                        source: i,
+                        piece,
+                        bytes: bytes.clone(),
+                        range,
+                        hasher: None,
+                    })
+                    .collect(),
+            ));
         }
         let mut counts = Counts::default();
         if new {
@@ -525,7 +543,7 @@ impl Run<'_> {
         report.accepted = counts.accepted;
         report.rejected = counts.rejected;
         shared.reports.lock().expect("lock")[i] = Some(report);
-        Ok(Vec::new())
+        Ok(None)
     }
 
     /// Source `i` as pieces that hash themselves as they are decoded (see `piece_hash`), or
@@ -560,8 +578,10 @@ impl Run<'_> {
         Ok(Some(
             pieces
                 .into_iter()
-                .map(|range| Chunk {
+                .enumerate()
+                .map(|(piece, range)| Chunk {
                     source: i,
+                    piece,
                     bytes: bytes.clone(),
                     range,
                     hasher: Some(hasher.clone()),
@@ -633,9 +653,6 @@ impl Run<'_> {
                 };
                 let key = reject.table.clone().unwrap_or_else(|| "(no table)".into());
                 *self.summary.rejected.entry(key).or_default() += 1;
-                if self.summary.first_rejects.len() < FIRST_REJECTS {
-                    self.summary.first_rejects.push(reject.clone());
-                }
                 if let Some(max) = self.options.max_errors {
                     if self.summary.total_rejected() > max {
                         self.summary.aborted = true;

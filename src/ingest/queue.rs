@@ -13,6 +13,8 @@ use super::{KnownSources, SourceReport};
 /// A piece of a large NDJSON source.
 pub struct Chunk {
     pub source: usize,
+    /// Which piece of the source, counted from 0 in file order.
+    pub piece: usize,
     pub bytes: Arc<SourceBytes>,
     pub range: Range<usize>,
     /// The source's hash, when it is taken piece by piece.
@@ -29,7 +31,9 @@ struct Queue {
 }
 
 pub enum Task<'s, 'a> {
-    Open(usize, Opening<'s, 'a>),
+    /// Open these sources: one, or several small ones in a row, decoded as one task (so that
+    /// their rows leave the decoders together, not as a batch or more for each file).
+    Open(Range<usize>, Opening<'s, 'a>),
     Chunk(Chunk),
 }
 
@@ -62,6 +66,8 @@ pub struct Shared<'a> {
     ready: Condvar,
     pub reports: Mutex<Vec<Option<SourceReport>>>,
     pub stop: AtomicBool,
+    /// Bytes of the small sources opened together as one task, at most.
+    group_bytes: u64,
 }
 
 impl<'a> Shared<'a> {
@@ -89,6 +95,7 @@ impl<'a> Shared<'a> {
             ready: Condvar::new(),
             reports: Mutex::new(vec![None; sources.len()]),
             stop: AtomicBool::new(false),
+            group_bytes: chunk_bytes as u64,
         }
     }
 
@@ -105,7 +112,8 @@ impl<'a> Shared<'a> {
     }
 
     /// The next piece of work: chunks of opened sources first (their bytes are mapped
-    /// already), then the next source. `None` when everything is taken or the run stopped.
+    /// already), then the next source; so always the first in the input's order, as
+    /// `order` needs. `None` when everything is taken or the run stopped.
     pub fn next_task<'s>(&'s self) -> Option<Task<'s, 'a>> {
         let mut q = self.queue.lock().expect("lock");
         loop {
@@ -121,13 +129,14 @@ impl<'a> Shared<'a> {
                 return Some(Task::Chunk(c));
             }
             if q.next_source < self.sources.len() {
-                q.next_source += 1;
+                let sources = self.group_from(q.next_source);
+                q.next_source = sources.end;
                 q.opening += 1;
                 let opening = Opening {
                     shared: self,
                     chunks: Vec::new(),
                 };
-                return Some(Task::Open(q.next_source - 1, opening));
+                return Some(Task::Open(sources, opening));
             }
             if q.opening == 0 {
                 return None;
@@ -136,12 +145,34 @@ impl<'a> Shared<'a> {
         }
     }
 
+    /// Source `first`, with the small files that follow it while they add up to no more
+    /// than a piece of a large file.
+    fn group_from(&self, first: usize) -> Range<usize> {
+        let small = |s: &SourceRef| s.size.filter(|&n| n > 0 && n <= self.group_bytes);
+        let mut end = first + 1;
+        if let Some(mut bytes) = small(&self.sources[first]) {
+            while let Some(n) = self.sources.get(end).and_then(small) {
+                if bytes + n > self.group_bytes {
+                    break;
+                }
+                (bytes, end) = (bytes + n, end + 1);
+            }
+        }
+        first..end
+    }
+
     fn opened(&self, chunks: Vec<Chunk>) {
         // Also runs while unwinding (see `Opening`): never panic here.
         let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        let was_empty = q.chunks.is_empty();
-        q.chunks.extend(chunks);
-        let first = was_empty.then(|| front(&q)).flatten();
+        // Before the pieces of later sources, opened sooner by another thread.
+        let at = match chunks.first() {
+            Some(c) => q.chunks.partition_point(|queued| queued.source < c.source),
+            None => q.chunks.len(),
+        };
+        for (i, c) in chunks.into_iter().enumerate() {
+            q.chunks.insert(at + i, c);
+        }
+        let first = (at == 0).then(|| front(&q)).flatten();
         q.opening -= 1;
         self.ready.notify_all();
         drop(q);
@@ -184,9 +215,10 @@ mod tests {
         let sources = vec![SourceRef::stdin()];
         let shared = Shared::new(&sources, KnownSources::default(), 1 << 20);
         std::thread::scope(|s| {
-            let Some(Task::Open(0, opening)) = shared.next_task() else {
+            let Some(Task::Open(sources, opening)) = shared.next_task() else {
                 panic!("the first task opens the first source");
             };
+            assert_eq!(sources, 0..1);
             // Nothing left to open, but a source is being opened: this thread waits for it.
             let waiter = s.spawn(|| shared.next_task().is_none());
             let opener = s.spawn(move || {
@@ -199,5 +231,22 @@ mod tests {
                 "the waiting thread ends with no task"
             );
         });
+    }
+
+    #[test]
+    fn small_sources_in_a_row_are_opened_together_up_to_a_pieces_bytes() {
+        let sizes = [3, 4, 3, 11, 5, 5, 0, 2, 10];
+        let sources: Vec<SourceRef> = (sizes.iter().enumerate())
+            .map(|(i, &n)| SourceRef::of_size(&format!("f{i}"), n))
+            .chain([SourceRef::stdin()])
+            .collect();
+        let shared = Shared::new(&sources, KnownSources::default(), 10);
+        let mut groups = Vec::new();
+        while let Some(Task::Open(group, opening)) = shared.next_task() {
+            groups.push(group);
+            drop(opening);
+        }
+        // An empty file, stdin and a file over the limit stand alone.
+        assert_eq!(groups, [0..3, 3..4, 4..6, 6..7, 7..8, 8..9, 9..10]);
     }
 }

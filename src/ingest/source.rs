@@ -43,6 +43,17 @@ impl SourceRef {
             modified: None,
         }
     }
+
+    /// A file of `size` bytes, for tests of what is done with sources of a size.
+    #[cfg(test)]
+    pub fn of_size(name: &str, size: u64) -> SourceRef {
+        SourceRef {
+            name: name.into(),
+            path: Some(PathBuf::from(name)),
+            size: Some(size),
+            modified: None,
+        }
+    }
 }
 
 /// Expand the command-line paths into sources: `-` is stdin, folders are walked recursively in

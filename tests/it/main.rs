@@ -10,6 +10,7 @@ mod golden;
 mod heap;
 mod help;
 mod ingest_shapes;
+mod input_order;
 mod maintenance;
 mod memory_limit;
 mod options;

@@ -1,0 +1,100 @@
+//! What an ingest stores depends on its input alone, not on which thread decoded what: of a
+//! record given twice the first copy in input order is kept, rejects are listed in input
+//! order, and two runs write the same Parquet bytes.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::common::Env;
+
+/// Records of an export large enough to be decoded in pieces by both threads: Event records
+/// that only `id` (kept in `_extra`, left out of the natural key) tells apart from another
+/// export's copies, four to a second (rows with equal times), the line before record
+/// `bad_line` (counted in the export) rejected.
+fn export(tag: &str, records: std::ops::Range<usize>, bad_line: usize) -> String {
+    let description = "x".repeat(300);
+    let mut text = String::new();
+    let first = records.start;
+    for i in records {
+        if i - first == bad_line {
+            text.push_str("{\"Type\":\"Event\",\"TimeGenerated\":\"never\"}\n");
+        }
+        let (day, second) = (1 + i / 8000, (i / 4) % 2000);
+        text.push_str(&format!(
+            "{{\"Type\":\"Event\",\"TimeGenerated\":\"2024-03-0{day}T00:{:02}:{:02}Z\",\"Computer\":\"c{}\",\"EventID\":{i},\"RenderedDescription\":\"{description}\",\"id\":\"{tag}-{i}\"}}\n",
+            second / 60,
+            second % 60,
+            i % 50
+        ));
+    }
+    text
+}
+
+/// Every Parquet file of the store, by path, with its bytes.
+fn parquet_files(store: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut dirs = vec![store.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "parquet") {
+                let name = path.strip_prefix(store).unwrap().display().to_string();
+                files.insert(name, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
+}
+
+#[test]
+fn the_first_copy_in_input_order_is_kept_and_two_runs_write_the_same_bytes() {
+    let records = 24_000;
+    let inputs = Env::new();
+    // Two small files, decoded together, the second repeating the first; then two large
+    // ones, the second repeating the first.
+    let p = inputs.write("p.ndjson", export("p", 30_000..30_050, 20).as_bytes());
+    let q = inputs.write("q.ndjson", export("q", 30_000..30_050, 5).as_bytes());
+    let a = inputs.write("a.ndjson", export("a", 0..records, 23_000).as_bytes());
+    let b = inputs.write("b.ndjson", export("b", 0..records, 10).as_bytes());
+    // A small JSON array after them, decoded whole, repeating their first records.
+    let c_records = export("c", 0..100, usize::MAX).replace('\n', ",");
+    let c = inputs.write(
+        "c.json",
+        format!("[{}]", c_records.trim_end_matches(',')).as_bytes(),
+    );
+    assert!(
+        std::fs::metadata(&a).unwrap().len() > 8 << 20,
+        "a is decoded in pieces"
+    );
+
+    let mut first_run = None;
+    for _ in 0..3 {
+        let env = Env::new();
+        let r = env.ingest(&[&p, &q, &a, &b, &c]);
+        assert_eq!(r.code, 3, "committed, with rejects: {}", r.stderr);
+        let kept = env.csv(
+            "SELECT substr(_extra, 8, 1) AS copy, count(*) FROM \"Event\" GROUP BY copy ORDER BY copy",
+        );
+        assert_eq!(
+            kept,
+            [format!("a,{records}"), "p,50".into()],
+            "{}",
+            r.stderr
+        );
+        // The rejects in input order.
+        let rejects: Vec<usize> = ["p.ndjson:21", "q.ndjson:6", "a.ndjson:23001", "b.ndjson:11"]
+            .iter()
+            .map(|at| r.stderr.find(at).expect(&r.stderr))
+            .collect();
+        assert!(rejects.is_sorted(), "{}", r.stderr);
+
+        let files = parquet_files(&env.store());
+        assert!(files.len() >= 3, "{files:?}");
+        match &first_run {
+            None => first_run = Some(files),
+            Some(first) => assert!(&files == first, "the Parquet files differ between runs"),
+        }
+    }
+}
