@@ -1,6 +1,7 @@
 //! Ingest: input bytes → typed `RecordBatch`es per table, plus rejects. No file layout here:
 //! batches and rejects go to a [`Sink`] (the store's transaction).
 
+mod array_pieces;
 mod channel;
 pub mod coerce;
 mod day_groups;
@@ -409,9 +410,10 @@ impl Run<'_> {
             line_base: &mut base,
             counts: &mut counts,
         };
-        let decoded = match self.options.by_day {
-            true => self.decode_by_day(&mut piece, &mut hashing, out),
-            false => self.decode_in_order(&mut piece, &mut hashing, out),
+        let decoded = match (c.first_record, self.options.by_day) {
+            (Some(first), _) => self.decode_elements(&mut piece, first, out),
+            (None, true) => self.decode_by_day(&mut piece, &mut hashing, out),
+            (None, false) => self.decode_in_order(&mut piece, &mut hashing, out),
         };
         if let Some(h) = hashing {
             h.finish(bytes);
@@ -499,6 +501,27 @@ impl Run<'_> {
                         bytes: bytes.clone(),
                         range,
                         hasher: None,
+                        first_record: None,
+                    })
+                    .collect(),
+            ));
+        }
+        let arrays = match new {
+            true => array_pieces::cut(&bytes, self.options.chunk_bytes, |r| bytes.release(r)),
+            false => None,
+        };
+        if let Some(pieces) = arrays {
+            report.shape = Some(Shape::Array.name());
+            shared.reports.lock().expect("lock")[i] = Some(report);
+            return Ok(Some(
+                (pieces.into_iter().enumerate())
+                    .map(|(piece, p)| Chunk {
+                        source: i,
+                        piece,
+                        bytes: bytes.clone(),
+                        range: p.range,
+                        hasher: None,
+                        first_record: Some(p.first_record),
                     })
                     .collect(),
             ));
@@ -585,6 +608,7 @@ impl Run<'_> {
                     bytes: bytes.clone(),
                     range,
                     hasher: Some(hasher.clone()),
+                    first_record: None,
                 })
                 .collect(),
         ))

@@ -4,7 +4,9 @@
 use std::ops::Range;
 
 use super::coerce::Cell;
-use super::{day_groups, piece_hash, shape, ChannelSink, Counts, IngestError, Run, Sink};
+use super::{
+    array_pieces, day_groups, piece_hash, shape, ChannelSink, Counts, IngestError, Run, Sink,
+};
 
 /// A piece of an NDJSON file being decoded: its source's name and bytes, the piece's range,
 /// and where its lines are counted from and its records counted to.
@@ -89,6 +91,30 @@ impl Run<'_> {
         self.holding = false;
         result?;
         self.send_held(out)
+    }
+
+    /// Decode a piece of a JSON array (see `array_pieces`): its elements in order, numbered
+    /// from `first_record`.
+    pub(super) fn decode_elements<S: Sink>(
+        &mut self,
+        piece: &mut Piece<'_, '_>,
+        first_record: u64,
+        out: &mut ChannelSink<'_, S>,
+    ) -> Result<(), IngestError> {
+        // UTF-8 was checked when the array was cut.
+        let text = std::str::from_utf8(&piece.bytes[piece.range.clone()]).expect("checked");
+        let mut failure = None;
+        let mut cells = Vec::new();
+        array_pieces::elements(text, first_record, |raw, record| {
+            if failure.is_some() || self.summary.aborted {
+                return;
+            }
+            let item = shape::array_element(raw, record);
+            if let Err(e) = self.record_of(piece, item, &mut cells, out) {
+                failure = Some(e);
+            }
+        });
+        failure.map_or(Ok(()), Err)
     }
 
     /// [`Run::record`] for a record of `piece`.

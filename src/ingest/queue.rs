@@ -10,7 +10,7 @@ use super::piece_hash::PieceHasher;
 use super::source::{SourceBytes, SourceRef};
 use super::{KnownSources, SourceReport};
 
-/// A piece of a large NDJSON source.
+/// A piece of a large NDJSON source, or of a large JSON array.
 pub struct Chunk {
     pub source: usize,
     /// Which piece of the source, counted from 0 in file order.
@@ -19,6 +19,8 @@ pub struct Chunk {
     pub range: Range<usize>,
     /// The source's hash, when it is taken piece by piece.
     pub hasher: Option<Arc<PieceHasher>>,
+    /// For a piece of a JSON array (not NDJSON): the number of its first element.
+    pub first_record: Option<u64>,
 }
 
 #[derive(Default)]

@@ -375,16 +375,7 @@ fn stream_array<'a>(
         }
         fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
             while let Some(raw) = seq.next_element::<&'de RawValue>()? {
-                let location = Location::Record(self.count);
-                let item = if raw.get().len() > MAX_RECORD_BYTES {
-                    too_large(location, raw.get().as_bytes())
-                } else {
-                    Item {
-                        location,
-                        raw: raw.get(),
-                        fields: (self.parse)(raw.get()),
-                    }
-                };
+                let item = element(raw.get(), self.count, &self.parse);
                 (self.f)(item);
                 self.count += 1;
             }
@@ -409,6 +400,28 @@ fn stream_array<'a>(
             )),
         });
     }
+}
+
+/// Element `record` of a JSON array of records.
+fn element<'a>(
+    raw: &'a str,
+    record: u64,
+    parse: impl Fn(&'a str) -> Result<Fields<'a>, String>,
+) -> Item<'a> {
+    let location = Location::Record(record);
+    match raw.len() > MAX_RECORD_BYTES {
+        true => too_large(location, raw.as_bytes()),
+        false => Item {
+            location,
+            raw,
+            fields: parse(raw),
+        },
+    }
+}
+
+/// Element `record` of a JSON array cut in pieces (see `array_pieces`).
+pub fn array_element(raw: &str, record: u64) -> Item<'_> {
+    element(raw, record, record_fields)
 }
 
 fn floor_char_boundary(s: &str, max: usize) -> usize {

@@ -98,3 +98,34 @@ fn the_first_copy_in_input_order_is_kept_and_two_runs_write_the_same_bytes() {
         }
     }
 }
+
+#[test]
+fn a_large_json_array_is_decoded_in_pieces_to_the_rows_of_its_ndjson_twin() {
+    let inputs = Env::new();
+    let lines = export("j", 0..24_000, 20_000);
+    let ndjson = inputs.write("j.ndjson", lines.as_bytes());
+    let elements: Vec<&str> = lines.lines().collect();
+    let array = format!("[\n{}\n]\n", elements.join(",\n"));
+    let array = inputs.write("j.json", array.as_bytes());
+    assert!(
+        std::fs::metadata(&array).unwrap().len() > 8 << 20,
+        "cut in pieces"
+    );
+
+    let rows = |input: &Path| {
+        let env = Env::new();
+        let r = env.ingest(&[input]);
+        assert_eq!(r.code, 3, "committed, with rejects: {}", r.stderr);
+        (
+            env.csv("SELECT * FROM \"Event\" ORDER BY \"EventID\""),
+            r.stderr,
+        )
+    };
+    let (from_ndjson, _) = rows(&ndjson);
+    let (from_array, stderr) = rows(&array);
+    assert_eq!(from_ndjson.len(), 24_000);
+    assert!(from_array == from_ndjson, "the array's rows differ");
+    // The rejected element, numbered in the array (from 0) as when it is decoded whole.
+    assert!(stderr.contains("j.json record 20000"), "{stderr}");
+    assert!(stderr.contains("json-array"), "{stderr}");
+}
