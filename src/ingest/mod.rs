@@ -391,7 +391,7 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Decode a piece of a large NDJSON file.
+    /// Decode a piece of a large NDJSON file or JSON array.
     fn decode_chunk<S: Sink>(
         &mut self,
         c: Chunk,
@@ -443,7 +443,7 @@ impl Run<'_> {
     }
 
     /// Open and hash source `i`, then decode it whole, or return its pieces for the queue
-    /// when it is a large NDJSON file.
+    /// when it is a large NDJSON file or JSON array.
     fn open_source<S: Sink>(
         &mut self,
         i: usize,
@@ -482,49 +482,26 @@ impl Run<'_> {
             true
         };
         let bytes = Arc::new(opened.bytes);
-        let chunks = match new {
-            true => shape::ndjson_chunks(&bytes, self.options.chunk_bytes, |piece| {
-                bytes.release(piece)
+        let target = self.options.chunk_bytes;
+        let lines = match new {
+            true => shape::ndjson_chunks(&bytes, target, |piece| bytes.release(piece)),
+            false => None,
+        };
+        let pieces = match lines {
+            Some(lines) => Some((
+                Shape::Ndjson,
+                lines.into_iter().map(|r| (r, None)).collect(),
+            )),
+            None if new => array_pieces::cut(&bytes, target, |r| bytes.release(r)).map(|cut| {
+                let pieces = cut.into_iter().map(|p| (p.range, Some(p.first_record)));
+                (Shape::Array, pieces.collect())
             }),
-            false => None,
+            None => None,
         };
-        if let Some(pieces) = chunks {
-            report.shape = Some(Shape::Ndjson.name());
+        if let Some((shape, pieces)) = pieces {
+            report.shape = Some(shape.name());
             shared.reports.lock().expect("lock")[i] = Some(report);
-            return Ok(Some(
-                pieces
-                    .into_iter()
-                    .enumerate()
-                    .map(|(piece, range)| Chunk {
-                        source: i,
-                        piece,
-                        bytes: bytes.clone(),
-                        range,
-                        hasher: None,
-                        first_record: None,
-                    })
-                    .collect(),
-            ));
-        }
-        let arrays = match new {
-            true => array_pieces::cut(&bytes, self.options.chunk_bytes, |r| bytes.release(r)),
-            false => None,
-        };
-        if let Some(pieces) = arrays {
-            report.shape = Some(Shape::Array.name());
-            shared.reports.lock().expect("lock")[i] = Some(report);
-            return Ok(Some(
-                (pieces.into_iter().enumerate())
-                    .map(|(piece, p)| Chunk {
-                        source: i,
-                        piece,
-                        bytes: bytes.clone(),
-                        range: p.range,
-                        hasher: None,
-                        first_record: Some(p.first_record),
-                    })
-                    .collect(),
-            ));
+            return Ok(Some(chunks(i, &bytes, pieces, None)));
         }
         let mut counts = Counts::default();
         if new {
@@ -598,20 +575,8 @@ impl Run<'_> {
             accepted: 0,
             rejected: 0,
         });
-        Ok(Some(
-            pieces
-                .into_iter()
-                .enumerate()
-                .map(|(piece, range)| Chunk {
-                    source: i,
-                    piece,
-                    bytes: bytes.clone(),
-                    range,
-                    hasher: Some(hasher.clone()),
-                    first_record: None,
-                })
-                .collect(),
-        ))
+        let pieces = pieces.into_iter().map(|r| (r, None)).collect();
+        Ok(Some(chunks(i, &bytes, pieces, Some(hasher))))
     }
 
     /// Route and decode one record, or reject it; hand full batches to the sink.
@@ -749,6 +714,26 @@ impl Run<'_> {
         shape::recycle_fields(fields);
         pushed.map(|()| index).map_err(|e| (Some(index), e))
     }
+}
+
+/// The queue's pieces of source `i`: each piece's range, and the number of its first record
+/// when it is part of a JSON array.
+fn chunks(
+    i: usize,
+    bytes: &Arc<source::SourceBytes>,
+    pieces: Vec<(std::ops::Range<usize>, Option<u64>)>,
+    hasher: Option<Arc<PieceHasher>>,
+) -> Vec<Chunk> {
+    (pieces.into_iter().enumerate())
+        .map(|(piece, (range, first_record))| Chunk {
+            source: i,
+            piece,
+            bytes: bytes.clone(),
+            range,
+            hasher: hasher.clone(),
+            first_record,
+        })
+        .collect()
 }
 
 fn truncate(s: &str, max: usize) -> &str {
