@@ -3,7 +3,8 @@
 //! the first copy of a duplicate record, and rows with equal times in the order they came, so
 //! this makes what an ingest stores depend on its input alone.
 //!
-//! Each task (a source decoded whole, or one piece of a large one) has a key. Only the task
+//! Each task (a source decoded whole, a run of small sources, or one piece of a large one)
+//! has a key. Only the task
 //! whose turn it is sends; another holds its output and, once finished, parks it for the
 //! thread that ends the turn before it to send. Held and parked output is bounded: past
 //! the bounds a thread waits for its turn.

@@ -101,11 +101,15 @@ impl Run<'_> {
         first_record: u64,
         out: &mut ChannelSink<'_, S>,
     ) -> Result<(), IngestError> {
-        // UTF-8 was checked when the array was cut.
-        let text = std::str::from_utf8(&piece.bytes[piece.range.clone()]).expect("checked");
+        // The piece held whole elements of UTF-8 when the array was cut: only a change to the
+        // file since then can make it fail.
+        let changed = || IngestError::Changed(piece.name.to_string());
+        let Ok(text) = std::str::from_utf8(&piece.bytes[piece.range.clone()]) else {
+            return Err(changed());
+        };
         let mut failure = None;
         let mut cells = Vec::new();
-        array_pieces::elements(text, first_record, |raw, record| {
+        let whole = array_pieces::elements(text, first_record, |raw, record| {
             if failure.is_some() || self.summary.aborted {
                 return;
             }
@@ -114,7 +118,11 @@ impl Run<'_> {
                 failure = Some(e);
             }
         });
-        failure.map_or(Ok(()), Err)
+        match (failure, whole) {
+            (Some(e), _) => Err(e),
+            (None, Some(())) => Ok(()),
+            (None, None) => Err(changed()),
+        }
     }
 
     /// [`Run::record`] for a record of `piece`.
