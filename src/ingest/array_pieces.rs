@@ -1,30 +1,52 @@
-//! A large JSON array of records cut into pieces at its elements' ends, so that both cores
-//! decode it (as `shape::ndjson_chunks` cuts NDJSON at line ends). The cuts are found by a
-//! scan that follows only strings and nesting; each element is parsed as a record by the
-//! thread that decodes its piece. When the scan meets anything but an array of objects, or
-//! bytes that are not UTF-8, it says `None` and the file is decoded whole, as before.
+//! A large JSON array of records, or an envelope around one, cut into pieces at its elements'
+//! ends, so that both cores decode it (as `shape::ndjson_chunks` cuts NDJSON at line ends).
+//! The envelopes are those `shape` reads: `{"records":[…]}`, the legacy search API's
+//! `{"__metadata":…,"value":[…]}` and the query API's `{"tables":[{"columns":…,"rows":[…]}]}`.
+//! The cuts are found by a scan that follows only strings and nesting; each element is parsed
+//! by the thread that decodes its piece. When the scan meets anything the whole-file reader
+//! would read differently (an element of another kind, a duplicate envelope key, an escaped
+//! key, something after the end, bytes that are not UTF-8), it says `None` and the file is
+//! decoded whole, as before.
 
 use std::ops::Range;
+use std::sync::Arc;
 
-/// A run of whole elements: from the first one's `{` to the last one's `}`.
+use serde::de::IgnoredAny;
+
+use super::query_api;
+use super::shape::Shape;
+
+/// A run of whole elements: from the first one's opening bracket to the last one's closing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ArrayPiece {
     pub range: Range<usize>,
-    /// The number of the piece's first element in the array, counted from 0.
+    pub elements: Elements,
+}
+
+/// What a piece's elements are.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Elements {
+    /// The number of the piece's first element in the file, counted from 0.
     pub first_record: u64,
+    /// For rows of a query API table: the table's column names. Otherwise the elements are
+    /// record objects.
+    pub columns: Option<Arc<[String]>>,
+}
+
+/// A file cut in pieces, and the shape it was read as.
+#[derive(Debug, PartialEq)]
+pub struct Cut {
+    pub shape: Shape,
+    pub pieces: Vec<ArrayPiece>,
 }
 
 /// Bytes scanned between two calls of `scanned`.
 const RELEASE_EVERY: usize = 4 << 20;
 
-/// Cut a JSON array of objects larger than `target` bytes after the first element that ends
-/// past each `target` bytes. `scanned` is told the bytes read, a few megabytes at a time (see
-/// `ndjson_chunks`).
-pub fn cut(
-    bytes: &[u8],
-    target: usize,
-    mut scanned: impl FnMut(Range<usize>),
-) -> Option<Vec<ArrayPiece>> {
+/// Cut a JSON array of objects, or an envelope's array, in a file larger than `target` bytes,
+/// after the first element that ends past each `target` bytes. `scanned` is told the bytes
+/// read, a few megabytes at a time (see `ndjson_chunks`).
+pub fn cut(bytes: &[u8], target: usize, scanned: impl FnMut(Range<usize>)) -> Option<Cut> {
     if bytes.len() <= target {
         return None;
     }
@@ -33,52 +55,258 @@ pub fn cut(
     } else {
         0
     };
-    let mut at = skip_space(bytes, bom);
-    if bytes.get(at) != Some(&b'[') {
-        return None;
+    let mut cutter = Cutter {
+        bytes,
+        target,
+        scanned,
+        released: 0,
+        reached: 0,
+        records: 0,
+    };
+    let at = skip_space(bytes, bom);
+    let cut = match bytes.get(at) {
+        Some(b'[') => cutter.array(at, b'{').and_then(|(pieces, end)| {
+            let shape = Shape::Array;
+            (skip_space(bytes, end) == bytes.len()).then_some(Cut { shape, pieces })
+        }),
+        Some(b'{') => cutter.envelope(at),
+        _ => None,
+    };
+    let cut = cut.filter(|cut| !cut.pieces.is_empty());
+    let cut = cut.and_then(|cut| cutter.progress(bytes.len(), true).map(|()| cut));
+    if cut.is_none() {
+        // What the scan mapped: the whole-file reader maps it again as it reads.
+        (cutter.scanned)(cutter.released..cutter.reached.min(bytes.len()));
     }
-    at = skip_space(bytes, at + 1);
-    let mut pieces = Vec::new();
-    let (mut piece_start, mut first_record, mut records) = (at, 0u64, 0u64);
-    let mut released = 0;
-    loop {
-        if bytes.get(at) != Some(&b'{') {
-            scanned(released..at.min(bytes.len()));
-            return None;
+    cut
+}
+
+struct Cutter<'b, F> {
+    bytes: &'b [u8],
+    target: usize,
+    scanned: F,
+    /// Bytes checked as UTF-8 and told to `scanned`.
+    released: usize,
+    /// The furthest the scan has read.
+    reached: usize,
+    /// Elements of the array being cut, and before it in the same count.
+    records: u64,
+}
+
+/// Which of an envelope's keys a member is (the keys `shape` reads an envelope by).
+#[derive(Clone, Copy, PartialEq)]
+enum EnvelopeKey {
+    Tables,
+    Value,
+    Metadata,
+    Records,
+}
+
+impl<'b, F: FnMut(Range<usize>)> Cutter<'b, F> {
+    /// Check the bytes read up to `to` (just after an ASCII byte, so never inside a character)
+    /// as UTF-8 and tell `scanned`, every few megabytes or when `now`.
+    fn progress(&mut self, to: usize, now: bool) -> Option<()> {
+        self.reached = self.reached.max(to);
+        if now || to - self.released >= RELEASE_EVERY {
+            // Checked while its pages are still mapped.
+            std::str::from_utf8(&self.bytes[self.released..to]).ok()?;
+            (self.scanned)(self.released..to);
+            self.released = to;
         }
-        let end = object_end(bytes, at)?;
-        records += 1;
-        at = skip_space(bytes, end);
-        let last = match bytes.get(at) {
-            Some(b',') => false,
-            Some(b']') if skip_space(bytes, at + 1) == bytes.len() => true,
-            _ => {
-                scanned(released..at.min(bytes.len()));
+        Some(())
+    }
+
+    /// Cut the array opening at `open`, whose elements open with `element` (`{` or `[`).
+    /// Returns its pieces and the position after its `]`.
+    fn array(&mut self, open: usize, element: u8) -> Option<(Vec<ArrayPiece>, usize)> {
+        let bytes = self.bytes;
+        let mut at = skip_space(bytes, open + 1);
+        let mut pieces = Vec::new();
+        if bytes.get(at) == Some(&b']') {
+            return Some((pieces, at + 1));
+        }
+        let (mut piece_start, mut first_record) = (at, self.records);
+        loop {
+            if bytes.get(at) != Some(&element) {
+                self.reached = at;
                 return None;
             }
+            let end = object_end(bytes, at);
+            self.reached = end.unwrap_or(bytes.len());
+            let end = end?;
+            self.records += 1;
+            at = skip_space(bytes, end);
+            let last = match bytes.get(at) {
+                Some(b',') => false,
+                Some(b']') => true,
+                _ => return None,
+            };
+            let cut_here = last || end - piece_start >= self.target;
+            if cut_here {
+                pieces.push(ArrayPiece {
+                    range: piece_start..end,
+                    elements: Elements {
+                        first_record,
+                        columns: None,
+                    },
+                });
+                first_record = self.records;
+            }
+            self.progress(at + 1, last)?;
+            if last {
+                return Some((pieces, at + 1));
+            }
+            at = skip_space(bytes, at + 1);
+            if cut_here {
+                piece_start = at;
+            }
+        }
+    }
+
+    /// An envelope opening at `open`, cut at its records array's elements, read as
+    /// `shape::try_envelope` reads it.
+    fn envelope(&mut self, open: usize) -> Option<Cut> {
+        let bytes = self.bytes;
+        let mut arrays: [Option<Vec<ArrayPiece>>; 4] = Default::default();
+        let mut seen = [false; 4];
+        let mut metadata = false;
+        let end = self.members(open, |cutter, key, at| {
+            use EnvelopeKey::*;
+            let key = match key {
+                "tables" => Tables,
+                "value" => Value,
+                "__metadata" => Metadata,
+                "records" => Records,
+                _ => return cutter.other_value(at),
+            };
+            if std::mem::replace(&mut seen[key as usize], true) {
+                return None; // a duplicate: no envelope to the whole-file reader
+            }
+            cutter.records = 0;
+            let (pieces, end) = match (key, bytes[at]) {
+                (Tables, b'[') => cutter.tables(at)?,
+                (Value | Records, b'[') => cutter.array(at, b'{')?,
+                _ => {
+                    let end = cutter.other_value(at)?;
+                    metadata |= key == Metadata && !bytes[at..].starts_with(b"null");
+                    return Some(end);
+                }
+            };
+            arrays[key as usize] = Some(pieces);
+            Some(end)
+        })?;
+        if skip_space(bytes, end) != bytes.len() {
+            return None;
+        }
+        let [tables, value, _, records] = arrays;
+        let (shape, pieces) = match (tables, value, records) {
+            (Some(pieces), _, _) => (Shape::QueryApi, pieces),
+            (None, Some(pieces), _) if metadata => (Shape::LegacySearchApi, pieces),
+            (None, _, Some(pieces)) => (Shape::RecordsEnvelope, pieces),
+            _ => return None,
         };
-        let cut_here = last || end - piece_start >= target;
-        if cut_here {
-            pieces.push(ArrayPiece {
-                range: piece_start..end,
-                first_record,
-            });
-            first_record = records;
+        Some(Cut { shape, pieces })
+    }
+
+    /// The query API's `tables`: each table's rows cut, and named by its columns.
+    fn tables(&mut self, open: usize) -> Option<(Vec<ArrayPiece>, usize)> {
+        let bytes = self.bytes;
+        let mut pieces = Vec::new();
+        let mut at = skip_space(bytes, open + 1);
+        if bytes.get(at) == Some(&b']') {
+            return Some((pieces, at + 1));
         }
-        if at - released >= RELEASE_EVERY || last {
-            // Checked while its pages are still mapped; it ends after a comma, so never
-            // inside a character.
-            std::str::from_utf8(&bytes[released..at + 1]).ok()?;
-            scanned(released..at + 1);
-            released = at + 1;
+        loop {
+            if bytes.get(at) != Some(&b'{') {
+                return None;
+            }
+            let (mut columns, mut rows) = (None, None);
+            let end = self.members(at, |cutter, key, at| match key {
+                "columns" if columns.is_none() => {
+                    let end = cutter.value_end(at)?;
+                    let json = std::str::from_utf8(&bytes[at..end]).ok()?;
+                    columns = Some(query_api::column_names(json)?);
+                    Some(end)
+                }
+                "rows" if rows.is_none() && bytes[at] == b'[' => {
+                    let (pieces, end) = cutter.array(at, b'[')?;
+                    rows = Some(pieces);
+                    Some(end)
+                }
+                "columns" | "rows" => None,
+                _ => cutter.other_value(at),
+            })?;
+            let columns: Arc<[String]> = columns.unwrap_or_default().into();
+            for mut piece in rows.unwrap_or_default() {
+                piece.elements.columns = Some(columns.clone());
+                pieces.push(piece);
+            }
+            at = skip_space(bytes, end);
+            match bytes.get(at) {
+                Some(b',') => at = skip_space(bytes, at + 1),
+                Some(b']') => return Some((pieces, at + 1)),
+                _ => return None,
+            }
         }
-        if last {
-            return Some(pieces);
+    }
+
+    /// Walk the members of the object opening at `open`: `member` is given each key (one
+    /// without escapes: `None` otherwise) and where its value starts, and returns where the
+    /// value ends. Returns the position after the `}`.
+    fn members(
+        &mut self,
+        open: usize,
+        mut member: impl FnMut(&mut Self, &str, usize) -> Option<usize>,
+    ) -> Option<usize> {
+        let bytes = self.bytes;
+        let mut at = skip_space(bytes, open + 1);
+        if bytes.get(at) == Some(&b'}') {
+            return Some(at + 1);
         }
-        at = skip_space(bytes, at + 1);
-        if cut_here {
-            piece_start = at;
+        loop {
+            if bytes.get(at) != Some(&b'"') {
+                return None;
+            }
+            let key_end = string_end(bytes, at + 1)?;
+            let key = std::str::from_utf8(&bytes[at + 1..key_end - 1]).ok()?;
+            if key.contains('\\') {
+                return None;
+            }
+            at = skip_space(bytes, key_end);
+            if bytes.get(at) != Some(&b':') {
+                return None;
+            }
+            at = skip_space(bytes, at + 1);
+            self.reached = self.reached.max(at);
+            at = skip_space(bytes, member(self, key, at)?);
+            self.progress(at, false)?;
+            match bytes.get(at) {
+                Some(b',') => at = skip_space(bytes, at + 1),
+                Some(b'}') => return Some(at + 1),
+                _ => return None,
+            }
         }
+    }
+
+    /// The end of a value that is not cut, checked as JSON.
+    fn other_value(&mut self, at: usize) -> Option<usize> {
+        let end = self.value_end(at)?;
+        serde_json::from_slice::<IgnoredAny>(&self.bytes[at..end]).ok()?;
+        Some(end)
+    }
+
+    /// The end of the JSON value starting at `at`, found as `object_end` finds it.
+    fn value_end(&mut self, at: usize) -> Option<usize> {
+        let bytes = self.bytes;
+        let end = match bytes.get(at)? {
+            b'{' | b'[' => object_end(bytes, at),
+            b'"' => string_end(bytes, at + 1),
+            _ => (at..bytes.len())
+                .find(|&i| matches!(bytes[i], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+                .filter(|&end| end > at),
+        };
+        self.reached = self.reached.max(end.unwrap_or(bytes.len()));
+        end
     }
 }
 
@@ -92,6 +320,9 @@ pub fn elements<'t>(
     let bytes = text.as_bytes();
     let (mut at, mut record) = (0, first_record);
     while at < bytes.len() {
+        if !matches!(bytes[at], b'{' | b'[') {
+            return None;
+        }
         let end = object_end(bytes, at)?;
         f(&text[at..end], record);
         record += 1;
@@ -157,13 +388,14 @@ fn string_end(bytes: &[u8], mut at: usize) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::shape;
     use super::*;
 
     fn pieces(text: &str, target: usize) -> Option<Vec<(String, u64)>> {
-        let cut = cut(text.as_bytes(), target, |_| {})?;
+        let cut = cut(text.as_bytes(), target, |_| {})?.pieces;
         Some(
             cut.into_iter()
-                .map(|p| (text[p.range].to_string(), p.first_record))
+                .map(|p| (text[p.range].to_string(), p.elements.first_record))
                 .collect(),
         )
     }
@@ -208,7 +440,7 @@ mod tests {
             r#"[{"a":1},{"b":2},3,{"c":4}]"#,         // an element that is no object
             r#"[{"a":1},{"b":[2}},{"c":3}]"#,         // brackets that do not match
             r#"[{"a":1},{"b":"2},{"c":3}]"#,          // a string that does not end
-            r#"{"value":[{"a":1},{"b":2},{"c":3}]}"#, // an envelope
+            r#"{"value":[{"a":1},{"b":2},{"c":3}]}"#, // no __metadata: one record
             r#"[{"a":1},{"b":2},{"c":3}]"#,           // no larger than a piece
         ] {
             let target = if text.len() > 26 { 4 } else { text.len() };
@@ -216,5 +448,106 @@ mod tests {
         }
         let not_utf8 = b"[{\"a\":\"\xff\"},{\"b\":2},{\"c\":3}]";
         assert_eq!(cut(not_utf8, 4, |_| {}), None);
+    }
+
+    /// Each record read through the cut, as `shape::for_each_record` reads the whole file:
+    /// location, raw text, and the fields or the reason.
+    fn via_cut(text: &str, target: usize) -> Option<(Shape, Vec<String>)> {
+        let mut released = 0;
+        let cut = cut(text.as_bytes(), target, |r| {
+            assert_eq!(r.start, released, "told in order, without gaps");
+            released = r.end;
+        })?;
+        assert_eq!(released, text.len(), "everything read is told");
+        let mut out = Vec::new();
+        for piece in cut.pieces {
+            let columns = piece.elements.columns.as_deref();
+            let first = piece.elements.first_record;
+            elements(&text[piece.range], first, |raw, record| {
+                let item = match columns {
+                    Some(columns) => query_api::row(raw, columns, record),
+                    None => shape::array_element(raw, record),
+                };
+                out.push(describe(item));
+            })
+            .unwrap();
+        }
+        Some((cut.shape, out))
+    }
+
+    fn whole(text: &str) -> (Shape, Vec<String>) {
+        let mut out = Vec::new();
+        let shape = shape::for_each_record(text.as_bytes(), |item| out.push(describe(item)));
+        (shape, out)
+    }
+
+    fn describe(item: shape::Item<'_>) -> String {
+        let fields = item.fields.map(|f| {
+            let f = f.iter().map(|(k, v)| format!("{k}={v:?}"));
+            f.collect::<Vec<_>>()
+        });
+        format!("{:?} {} {fields:?}", item.location, item.raw)
+    }
+
+    #[test]
+    fn envelopes_are_cut_into_the_records_the_whole_file_reader_reads() {
+        let records =
+            r#"{"Type":"Event","n":1},{"Type":"Event","n":"two \" ]}"},{"n":[3,{"x":4}]}"#;
+        let columns = r#"[{"name":"Type","type":"string"},{"name":"n","type":"long"}]"#;
+        for (text, shape) in [
+            (format!("{{\"records\":[{records}]}}\n"), Shape::RecordsEnvelope),
+            (
+                format!("\u{feff}{{ \"__metadata\" : {{\"top\":3}}, \"id\":\"x\",\n\"value\": [ {records} ] }}"),
+                Shape::LegacySearchApi,
+            ),
+            (
+                format!("{{\"value\":[{records}],\"__metadata\":[],\"other\":[1,\"]\"]}}"),
+                Shape::LegacySearchApi,
+            ),
+            (
+                // Two tables, one with its columns after its rows, one empty; a row with
+                // too few values is rejected as the whole-file reader rejects it.
+                format!(
+                    r#"{{"tables":[{{"name":"A","columns":{columns},"rows":[["Event",1],["Event",2],["Event"]]}},
+                    {{"rows":[["Update",3],["Update",4]],"columns":{columns}}},{{"columns":{columns},"rows":[]}}]}}"#
+                ),
+                Shape::QueryApi,
+            ),
+            (
+                format!("{{\"tables\":\"none\",\"records\":[{records}]}}"),
+                Shape::RecordsEnvelope,
+            ),
+        ] {
+            let expected = whole(&text);
+            assert_eq!(expected.0, shape, "{text}");
+            for target in [1, 30, 60, text.len() - 1] {
+                assert_eq!(via_cut(&text, target), Some(expected.clone()), "{text} {target}");
+            }
+            assert_eq!(via_cut(&text, text.len()), None, "no larger than a piece");
+        }
+    }
+
+    #[test]
+    fn envelopes_the_whole_file_reader_reads_otherwise_are_left_to_it() {
+        let columns = r#"[{"name":"a"}]"#;
+        for text in [
+            r#"{"value":[{"a":1},{"b":2}],"__metadata":null}"#, // one record
+            r#"{"records":[{"a":1},{"b":2}],"records":[{"c":3}]}"#, // a duplicate key
+            r#"{"rec\u006frds":[{"a":1},{"b":2},{"c":3}]}"#,    // an escaped key
+            r#"{"records":[{"a":1},{"b":2},{"c":3}]} {}"#,      // something after it
+            r#"{"records":[{"a":1},{"b":2},{"c":3}],"x":tru}"#, // not JSON
+            r#"{"records":[{"a":1},{"b":2},{"c":3}],"__metadata":{"x":1,}}"#, // not JSON
+            r#"{"records":[{"a":1},[{"b":2}],{"c":3}]}"#,       // an element that is no object
+            r#"{"records":[{"a":1},{"b":2},{"c":3}]"#,          // no end
+            r#"{"tables":[{"rows":[[1],{"a":2},[3]],"columns":[{"name":"a"}]}]}"#, // a row that is no array
+            r#"{"tables":[{"rows":[[1],[2],[3]],"columns":[{"type":"string"}]}]}"#, // no name
+            r#"{"tables":[{"rows":[[1],[2]],"rows":[[3]],"columns":[{"name":"a"}]}]}"#, // twice
+            r#"{"tables":[[{"rows":[[1],[2],[3]],"columns":[{"name":"a"}]}]]}"#,   // no table
+            r#"{"tables":[{"rows":null,"columns":[{"name":"a"}]}],"records":[{"a":1},{"b":2}]}"#,
+        ] {
+            assert_eq!(via_cut(text, 4).map(|c| c.0), None, "{text}");
+        }
+        let tables = format!(r#"{{"tables":[{{"columns":{columns},"rows":[[1],[2],[3]]}}]}}"#);
+        assert!(via_cut(&tables, 4).is_some());
     }
 }

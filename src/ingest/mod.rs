@@ -14,6 +14,7 @@ pub mod o365;
 mod order;
 mod piece_hash;
 mod pieces;
+mod query_api;
 mod queue;
 pub(crate) mod readahead;
 mod scan;
@@ -410,8 +411,8 @@ impl Run<'_> {
             line_base: &mut base,
             counts: &mut counts,
         };
-        let decoded = match (c.first_record, self.options.by_day) {
-            (Some(first), _) => self.decode_elements(&mut piece, first, out),
+        let decoded = match (&c.elements, self.options.by_day) {
+            (Some(elements), _) => self.decode_elements(&mut piece, elements, out),
             (None, true) => self.decode_by_day(&mut piece, &mut hashing, out),
             (None, false) => self.decode_in_order(&mut piece, &mut hashing, out),
         };
@@ -493,8 +494,8 @@ impl Run<'_> {
                 lines.into_iter().map(|r| (r, None)).collect(),
             )),
             None if new => array_pieces::cut(&bytes, target, |r| bytes.release(r)).map(|cut| {
-                let pieces = cut.into_iter().map(|p| (p.range, Some(p.first_record)));
-                (Shape::Array, pieces.collect())
+                let pieces = cut.pieces.into_iter().map(|p| (p.range, Some(p.elements)));
+                (cut.shape, pieces.collect())
             }),
             None => None,
         };
@@ -721,17 +722,17 @@ impl Run<'_> {
 fn chunks(
     i: usize,
     bytes: &Arc<source::SourceBytes>,
-    pieces: Vec<(std::ops::Range<usize>, Option<u64>)>,
+    pieces: Vec<(std::ops::Range<usize>, Option<array_pieces::Elements>)>,
     hasher: Option<Arc<PieceHasher>>,
 ) -> Vec<Chunk> {
     (pieces.into_iter().enumerate())
-        .map(|(piece, (range, first_record))| Chunk {
+        .map(|(piece, (range, elements))| Chunk {
             source: i,
             piece,
             bytes: bytes.clone(),
             range,
             hasher: hasher.clone(),
-            first_record,
+            elements,
         })
         .collect()
 }

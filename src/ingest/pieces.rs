@@ -3,9 +3,11 @@
 
 use std::ops::Range;
 
+use super::array_pieces::Elements;
 use super::coerce::Cell;
 use super::{
-    array_pieces, day_groups, piece_hash, shape, ChannelSink, Counts, IngestError, Run, Sink,
+    array_pieces, day_groups, piece_hash, query_api, shape, ChannelSink, Counts, IngestError, Run,
+    Sink,
 };
 
 /// A piece of an NDJSON file being decoded: its source's name and bytes, the piece's range,
@@ -93,12 +95,12 @@ impl Run<'_> {
         self.send_held(out)
     }
 
-    /// Decode a piece of a JSON array (see `array_pieces`): its elements in order, numbered
-    /// from `first_record`.
+    /// Decode a piece of a JSON array or envelope (see `array_pieces`): its elements in
+    /// order, numbered from the piece's first.
     pub(super) fn decode_elements<S: Sink>(
         &mut self,
         piece: &mut Piece<'_, '_>,
-        first_record: u64,
+        elements: &Elements,
         out: &mut ChannelSink<'_, S>,
     ) -> Result<(), IngestError> {
         // The piece held whole elements of UTF-8 when the array was cut: only a change to the
@@ -109,11 +111,15 @@ impl Run<'_> {
         };
         let mut failure = None;
         let mut cells = Vec::new();
-        let whole = array_pieces::elements(text, first_record, |raw, record| {
+        let columns = elements.columns.as_deref();
+        let whole = array_pieces::elements(text, elements.first_record, |raw, record| {
             if failure.is_some() || self.summary.aborted {
                 return;
             }
-            let item = shape::array_element(raw, record);
+            let item = match columns {
+                Some(columns) => query_api::row(raw, columns, record),
+                None => shape::array_element(raw, record),
+            };
             if let Err(e) = self.record_of(piece, item, &mut cells, out) {
                 failure = Some(e);
             }

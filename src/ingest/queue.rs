@@ -19,8 +19,8 @@ pub struct Chunk {
     pub range: Range<usize>,
     /// The source's hash, when it is taken piece by piece.
     pub hasher: Option<Arc<PieceHasher>>,
-    /// For a piece of a JSON array (not NDJSON): the number of its first element.
-    pub first_record: Option<u64>,
+    /// For a piece of a JSON array or envelope (not NDJSON): what its elements are.
+    pub elements: Option<super::array_pieces::Elements>,
 }
 
 #[derive(Default)]

@@ -13,6 +13,7 @@ use serde_json::value::RawValue;
 
 use super::coerce::InValue;
 use super::key_filter::KeyFilter;
+use super::query_api;
 use super::scan;
 
 /// Where a record sits in its source, for the rejects file.
@@ -324,7 +325,7 @@ fn try_envelope<'a>(bytes: &'a [u8], f: &mut impl FnMut(Item<'a>)) -> Option<Sha
     let env: Envelope = serde_json::from_str(first.get()).ok()?;
     let is_array = |v: Option<&RawValue>| v.is_some_and(|v| v.get().starts_with('['));
     if whole && is_array(env.tables) {
-        query_api(text, env.tables.unwrap(), f);
+        query_api::rows(text, env.tables.unwrap(), f);
         return Some(Shape::QueryApi);
     }
     if whole && is_array(env.value) && env.metadata.is_some() {
@@ -424,7 +425,7 @@ pub fn array_element(raw: &str, record: u64) -> Item<'_> {
     element(raw, record, record_fields)
 }
 
-fn floor_char_boundary(s: &str, max: usize) -> usize {
+pub(super) fn floor_char_boundary(s: &str, max: usize) -> usize {
     let mut i = max.min(s.len());
     while !s.is_char_boundary(i) {
         i -= 1;
@@ -555,60 +556,6 @@ impl<'de> Deserialize<'de> for Key<'de> {
             }
         }
         d.deserialize_str(KeyVisitor)
-    }
-}
-
-#[derive(Deserialize)]
-struct QueryTable<'a> {
-    #[serde(default)]
-    columns: Vec<QueryColumn>,
-    #[serde(borrow, default)]
-    rows: Vec<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-struct QueryColumn {
-    name: String,
-}
-
-/// Log Analytics query API response: rows are positional, mapped to names by `columns`.
-fn query_api<'a>(text: &'a str, tables: &'a RawValue, f: &mut impl FnMut(Item<'a>)) {
-    let parsed: Result<Vec<QueryTable<'a>>, _> = serde_json::from_str(tables.get());
-    let tables = match parsed {
-        Ok(t) => t,
-        Err(e) => {
-            f(Item {
-                location: Location::Record(0),
-                raw: &text[..floor_char_boundary(text, 256)],
-                fields: Err(format!("query API response: bad \"tables\": {e}")),
-            });
-            return;
-        }
-    };
-    let mut index = 0u64;
-    for table in &tables {
-        for row in &table.rows {
-            let fields = match serde_json::from_str::<Vec<&'a RawValue>>(row.get()) {
-                Err(e) => Err(format!("query API row is not an array: {e}")),
-                Ok(values) if values.len() != table.columns.len() => Err(format!(
-                    "query API row has {} values for {} columns",
-                    values.len(),
-                    table.columns.len()
-                )),
-                Ok(values) => Ok(table
-                    .columns
-                    .iter()
-                    .zip(values)
-                    .map(|(c, v)| (Cow::Owned(c.name.clone()), InValue::Raw(v.get())))
-                    .collect()),
-            };
-            f(Item {
-                location: Location::Record(index),
-                raw: row.get(),
-                fields,
-            });
-            index += 1;
-        }
     }
 }
 

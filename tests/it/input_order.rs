@@ -100,17 +100,52 @@ fn the_first_copy_in_input_order_is_kept_and_two_runs_write_the_same_bytes() {
 }
 
 #[test]
-fn a_large_json_array_is_decoded_in_pieces_to_the_rows_of_its_ndjson_twin() {
+fn a_large_json_array_or_envelope_is_decoded_in_pieces_to_the_rows_of_its_ndjson_twin() {
     let inputs = Env::new();
     let lines = export("j", 0..24_000, 20_000);
     let ndjson = inputs.write("j.ndjson", lines.as_bytes());
     let elements: Vec<&str> = lines.lines().collect();
-    let array = format!("[\n{}\n]\n", elements.join(",\n"));
-    let array = inputs.write("j.json", array.as_bytes());
-    assert!(
-        std::fs::metadata(&array).unwrap().len() > 8 << 20,
-        "cut in pieces"
-    );
+    let array = elements.join(",\n");
+    // The query API's rows, positional, named by the table's columns.
+    let columns = [
+        "Type",
+        "TimeGenerated",
+        "Computer",
+        "EventID",
+        "RenderedDescription",
+        "id",
+    ];
+    let rows: Vec<String> = (elements.iter())
+        .map(|line| {
+            let record: serde_json::Value = serde_json::from_str(line).unwrap();
+            serde_json::to_string(&columns.map(|c| record[c].clone())).unwrap()
+        })
+        .collect();
+    let columns: Vec<String> = (columns.iter())
+        .map(|c| format!("{{\"name\":\"{c}\",\"type\":\"string\"}}"))
+        .collect();
+    let inputs_of_each_shape = [
+        ("j.json", format!("[\n{array}\n]\n"), "json-array"),
+        (
+            "r.json",
+            format!("{{\"records\": [\n{array}\n]}}"),
+            "records-envelope",
+        ),
+        (
+            "s.json",
+            format!("{{\"__metadata\":{{\"top\":24001}},\"value\":[{array}]}}"),
+            "oms-search-api",
+        ),
+        (
+            "q.json",
+            format!(
+                "{{\"tables\":[{{\"name\":\"PrimaryResult\",\"columns\":[{}],\"rows\":[{}]}}]}}",
+                columns.join(","),
+                rows.join(",\n")
+            ),
+            "log-analytics-query-api",
+        ),
+    ];
 
     let rows = |input: &Path| {
         let env = Env::new();
@@ -122,10 +157,14 @@ fn a_large_json_array_is_decoded_in_pieces_to_the_rows_of_its_ndjson_twin() {
         )
     };
     let (from_ndjson, _) = rows(&ndjson);
-    let (from_array, stderr) = rows(&array);
     assert_eq!(from_ndjson.len(), 24_000);
-    assert!(from_array == from_ndjson, "the array's rows differ");
-    // The rejected element, numbered in the array (from 0) as when it is decoded whole.
-    assert!(stderr.contains("j.json record 20000"), "{stderr}");
-    assert!(stderr.contains("json-array"), "{stderr}");
+    for (name, text, shape) in inputs_of_each_shape {
+        let file = inputs.write(name, text.as_bytes());
+        assert!(text.len() > 8 << 20, "cut in pieces");
+        let (from_file, stderr) = rows(&file);
+        assert!(from_file == from_ndjson, "{name}: the rows differ");
+        // The rejected element, numbered in the file (from 0) as when it is decoded whole.
+        assert!(stderr.contains(&format!("{name} record 20000")), "{stderr}");
+        assert!(stderr.contains(shape), "{stderr}");
+    }
 }
