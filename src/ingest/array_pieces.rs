@@ -378,7 +378,7 @@ fn object_end(bytes: &[u8], start: usize) -> Option<usize> {
 /// One past the closing quote of the string whose text starts at `at`.
 fn string_end(bytes: &[u8], mut at: usize) -> Option<usize> {
     loop {
-        let found = at + memchr::memchr2(b'"', b'\\', &bytes[at..])?;
+        let found = at + memchr::memchr2(b'"', b'\\', bytes.get(at..)?)?;
         match bytes[found] {
             b'"' => return Some(found + 1),
             _ => at = found + 2, // an escape: the next byte is never the string's end
@@ -440,6 +440,7 @@ mod tests {
             r#"[{"a":1},{"b":2},3,{"c":4}]"#,         // an element that is no object
             r#"[{"a":1},{"b":[2}},{"c":3}]"#,         // brackets that do not match
             r#"[{"a":1},{"b":"2},{"c":3}]"#,          // a string that does not end
+            r#"[{"a":1},{"b":2},{"c":3},{"d":"\"#,    // ... on an escape
             r#"{"value":[{"a":1},{"b":2},{"c":3}]}"#, // no __metadata: one record
             r#"[{"a":1},{"b":2},{"c":3}]"#,           // no larger than a piece
         ] {
