@@ -31,11 +31,11 @@ pub fn begin(
     Ok(tx)
 }
 
-/// The inputs' total size, if every one has a known size (a path that cannot be listed is
-/// reported by the ingest itself).
+/// The bytes the inputs decode to, if every one's size is known (a path that cannot be listed
+/// is reported by the ingest itself): a gzip file counts as its trailer's decoded size.
 fn input_bytes(paths: &[PathBuf]) -> Option<u64> {
     let sources = ingest::source::expand(paths).ok()?;
-    sources.iter().map(|s| s.size).sum()
+    sources.iter().map(ingest::source::decoded_size_hint).sum()
 }
 
 pub fn run(
@@ -60,6 +60,7 @@ pub fn run(
         table,
         max_errors,
         progress: Some(progress.clone()),
+        spill_dir: Some(tx.staging_dir().to_path_buf()),
         ..IngestOptions::default()
     };
     let bar = super::progress::wanted(quiet)

@@ -131,6 +131,9 @@ pub struct IngestOptions {
     /// Decode NDJSON pieces a day at a time (see `pieces`); off, in the order of their lines.
     /// The rows and rejects are the same either way.
     pub by_day: bool,
+    /// Where a gzip or stdin input too large to hold in memory once decoded is written (an
+    /// unnamed file, mapped); `None`: the system's temporary folder.
+    pub spill_dir: Option<PathBuf>,
 }
 
 /// What an ingest has done so far: input bytes decoded (or skipped), records accepted and
@@ -160,6 +163,7 @@ impl Default for IngestOptions {
             chunk_bytes: 8 << 20,
             progress: None,
             by_day: true,
+            spill_dir: None,
         }
     }
 }
@@ -457,7 +461,7 @@ impl Run<'_> {
                 return Ok(Some(chunks));
             }
         }
-        let opened = source::open(src)?;
+        let opened = source::open(src, self.options.spill_dir.as_deref())?;
         let mut report = SourceReport {
             name: src.name.clone(),
             blake3: opened.blake3.clone(),
@@ -539,7 +543,7 @@ impl Run<'_> {
             }
         }
         if let Some(p) = &self.options.progress {
-            p.add(report.bytes, counts.accepted, counts.rejected);
+            p.add(report.decoded_bytes, counts.accepted, counts.rejected);
         }
         report.accepted = counts.accepted;
         report.rejected = counts.rejected;

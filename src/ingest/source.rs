@@ -1,7 +1,7 @@
 //! Input sources: files, folders (walked recursively), gzip, stdin. Reads bytes; knows no JSON.
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -136,7 +136,8 @@ fn walk(dir: &Path, out: &mut Vec<SourceRef>) -> Result<(), IngestError> {
     Ok(())
 }
 
-/// A source's bytes: mapped for plain files, in memory for stdin and gzip.
+/// A source's bytes: mapped for plain files and for large stdin or gzip inputs once decoded,
+/// in memory for small ones.
 pub enum SourceBytes {
     /// The guard is dropped (unregistered) before the map is unmapped.
     Mapped {
@@ -164,53 +165,167 @@ pub struct OpenedSource {
     pub bytes: SourceBytes,
 }
 
-pub fn open(src: &SourceRef) -> Result<OpenedSource, IngestError> {
-    let (raw, blake3) = match &src.path {
-        None => {
-            let mut v = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut v)
-                .map_err(|e| IngestError::io(Path::new("-"), e))?;
-            let blake3 = hash(&v);
-            (SourceBytes::Owned(v), blake3)
-        }
-        Some(p) => {
-            let f = File::open(p).map_err(|e| IngestError::io(p, e))?;
-            let meta = f.metadata().map_err(|e| IngestError::io(p, e))?;
-            if read_whole(&meta) {
-                // Read once: the hash is of exactly the bytes decoded.
-                let mut v = Vec::new();
-                (&f).read_to_end(&mut v)
-                    .map_err(|e| IngestError::io(p, e))?;
-                let blake3 = hash(&v);
-                (SourceBytes::Owned(v), blake3)
-            } else {
-                let blake3 = hash_file(&f).map_err(|e| IngestError::io(p, e))?;
-                (
-                    map(&f, &src.name).map_err(|e| IngestError::io(p, e))?,
-                    blake3,
-                )
-            }
-        }
+/// Decoded bytes of a gzip input or stdin held in memory at most; past this they go to an
+/// unnamed file in the spill folder, which is mapped like a plain file, so that memory stays
+/// bounded whatever the input's size.
+const HOLD_AT_MOST: usize = 64 << 20;
+
+/// Open a source: hash its bytes as stored, and map them, read them, or decode them (gzip).
+/// `spill` is the folder for decoded bytes larger than [`HOLD_AT_MOST`] (the system's temporary
+/// folder when `None`).
+pub fn open(src: &SourceRef, spill: Option<&Path>) -> Result<OpenedSource, IngestError> {
+    let Some(p) = &src.path else {
+        let stdin = std::io::stdin().lock();
+        return read_stream(stdin, src, Path::new("-"), spill, HOLD_AT_MOST);
     };
-    let stored_bytes = raw.len() as u64;
-    let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .map_err(|e| IngestError::Gzip {
-                source_name: src.name.clone(),
-                error: e.to_string(),
-            })?;
-        SourceBytes::Owned(out)
+    let f = File::open(p).map_err(|e| IngestError::io(p, e))?;
+    let meta = f.metadata().map_err(|e| IngestError::io(p, e))?;
+    let mut magic = [0u8; 2];
+    let gzip =
+        std::os::unix::fs::FileExt::read_exact_at(&f, &mut magic, 0).is_ok() && magic == GZIP_MAGIC;
+    if gzip {
+        return read_stream(f, src, p, spill, HOLD_AT_MOST);
+    }
+    let (bytes, blake3) = if read_whole(&meta) {
+        // Read once: the hash is of exactly the bytes decoded.
+        let mut v = Vec::new();
+        (&f).read_to_end(&mut v)
+            .map_err(|e| IngestError::io(p, e))?;
+        let blake3 = hash(&v);
+        (SourceBytes::Owned(v), blake3)
     } else {
-        raw
+        let blake3 = hash_file(&f).map_err(|e| IngestError::io(p, e))?;
+        (
+            map(&f, &src.name).map_err(|e| IngestError::io(p, e))?,
+            blake3,
+        )
     };
     Ok(OpenedSource {
         blake3,
-        stored_bytes,
+        stored_bytes: bytes.len() as u64,
         bytes,
     })
+}
+
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// The bytes a source decodes to, as far as can be told before reading it: a file's size, or
+/// for a gzip file the size its trailer gives (of its last member, modulo 4 GiB), if larger.
+pub fn decoded_size_hint(src: &SourceRef) -> Option<u64> {
+    use std::os::unix::fs::FileExt;
+    let (path, size) = (src.path.as_ref()?, src.size?);
+    let f = File::open(path).ok()?;
+    let (mut magic, mut trailer) = ([0u8; 2], [0u8; 4]);
+    let gzip = size >= 18
+        && f.read_exact_at(&mut magic, 0).is_ok()
+        && magic == GZIP_MAGIC
+        && f.read_exact_at(&mut trailer, size - 4).is_ok();
+    Some(match gzip {
+        true => size.max(u64::from(u32::from_le_bytes(trailer))),
+        false => size,
+    })
+}
+
+/// A stream's bytes (stdin, or a gzip file), hashed as read and decompressed when gzip: the
+/// hash is of exactly the bytes decoded. Past `hold` decoded bytes they are spilled.
+fn read_stream(
+    stream: impl Read,
+    src: &SourceRef,
+    path: &Path,
+    spill: Option<&Path>,
+    hold: usize,
+) -> Result<OpenedSource, IngestError> {
+    let mut stored = std::io::BufReader::with_capacity(1 << 20, Hashing::new(stream));
+    let head = std::io::BufRead::fill_buf(&mut stored).map_err(|e| IngestError::io(path, e))?;
+    let bytes = if head.starts_with(&GZIP_MAGIC) {
+        let gzip_error = |e: std::io::Error| IngestError::Gzip {
+            source_name: src.name.clone(),
+            error: e.to_string(),
+        };
+        let mut decoder = flate2::bufread::MultiGzDecoder::new(&mut stored);
+        let bytes = hold_or_spill(&mut decoder, src, spill, hold).map_err(|e| match e {
+            Spilled::Reading(e) => gzip_error(e),
+            Spilled::Writing(dir, e) => IngestError::io(&dir, e),
+        })?;
+        // All of the file is hashed, whatever the decoder left unread.
+        std::io::copy(&mut stored, &mut std::io::sink()).map_err(|e| IngestError::io(path, e))?;
+        bytes
+    } else {
+        hold_or_spill(&mut stored, src, spill, hold).map_err(|e| match e {
+            Spilled::Reading(e) => IngestError::io(path, e),
+            Spilled::Writing(dir, e) => IngestError::io(&dir, e),
+        })?
+    };
+    let hashing = stored.into_inner();
+    Ok(OpenedSource {
+        blake3: hashing.hasher.finalize().to_hex().to_string(),
+        stored_bytes: hashing.bytes,
+        bytes,
+    })
+}
+
+/// `stream`'s bytes in memory, or, past `hold` bytes, in an unnamed file of `spill` mapped
+/// (the file goes when its map does, or with the process).
+fn hold_or_spill(
+    stream: &mut impl Read,
+    src: &SourceRef,
+    spill: Option<&Path>,
+    hold: usize,
+) -> Result<SourceBytes, Spilled> {
+    let mut held = Vec::new();
+    (stream.take(hold as u64 + 1))
+        .read_to_end(&mut held)
+        .map_err(Spilled::Reading)?;
+    if held.len() <= hold {
+        return Ok(SourceBytes::Owned(held));
+    }
+    let dir = spill.map_or_else(std::env::temp_dir, Path::to_path_buf);
+    let writing = |e| Spilled::Writing(dir.clone(), e);
+    let mut file = tempfile::tempfile_in(&dir).map_err(writing)?;
+    file.write_all(&held).map_err(writing)?;
+    drop(held);
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        match stream.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => file.write_all(&buffer[..n]).map_err(writing)?,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Spilled::Reading(e)),
+        }
+    }
+    map(&file, &src.name).map_err(writing)
+}
+
+/// Why [`hold_or_spill`] failed: reading the input, or writing (or mapping) the spill file.
+enum Spilled {
+    Reading(std::io::Error),
+    Writing(PathBuf, std::io::Error),
+}
+
+/// A reader that hashes and counts what is read through it.
+struct Hashing<R> {
+    inner: R,
+    hasher: blake3::Hasher,
+    bytes: u64,
+}
+
+impl<R> Hashing<R> {
+    fn new(inner: R) -> Hashing<R> {
+        Hashing {
+            inner,
+            hasher: blake3::Hasher::new(),
+            bytes: 0,
+        }
+    }
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
 }
 
 /// A plain file's bytes, mapped and not hashed: its hash is taken piece by piece as it is
@@ -226,7 +341,7 @@ pub fn map_unhashed(src: &SourceRef) -> Result<Option<SourceBytes>, IngestError>
         return Ok(None);
     }
     let m = map(&f, &src.name).map_err(|e| IngestError::io(p, e))?;
-    match m.starts_with(&[0x1f, 0x8b]) {
+    match m.starts_with(&GZIP_MAGIC) {
         true => Ok(None),
         false => Ok(Some(m)),
     }
@@ -280,5 +395,58 @@ impl SourceBytes {
                 };
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    fn gzip(text: &[u8]) -> Vec<u8> {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(text).unwrap();
+        gz.finish().unwrap()
+    }
+
+    #[test]
+    fn a_large_gzip_input_is_spilled_to_an_unnamed_file_and_hashed_as_stored() {
+        let text: Vec<u8> = (0..20_000)
+            .flat_map(|i| format!("{{\"Type\":\"Event\",\"EventID\":{i}}}\n").into_bytes())
+            .collect();
+        let stored = gzip(&text);
+        let spill = tempfile::tempdir().unwrap();
+        let src = SourceRef::of_size("e.json.gz", stored.len() as u64);
+        for (hold, spilled) in [(text.len(), false), (text.len() - 1, true), (1000, true)] {
+            let read = |stream: &[u8]| {
+                let path = Path::new("e.json.gz");
+                read_stream(stream, &src, path, Some(spill.path()), hold).unwrap()
+            };
+            let opened = read(&stored);
+            assert_eq!(&opened.bytes[..], &text[..], "hold {hold}");
+            assert_eq!(matches!(opened.bytes, SourceBytes::Mapped { .. }), spilled);
+            assert_eq!(opened.blake3, hash(&stored));
+            assert_eq!(opened.stored_bytes, stored.len() as u64);
+            // Nothing is left in the spill folder, even while the bytes are mapped.
+            assert_eq!(std::fs::read_dir(spill.path()).unwrap().count(), 0);
+            // A stream that is not gzip (stdin) is held or spilled the same way.
+            let plain = read(&text);
+            assert_eq!(&plain.bytes[..], &text[..]);
+            assert_eq!(plain.blake3, hash(&text));
+        }
+    }
+
+    #[test]
+    fn a_gzip_file_s_decoded_size_is_read_from_its_trailer() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = vec![b'x'; 100_000];
+        let (gz, plain) = (dir.path().join("a.gz"), dir.path().join("a.json"));
+        std::fs::write(&gz, gzip(&text)).unwrap();
+        std::fs::write(&plain, &text).unwrap();
+        let sources = expand(&[gz, plain]).unwrap();
+        let hints: Vec<_> = sources.iter().map(decoded_size_hint).collect();
+        assert_eq!(hints, [Some(100_000), Some(100_000)]);
+        assert!(sources[0].size.unwrap() < 1000);
     }
 }

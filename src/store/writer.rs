@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -106,6 +106,12 @@ impl Transaction {
             duplicates: Default::default(),
             cleaned_leftovers,
         })
+    }
+
+    /// The folder of this transaction's files before its commit (removed after it, or by the
+    /// next writer if this one is interrupted).
+    pub fn staging_dir(&self) -> &Path {
+        &self.staging
     }
 
     /// Bytes of rows set aside on disk because the buffer was full.
