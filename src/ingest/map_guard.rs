@@ -46,6 +46,11 @@ impl Drop for Guard {
     }
 }
 
+/// No guard: for a map of a file nothing else can truncate (an unnamed file of this process).
+pub fn unguarded() -> Guard {
+    Guard { slot: None }
+}
+
 /// Say `name` if a read of `start..start + len` faults. More than [`SLOTS`] maps at once are
 /// not guarded: a fault in them ends the process by the signal, as without this module.
 pub fn register(start: *const u8, len: usize, name: &str) -> Guard {

@@ -7,6 +7,7 @@ pub mod coerce;
 mod day_groups;
 pub mod decoder;
 mod dict;
+mod gzip_pieces;
 mod key_filter;
 mod key_slots;
 pub mod map_guard;
@@ -363,7 +364,14 @@ impl Run<'_> {
                     let first = sources.start;
                     out.start((first, 0));
                     if sources.len() == 1 {
-                        if let Some(chunks) = self.open_source(first, shared, out)? {
+                        let opened = match self.open_gzip_in_pieces(first, shared, &opening)? {
+                            gzip_pieces::Opened::InPieces(pieces) => {
+                                out.plan(first, pieces)?;
+                                continue;
+                            }
+                            gzip_pieces::Opened::Whole(opened) => opened,
+                        };
+                        if let Some(chunks) = self.open_source(first, shared, out, opened)? {
                             out.plan(first, chunks.len())?;
                             opening.chunks = chunks;
                             continue;
@@ -372,7 +380,8 @@ impl Run<'_> {
                         // Small files, but one may be compressed: its pieces are decoded here,
                         // in their place among the others.
                         for s in sources.clone() {
-                            for c in self.open_source(s, shared, out)?.into_iter().flatten() {
+                            let chunks = self.open_source(s, shared, out, None)?;
+                            for c in chunks.into_iter().flatten() {
                                 self.decode_chunk(c, shared, out)?;
                             }
                         }
@@ -449,19 +458,24 @@ impl Run<'_> {
 
     /// Open and hash source `i`, then decode it whole, or return its pieces for the queue
     /// when it is a large NDJSON file or JSON array.
+    /// `opened`: the source, when it has been opened already.
     fn open_source<S: Sink>(
         &mut self,
         i: usize,
         shared: &Shared<'_>,
         out: &mut ChannelSink<'_, S>,
+        opened: Option<source::OpenedSource>,
     ) -> Result<Option<Vec<Chunk>>, IngestError> {
         let src = &shared.sources[i];
-        if shared.hash_later[i] {
+        if shared.hash_later[i] && opened.is_none() {
             if let Some(chunks) = self.open_hash_later(i, shared)? {
                 return Ok(Some(chunks));
             }
         }
-        let opened = source::open(src, self.options.spill_dir.as_deref())?;
+        let opened = match opened {
+            Some(opened) => opened,
+            None => source::open(src, self.options.spill_dir.as_deref())?,
+        };
         let mut report = SourceReport {
             name: src.name.clone(),
             blake3: opened.blake3.clone(),

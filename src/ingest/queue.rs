@@ -46,6 +46,13 @@ pub struct Opening<'s, 'a> {
     pub chunks: Vec<Chunk>,
 }
 
+impl Opening<'_, '_> {
+    /// Hand the source's next pieces to the queue while it is still being opened.
+    pub fn hand_over(&self, chunks: Vec<Chunk>) {
+        self.shared.queue_chunks(chunks, false);
+    }
+}
+
 impl Drop for Opening<'_, '_> {
     fn drop(&mut self) {
         self.shared.opened(std::mem::take(&mut self.chunks));
@@ -164,18 +171,26 @@ impl<'a> Shared<'a> {
     }
 
     fn opened(&self, chunks: Vec<Chunk>) {
+        self.queue_chunks(chunks, true);
+    }
+
+    /// Put `chunks` (of one source, in order) in the queue, after those of the sources
+    /// before it and of this one, and before those of later sources opened sooner by another
+    /// thread; `opened`: the source's opening is over.
+    fn queue_chunks(&self, chunks: Vec<Chunk>, opened: bool) {
         // Also runs while unwinding (see `Opening`): never panic here.
         let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        // Before the pieces of later sources, opened sooner by another thread.
         let at = match chunks.first() {
-            Some(c) => q.chunks.partition_point(|queued| queued.source < c.source),
+            Some(c) => q.chunks.partition_point(|queued| queued.source <= c.source),
             None => q.chunks.len(),
         };
         for (i, c) in chunks.into_iter().enumerate() {
             q.chunks.insert(at + i, c);
         }
         let first = (at == 0).then(|| front(&q)).flatten();
-        q.opening -= 1;
+        if opened {
+            q.opening -= 1;
+        }
         self.ready.notify_all();
         drop(q);
         // Pieces behind others are asked for as the one before them is handed out.
@@ -250,5 +265,55 @@ mod tests {
         }
         // An empty file, stdin and a file over the limit stand alone.
         assert_eq!(groups, [0..3, 3..4, 4..6, 6..7, 7..8, 8..9, 9..10]);
+    }
+
+    #[test]
+    fn pieces_handed_over_while_a_source_opens_are_queued_in_order_and_wake_a_waiting_thread() {
+        let sources: Vec<SourceRef> = (0..2)
+            .map(|i| SourceRef::of_size(&format!("f{i}"), 100))
+            .collect();
+        let bytes = Arc::new(SourceBytes::Owned(vec![b'x'; 100]));
+        let chunk = |source, piece| Chunk {
+            source,
+            piece,
+            bytes: bytes.clone(),
+            range: 0..1,
+            hasher: None,
+            elements: None,
+        };
+        let taken = |shared: &Shared| match shared.next_task() {
+            Some(Task::Chunk(c)) => (c.source, c.piece),
+            _ => panic!("a piece"),
+        };
+
+        // Before the pieces of a later source opened sooner, after its own queued ones.
+        let shared = Shared::new(&sources, KnownSources::default(), 10);
+        let (Some(Task::Open(_, opening)), Some(Task::Open(_, mut later))) =
+            (shared.next_task(), shared.next_task())
+        else {
+            panic!("two sources to open");
+        };
+        later.chunks = vec![chunk(1, 0), chunk(1, 1)];
+        drop(later);
+        opening.hand_over(vec![chunk(0, 0), chunk(0, 1)]);
+        opening.hand_over(vec![chunk(0, 2)]);
+        drop(opening);
+        let all: Vec<_> = (0..5).map(|_| taken(&shared)).collect();
+        assert_eq!(all, [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1)]);
+        assert!(shared.next_task().is_none());
+
+        // A thread with nothing to take waits for the next piece, and ends with the opening.
+        let shared = Shared::new(&sources[..1], KnownSources::default(), 10);
+        let Some(Task::Open(_, opening)) = shared.next_task() else {
+            panic!("a source to open");
+        };
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| (taken(&shared), shared.next_task().is_none()));
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            opening.hand_over(vec![chunk(0, 0)]);
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            drop(opening);
+            assert_eq!(waiter.join().unwrap(), ((0, 0), true));
+        });
     }
 }

@@ -27,7 +27,7 @@ fn read_whole(meta: &std::fs::Metadata) -> bool {
 #[derive(Debug, Clone)]
 pub struct SourceRef {
     pub name: String,
-    path: Option<PathBuf>,
+    pub path: Option<PathBuf>,
     /// A file's size when it was listed.
     pub size: Option<u64>,
     /// A file's modification time when it was listed.
@@ -114,6 +114,16 @@ fn map(f: &File, name: &str) -> std::io::Result<SourceBytes> {
     Ok(SourceBytes::Mapped { guard, map })
 }
 
+/// The first `len` bytes of `f`, an unnamed file of this process (see [`hold_or_spill`]),
+/// mapped while it may still grow past them.
+pub(super) fn map_spilled(f: &File, len: usize) -> std::io::Result<SourceBytes> {
+    // SAFETY: the file has no name and only this process writes it, past `len` only from
+    // now on, so the mapped bytes never change.
+    let map = unsafe { memmap2::MmapOptions::new().len(len).map(f) }?;
+    let guard = map_guard::unguarded();
+    Ok(SourceBytes::Mapped { guard, map })
+}
+
 fn walk(dir: &Path, out: &mut Vec<SourceRef>) -> Result<(), IngestError> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .map_err(|e| IngestError::io(dir, e))?
@@ -168,7 +178,7 @@ pub struct OpenedSource {
 /// Decoded bytes of a gzip input or stdin held in memory at most; past this they go to an
 /// unnamed file in the spill folder, which is mapped like a plain file, so that memory stays
 /// bounded whatever the input's size.
-const HOLD_AT_MOST: usize = 64 << 20;
+pub(super) const HOLD_AT_MOST: usize = 64 << 20;
 
 /// Open a source: hash its bytes as stored, and map them, read them, or decode them (gzip).
 /// `spill` is the folder for decoded bytes larger than [`HOLD_AT_MOST`] (the system's temporary
@@ -207,23 +217,36 @@ pub fn open(src: &SourceRef, spill: Option<&Path>) -> Result<OpenedSource, Inges
     })
 }
 
-const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+pub(super) const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// The bytes a source decodes to, as far as can be told before reading it: a file's size, or
 /// for a gzip file the size its trailer gives (of its last member, modulo 4 GiB), if larger.
 pub fn decoded_size_hint(src: &SourceRef) -> Option<u64> {
-    use std::os::unix::fs::FileExt;
     let (path, size) = (src.path.as_ref()?, src.size?);
-    let f = File::open(path).ok()?;
+    let decoded = File::open(path).ok().and_then(|f| gzip_size(&f, size));
+    Some(size.max(decoded.unwrap_or(0)))
+}
+
+/// For a gzip file of `size` bytes, the decoded size its trailer gives; `None` when it is
+/// not gzip.
+fn gzip_size(f: &File, size: u64) -> Option<u64> {
+    use std::os::unix::fs::FileExt;
     let (mut magic, mut trailer) = ([0u8; 2], [0u8; 4]);
-    let gzip = size >= 18
-        && f.read_exact_at(&mut magic, 0).is_ok()
-        && magic == GZIP_MAGIC
-        && f.read_exact_at(&mut trailer, size - 4).is_ok();
-    Some(match gzip {
-        true => size.max(u64::from(u32::from_le_bytes(trailer))),
-        false => size,
-    })
+    f.read_exact_at(&mut magic, 0).ok()?;
+    (size >= 18 && magic == GZIP_MAGIC).then_some(())?;
+    f.read_exact_at(&mut trailer, size - 4).ok()?;
+    Some(u64::from(u32::from_le_bytes(trailer)))
+}
+
+/// `src`'s file, opened, when it is gzip and decodes to more than is held in memory (by its
+/// trailer), so that it is best decompressed while its pieces are decoded (`gzip_pieces`).
+pub(super) fn large_gzip(src: &SourceRef) -> Result<Option<File>, IngestError> {
+    let (Some(p), Some(size)) = (&src.path, src.size) else {
+        return Ok(None);
+    };
+    let f = File::open(p).map_err(|e| IngestError::io(p, e))?;
+    let large = gzip_size(&f, size).is_some_and(|n| n.max(size) > HOLD_AT_MOST as u64);
+    Ok(large.then_some(f))
 }
 
 /// A stream's bytes (stdin, or a gzip file), hashed as read and decompressed when gzip: the
@@ -303,14 +326,14 @@ enum Spilled {
 }
 
 /// A reader that hashes and counts what is read through it.
-struct Hashing<R> {
+pub(super) struct Hashing<R> {
     inner: R,
-    hasher: blake3::Hasher,
-    bytes: u64,
+    pub hasher: blake3::Hasher,
+    pub bytes: u64,
 }
 
 impl<R> Hashing<R> {
-    fn new(inner: R) -> Hashing<R> {
+    pub fn new(inner: R) -> Hashing<R> {
         Hashing {
             inner,
             hasher: blake3::Hasher::new(),

@@ -168,3 +168,43 @@ fn a_large_json_array_or_envelope_is_decoded_in_pieces_to_the_rows_of_its_ndjson
         assert!(stderr.contains(shape), "{stderr}");
     }
 }
+
+#[test]
+fn a_gzip_file_too_large_to_hold_decoded_stores_the_rows_of_its_plain_twin() {
+    use std::io::Write;
+    // Over the 64 MiB held in memory once decoded: decompressed while its pieces are decoded.
+    let inputs = Env::new();
+    // Three exports of the same records: the first one's copies are the ones kept.
+    let lines = ["g", "h", "k"]
+        .map(|tag| export(tag, 0..60_000, if tag == "g" { 50_000 } else { usize::MAX }))
+        .concat();
+    assert!(lines.len() > 64 << 20);
+    let plain = inputs.write("g.ndjson", lines.as_bytes());
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
+    gz.write_all(lines.as_bytes()).unwrap();
+    let gzip = inputs.write("g.ndjson.gz", &gz.finish().unwrap());
+
+    let rows = |input: &Path| {
+        let env = Env::new();
+        let r = env.ingest(&[input]);
+        assert_eq!(r.code, 3, "committed, with rejects: {}", r.stderr);
+        let rows = env.csv("SELECT * FROM \"Event\" ORDER BY \"EventID\"");
+        // Nothing of the decompressed file is left in the store.
+        let staging = env.store().join("_staging");
+        let left = std::fs::read_dir(&staging).map_or(0, |d| d.count());
+        assert_eq!(left, 0, "left in {staging:?}");
+        (rows, r.stderr)
+    };
+    let (from_plain, plain_stderr) = rows(&plain);
+    let (from_gzip, stderr) = rows(&gzip);
+    assert_eq!(from_plain.len(), 60_000);
+    assert!(from_plain.iter().all(|row| row.contains("g-")));
+    assert!(from_gzip == from_plain, "the gzip file's rows differ");
+    let line = 50_001;
+    assert!(
+        plain_stderr.contains(&format!("g.ndjson:{line}:")),
+        "{plain_stderr}"
+    );
+    assert!(stderr.contains(&format!("g.ndjson.gz:{line}:")), "{stderr}");
+    assert!(stderr.contains("g.ndjson.gz: ndjson"), "{stderr}");
+}
