@@ -197,7 +197,7 @@ fn is_ndjson(head: &[u8], target: usize, eof: bool) -> Option<bool> {
         return (eof || head.len() > MAX_RECORD_BYTES).then_some(false);
     };
     let first = std::str::from_utf8(&head[start..first_end]).ok();
-    if !first.is_some_and(|first| serde_json::from_str::<&RawValue>(first).is_ok()) {
+    if first.is_none_or(|first| serde_json::from_str::<&RawValue>(first).is_err()) {
         return Some(false);
     }
     let more = head[first_end..].iter().any(|b| !b.is_ascii_whitespace());
