@@ -456,9 +456,8 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Open and hash source `i`, then decode it whole, or return its pieces for the queue
-    /// when it is a large NDJSON file or JSON array.
-    /// `opened`: the source, when it has been opened already.
+    /// Open and hash source `i` (unless `opened` already), then decode it whole, or return
+    /// its pieces for the queue when it is a large NDJSON file, JSON array or envelope.
     fn open_source<S: Sink>(
         &mut self,
         i: usize,
