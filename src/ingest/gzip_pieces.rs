@@ -120,7 +120,7 @@ pub(super) fn stream(
         error: e.to_string(),
     };
     let dir = spill.map_or_else(std::env::temp_dir, Path::to_path_buf);
-    let spill_error = |e| IngestError::io(&dir, e);
+    let spill_error = |e| source::spill_error(src, &dir, e);
     let mut stored = BufReader::with_capacity(1 << 20, Hashing::new(file));
     let mut decoder = flate2::bufread::MultiGzDecoder::new(&mut stored);
     let mut out = tempfile::tempfile_in(&dir).map_err(spill_error)?;

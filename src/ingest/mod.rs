@@ -46,6 +46,12 @@ pub enum IngestError {
     Io { path: String, error: std::io::Error },
     #[error("{source_name}: not valid gzip: {error}")]
     Gzip { source_name: String, error: String },
+    #[error("{source_name}: cannot write its decoded bytes to {dir} (gzip and stdin past 64 MiB are decoded into the store's staging folder): {error}")]
+    Spill {
+        source_name: String,
+        dir: String,
+        error: std::io::Error,
+    },
     #[error("unknown table {0:?} for --table (tables: Update, UpdateSummary, UpdateRunProgress, OfficeActivity, Event)")]
     UnknownTable(String),
     #[error("store: {0}")]

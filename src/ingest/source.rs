@@ -268,7 +268,7 @@ fn read_stream(
         let mut decoder = flate2::bufread::MultiGzDecoder::new(&mut stored);
         let bytes = hold_or_spill(&mut decoder, src, spill, hold).map_err(|e| match e {
             Spilled::Reading(e) => gzip_error(e),
-            Spilled::Writing(dir, e) => IngestError::io(&dir, e),
+            Spilled::Writing(dir, e) => spill_error(src, &dir, e),
         })?;
         // All of the file is hashed, whatever the decoder left unread.
         std::io::copy(&mut stored, &mut std::io::sink()).map_err(|e| IngestError::io(path, e))?;
@@ -276,7 +276,7 @@ fn read_stream(
     } else {
         hold_or_spill(&mut stored, src, spill, hold).map_err(|e| match e {
             Spilled::Reading(e) => IngestError::io(path, e),
-            Spilled::Writing(dir, e) => IngestError::io(&dir, e),
+            Spilled::Writing(dir, e) => spill_error(src, &dir, e),
         })?
     };
     let hashing = stored.into_inner();
@@ -317,6 +317,14 @@ fn hold_or_spill(
         }
     }
     map(&file, &src.name).map_err(writing)
+}
+
+pub(super) fn spill_error(src: &SourceRef, dir: &Path, error: std::io::Error) -> IngestError {
+    IngestError::Spill {
+        source_name: src.name.clone(),
+        dir: dir.display().to_string(),
+        error,
+    }
 }
 
 /// Why [`hold_or_spill`] failed: reading the input, or writing (or mapping) the spill file.
@@ -457,6 +465,26 @@ mod tests {
             let plain = read(&text);
             assert_eq!(&plain.bytes[..], &text[..]);
             assert_eq!(plain.blake3, hash(&text));
+        }
+    }
+
+    #[test]
+    fn a_spill_that_cannot_be_written_is_an_error_naming_the_folder() {
+        let text = vec![b'x'; 10_000];
+        let src = SourceRef::of_size("e.json.gz", 0);
+        let missing = Path::new("/nonexistent/omslake-spill");
+        for stored in [gzip(&text), text.clone()] {
+            let read = read_stream(&stored[..], &src, Path::new("e"), Some(missing), 100);
+            let Err(e @ IngestError::Spill { .. }) = read else {
+                panic!("a spill error");
+            };
+            let message = e.to_string();
+            assert!(
+                message.starts_with(
+                    "e.json.gz: cannot write its decoded bytes to /nonexistent/omslake-spill"
+                ),
+                "{message}"
+            );
         }
     }
 
