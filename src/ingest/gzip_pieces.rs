@@ -11,10 +11,8 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
-use serde_json::value::RawValue;
-
 use super::queue::{Chunk, Opening, Shared};
-use super::shape::{Shape, MAX_RECORD_BYTES};
+use super::shape::{ndjson_start, NdjsonStart, Shape};
 use super::source::{self, map_spilled, Hashing, OpenedSource, SourceBytes, SourceRef};
 use super::{IngestError, Run, SourceReport, SourceStatus};
 
@@ -115,10 +113,6 @@ pub(super) fn stream(
     mut hand_over: impl FnMut(Arc<SourceBytes>, Range<usize>),
 ) -> Result<Streamed, IngestError> {
     let path = src.path.as_deref().unwrap_or(Path::new("-"));
-    let gzip_error = |e: std::io::Error| IngestError::Gzip {
-        source_name: src.name.clone(),
-        error: e.to_string(),
-    };
     let dir = spill.map_or_else(std::env::temp_dir, Path::to_path_buf);
     let spill_error = |e| source::spill_error(src, &dir, e);
     let mut stored = BufReader::with_capacity(1 << 20, Hashing::new(file));
@@ -132,7 +126,7 @@ pub(super) fn stream(
         let n = match decoder.read(&mut buffer) {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(gzip_error(e)),
+            Err(e) => return Err(source::gzip_error(src, e)),
         };
         let eof = n == 0;
         let bytes = &buffer[..n];
@@ -179,33 +173,14 @@ pub(super) fn stream(
 }
 
 /// Whether the decompressed bytes so far (`head`, from the start) are NDJSON as
-/// `shape::ndjson_chunks` judges it: larger than a piece, the first line one complete JSON
-/// object, and more lines after it. `None` while that cannot be told yet.
+/// `shape::ndjson_chunks` judges it: larger than a piece, and starting as NDJSON does. `None`
+/// while that cannot be told yet.
 fn is_ndjson(head: &[u8], target: usize, eof: bool) -> Option<bool> {
-    if head.len() < BOM.len() && BOM.starts_with(head) && !eof {
-        return None; // a byte order mark, or not
-    }
-    let start = if head.starts_with(BOM) { BOM.len() } else { 0 };
-    match head[start..].iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'{') => {}
-        Some(_) => return Some(false),
-        None => return eof.then_some(false),
-    }
-    let Some(first_end) = memchr::memchr(b'\n', &head[start..]).map(|n| start + n) else {
-        // A first line longer than a record may be is no record: the file (a one-line
-        // envelope, say) is left to the whole-file reader.
-        return (eof || head.len() > MAX_RECORD_BYTES).then_some(false);
-    };
-    let first = std::str::from_utf8(&head[start..first_end]).ok();
-    if first.is_none_or(|first| serde_json::from_str::<&RawValue>(first).is_err()) {
-        return Some(false);
-    }
-    let more = head[first_end..].iter().any(|b| !b.is_ascii_whitespace());
-    match (more, eof) {
+    match ndjson_start(head, eof) {
+        NdjsonStart::Yes { .. } if head.len() > target => Some(true),
         // Small files are decoded whole, as a plain one would be.
-        (true, _) if head.len() > target => Some(true),
-        (_, true) => Some(false),
-        (_, false) => None,
+        NdjsonStart::Yes { .. } | NdjsonStart::TooShort { .. } => eof.then_some(false),
+        NdjsonStart::No { .. } => Some(false),
     }
 }
 

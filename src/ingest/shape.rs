@@ -175,32 +175,15 @@ pub fn ndjson_chunks(
     if bytes.len() <= target {
         return None;
     }
-    let start = if bytes.starts_with(b"\xef\xbb\xbf") {
-        3
-    } else {
-        0
-    };
-    // Only an object can start NDJSON. Decided before looking for the first line's end: a
-    // JSON array on one line has none, and the search would map the whole file.
-    if bytes[start..].iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return None;
-    }
-    // The first line can be a whole one-line envelope: `scanned` is told what the search read
-    // when it is not NDJSON after all. More lines must follow it.
-    let first_end = match memchr::memchr(b'\n', &bytes[start..]) {
-        Some(n) => start + n,
-        None => {
-            scanned(0..bytes.len());
+    let start = match ndjson_start(bytes, true) {
+        NdjsonStart::Yes { start } => start,
+        NdjsonStart::No { read } | NdjsonStart::TooShort { read } => {
+            if read > 0 {
+                scanned(0..read);
+            }
             return None;
         }
     };
-    let first = std::str::from_utf8(&bytes[start..first_end]).ok();
-    let ndjson = first.is_some_and(|first| serde_json::from_str::<&RawValue>(first).is_ok())
-        && bytes[first_end..].iter().any(|b| !b.is_ascii_whitespace());
-    if !ndjson {
-        scanned(0..first_end);
-        return None;
-    }
     // Only the bytes around each cut are read here: line numbers are counted when a record is
     // rejected (see [`LineBase`]), not by another pass over the whole file.
     // Cuts at the first line end after each multiple of `target`, so that a piece covers
@@ -221,6 +204,53 @@ pub fn ndjson_chunks(
         at = end;
     }
     Some(chunks)
+}
+
+/// How a file starts, as far as telling NDJSON from the other shapes goes.
+#[derive(Debug, PartialEq)]
+pub enum NdjsonStart {
+    /// NDJSON: its first line (from `start`, after a byte order mark) is one complete JSON
+    /// object, and more than blanks follow it.
+    Yes { start: usize },
+    /// Not NDJSON; `read` bytes were looked at to tell.
+    No { read: usize },
+    /// Not known from the bytes so far.
+    TooShort { read: usize },
+}
+
+/// How `head`, the first bytes of a file (all of it when `whole`), starts.
+pub fn ndjson_start(head: &[u8], whole: bool) -> NdjsonStart {
+    const BOM: &[u8] = b"\xef\xbb\xbf";
+    if !whole && head.len() < BOM.len() && BOM.starts_with(head) {
+        return NdjsonStart::TooShort { read: 0 };
+    }
+    let start = if head.starts_with(BOM) { BOM.len() } else { 0 };
+    // Only an object can start NDJSON. Decided before looking for the first line's end: a
+    // JSON array on one line has none, and the search would map the whole file.
+    match head[start..].iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => {}
+        Some(_) => return NdjsonStart::No { read: 0 },
+        None if whole => return NdjsonStart::No { read: 0 },
+        None => return NdjsonStart::TooShort { read: 0 },
+    }
+    // The first line can be a whole one-line envelope: more lines must follow it.
+    let Some(first_end) = memchr::memchr(b'\n', &head[start..]).map(|n| start + n) else {
+        // A first line longer than a record may be is no record.
+        let read = head.len();
+        return match whole || read > MAX_RECORD_BYTES {
+            true => NdjsonStart::No { read },
+            false => NdjsonStart::TooShort { read },
+        };
+    };
+    let first = std::str::from_utf8(&head[start..first_end]).ok();
+    if first.is_none_or(|first| serde_json::from_str::<&RawValue>(first).is_err()) {
+        return NdjsonStart::No { read: first_end };
+    }
+    match head[first_end..].iter().any(|b| !b.is_ascii_whitespace()) {
+        true => NdjsonStart::Yes { start },
+        false if whole => NdjsonStart::No { read: first_end },
+        false => NdjsonStart::TooShort { read: first_end },
+    }
 }
 
 /// The number of lines before a piece of an NDJSON file, counted on first use: pieces number

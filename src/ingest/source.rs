@@ -261,13 +261,9 @@ fn read_stream(
     let mut stored = std::io::BufReader::with_capacity(1 << 20, Hashing::new(stream));
     let head = std::io::BufRead::fill_buf(&mut stored).map_err(|e| IngestError::io(path, e))?;
     let bytes = if head.starts_with(&GZIP_MAGIC) {
-        let gzip_error = |e: std::io::Error| IngestError::Gzip {
-            source_name: src.name.clone(),
-            error: e.to_string(),
-        };
         let mut decoder = flate2::bufread::MultiGzDecoder::new(&mut stored);
         let bytes = hold_or_spill(&mut decoder, src, spill, hold).map_err(|e| match e {
-            Spilled::Reading(e) => gzip_error(e),
+            Spilled::Reading(e) => gzip_error(src, e),
             Spilled::Writing(dir, e) => spill_error(src, &dir, e),
         })?;
         // All of the file is hashed, whatever the decoder left unread.
@@ -317,6 +313,13 @@ fn hold_or_spill(
         }
     }
     map(&file, &src.name).map_err(writing)
+}
+
+pub(super) fn gzip_error(src: &SourceRef, error: std::io::Error) -> IngestError {
+    IngestError::Gzip {
+        source_name: src.name.clone(),
+        error: error.to_string(),
+    }
 }
 
 pub(super) fn spill_error(src: &SourceRef, dir: &Path, error: std::io::Error) -> IngestError {
