@@ -7,6 +7,7 @@ pub mod coerce;
 mod day_groups;
 pub mod decoder;
 mod dict;
+mod envelope;
 mod gzip_pieces;
 mod key_filter;
 mod key_slots;

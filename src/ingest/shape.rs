@@ -12,8 +12,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::coerce::InValue;
+use super::envelope;
 use super::key_filter::KeyFilter;
-use super::query_api;
 use super::scan;
 
 /// Where a record sits in its source, for the rejects file.
@@ -100,13 +100,16 @@ pub fn for_each_record_scanning<'a>(
     let Some(start) = start else {
         return Shape::Empty;
     };
+    let mut scanned = |r: Range<usize>| scanned(bom + r.start..bom + r.end);
     if bytes[start] == b'{' {
-        if let Some(shape) = try_envelope(bytes, &mut f) {
-            return shape;
+        if let Ok(text) = text_cut_short(bytes, &mut scanned) {
+            if let Some(shape) = envelope::read(text, &mut scanned, &mut f) {
+                return shape;
+            }
         }
     }
     if bytes[start] == b'[' {
-        return match utf8_by_windows(bytes, |r| scanned(bom + r.start..bom + r.end)) {
+        return match text_cut_short(bytes, &mut scanned) {
             Ok(text) => {
                 stream_array(text, 0, &mut f, |raw| record_fields(raw));
                 Shape::Array
@@ -122,6 +125,18 @@ pub fn for_each_record_scanning<'a>(
     }
     ndjson(bytes, &mut f);
     Shape::Ndjson
+}
+
+/// `bytes` as text, checked a window at a time (see [`utf8_by_windows`]), without a last
+/// character the bytes end inside of: a file cut short then reads as JSON that ends early.
+fn text_cut_short(bytes: &[u8], scanned: impl FnMut(Range<usize>)) -> Result<&str, usize> {
+    utf8_by_windows(bytes, scanned).or_else(|at| match std::str::from_utf8(&bytes[at..]) {
+        Err(e) if e.valid_up_to() == 0 && e.error_len().is_none() => {
+            // SAFETY: everything before `at` was checked.
+            Ok(unsafe { std::str::from_utf8_unchecked(&bytes[..at]) })
+        }
+        _ => Err(at),
+    })
 }
 
 /// `bytes` as text, checked a window at a time (each window told to `scanned` once checked),
@@ -233,11 +248,13 @@ pub fn ndjson_start(head: &[u8], whole: bool) -> NdjsonStart {
         None if whole => return NdjsonStart::No { read: 0 },
         None => return NdjsonStart::TooShort { read: 0 },
     }
-    // The first line can be a whole one-line envelope: more lines must follow it.
-    let Some(first_end) = memchr::memchr(b'\n', &head[start..]).map(|n| start + n) else {
-        // A first line longer than a record may be is no record.
-        let read = head.len();
-        return match whole || read > MAX_RECORD_BYTES {
+    // The first line can be a whole one-line envelope: more lines must follow it. A first line
+    // longer than a record may be is no record, so the search stops there (a one-line envelope
+    // of a gigabyte was mapped whole by it).
+    let window = &head[start..head.len().min(start + MAX_RECORD_BYTES + 1)];
+    let Some(first_end) = memchr::memchr(b'\n', window).map(|n| start + n) else {
+        let read = start + window.len();
+        return match whole || window.len() > MAX_RECORD_BYTES {
             true => NdjsonStart::No { read },
             false => NdjsonStart::TooShort { read },
         };
@@ -332,61 +349,9 @@ pub fn ndjson_line(line: &[u8], number: u64) -> Option<Item<'_>> {
     })
 }
 
-/// The keys an envelope may have; anything else makes the object an ordinary record.
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    #[serde(borrow, default)]
-    tables: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    value: Option<&'a RawValue>,
-    #[serde(borrow, default, rename = "__metadata")]
-    metadata: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    records: Option<&'a RawValue>,
-}
-
-/// A file that is one JSON object: an envelope (query API, legacy search API, `records`) or a
-/// single (possibly pretty-printed) record. Returns `None` for NDJSON.
-fn try_envelope<'a>(bytes: &'a [u8], f: &mut impl FnMut(Item<'a>)) -> Option<Shape> {
-    let text = std::str::from_utf8(bytes).ok()?;
-    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<&RawValue>();
-    let first = stream.next()?.ok()?;
-    let whole = text[stream.byte_offset()..].trim().is_empty();
-    let env: Envelope = serde_json::from_str(first.get()).ok()?;
-    let is_array = |v: Option<&RawValue>| v.is_some_and(|v| v.get().starts_with('['));
-    if whole && is_array(env.tables) {
-        query_api::rows(text, env.tables.unwrap(), f);
-        return Some(Shape::QueryApi);
-    }
-    if whole && is_array(env.value) && env.metadata.is_some() {
-        let v = env.value.unwrap();
-        stream_array(text, offset(text, v.get()), f, record_fields);
-        return Some(Shape::LegacySearchApi);
-    }
-    if whole && is_array(env.records) {
-        let v = env.records.unwrap();
-        stream_array(text, offset(text, v.get()), f, record_fields);
-        return Some(Shape::RecordsEnvelope);
-    }
-    if whole && first.get().contains('\n') {
-        // One pretty-printed record: not NDJSON, but a file of exactly one record.
-        f(Item {
-            location: Location::Record(0),
-            raw: first.get(),
-            fields: record_fields(first.get()),
-        });
-        return Some(Shape::Array);
-    }
-    None
-}
-
-fn offset(text: &str, inner: &str) -> usize {
-    inner.as_ptr() as usize - text.as_ptr() as usize
-}
-
 /// Walk the JSON array starting at `text[at..]`, one element at a time, so that a broken
 /// element late in the file still lets the earlier ones through (and the break is reported).
-fn stream_array<'a>(
+pub(super) fn stream_array<'a>(
     text: &'a str,
     at: usize,
     f: &mut impl FnMut(Item<'a>),
@@ -568,7 +533,7 @@ fn describe(e: serde_json::Error) -> String {
 }
 
 /// An object key, borrowed unless it holds escapes.
-struct Key<'a>(Cow<'a, str>);
+pub(super) struct Key<'a>(pub Cow<'a, str>);
 
 impl<'de> Deserialize<'de> for Key<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

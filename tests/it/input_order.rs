@@ -208,3 +208,37 @@ fn a_gzip_file_too_large_to_hold_decoded_stores_the_rows_of_its_plain_twin() {
     assert!(stderr.contains(&format!("g.ndjson.gz:{line}:")), "{stderr}");
     assert!(stderr.contains("g.ndjson.gz: ndjson"), "{stderr}");
 }
+
+#[test]
+fn a_large_envelope_cut_short_stores_every_whole_record_before_the_cut() {
+    // A download that stopped: the whole records before the cut land, and the cut is named.
+    let inputs = Env::new();
+    let lines = export("c", 0..24_000, usize::MAX);
+    let elements: Vec<&str> = lines.lines().collect();
+    let envelope = format!(
+        "{{\"__metadata\":{{\"top\":24000}},\"value\":[\n{}\n]}}",
+        elements.join(",\n")
+    );
+    assert!(envelope.len() > 8 << 20, "large enough to be cut in pieces");
+    // Inside element 21,000 (counted from 0): 21,000 whole records before it.
+    let cut = envelope.find("\"id\":\"c-21000\"").unwrap();
+    let file = inputs.write("cut.json", &envelope.as_bytes()[..cut]);
+    let ndjson = inputs.write("c.ndjson", elements[..21_000].join("\n").as_bytes());
+
+    let env = Env::new();
+    let r = env.ingest(&[&file]);
+    assert_eq!(r.code, 3, "committed, with the cut rejected: {}", r.stderr);
+    assert!(r.stderr.contains("oms-search-api"), "{}", r.stderr);
+    let line = 21_002; // the metadata and `[` line, then one line a record
+    assert!(
+        r.stderr.contains(&format!("cut.json:{line}:")) && r.stderr.contains("EOF while parsing"),
+        "{}",
+        r.stderr
+    );
+    let twin = Env::new();
+    assert_eq!(twin.ingest(&[&ndjson]).code, 0);
+    let sql = "SELECT * FROM \"Event\" ORDER BY \"EventID\"";
+    let (rows, twin_rows) = (env.csv(sql), twin.csv(sql));
+    assert_eq!(rows.len(), 21_000);
+    assert!(rows == twin_rows, "the rows differ from the twin's");
+}
