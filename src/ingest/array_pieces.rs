@@ -13,8 +13,9 @@ use std::sync::Arc;
 
 use serde::de::IgnoredAny;
 
+use super::cut_short;
 use super::query_api;
-use super::shape::Shape;
+use super::shape::{self, Shape};
 
 /// A run of whole elements: from the first one's opening bracket to the last one's closing.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +32,23 @@ pub struct Elements {
     /// For rows of a query API table: the table's column names. Otherwise the elements are
     /// record objects.
     pub columns: Option<Arc<[String]>>,
+    /// For the last piece of an array that breaks off: no elements, but the report of the
+    /// break, and the piece is the text from the unfinished element on (see `cut_short`).
+    pub cut_short: Option<Arc<CutShort>>,
+}
+
+/// Where an array breaks off, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CutShort {
+    pub line: u64,
+    pub message: String,
+}
+
+/// An array broken off where the file ends: its whole elements' pieces, the last one reporting
+/// the break, and whether the break is at the end of the file (not bad JSON just before it).
+struct Tail {
+    pieces: Vec<ArrayPiece>,
+    eof: bool,
 }
 
 /// A file cut in pieces, and the shape it was read as.
@@ -50,6 +68,7 @@ pub fn cut(bytes: &[u8], target: usize, scanned: impl FnMut(Range<usize>)) -> Op
     if bytes.len() <= target {
         return None;
     }
+    let bytes = cut_short::without_cut_character(bytes);
     let bom = if bytes.starts_with(b"\xef\xbb\xbf") {
         3
     } else {
@@ -62,13 +81,23 @@ pub fn cut(bytes: &[u8], target: usize, scanned: impl FnMut(Range<usize>)) -> Op
         released: 0,
         reached: 0,
         records: 0,
+        lines: 0,
+        line_start: 0,
+        tail: None,
     };
     let at = skip_space(bytes, bom);
     let cut = match bytes.get(at) {
-        Some(b'[') => cutter.array(at, b'{').and_then(|(pieces, end)| {
-            let shape = Shape::Array;
-            (skip_space(bytes, end) == bytes.len()).then_some(Cut { shape, pieces })
-        }),
+        Some(b'[') => match cutter.array(at, b'{') {
+            Some((pieces, end)) => {
+                let shape = Shape::Array;
+                (skip_space(bytes, end) == bytes.len()).then_some(Cut { shape, pieces })
+            }
+            // Broken off, even by bad JSON at the end: the whole-file reader reports it alike.
+            None => cutter.tail.take().map(|tail| Cut {
+                shape: Shape::Array,
+                pieces: tail.pieces,
+            }),
+        },
         Some(b'{') => cutter.envelope(at),
         _ => None,
     };
@@ -91,6 +120,11 @@ struct Cutter<'b, F> {
     reached: usize,
     /// Elements of the array being cut, and before it in the same count.
     records: u64,
+    /// Line ends in the bytes told to `scanned`, and where the line after the last one starts.
+    lines: u64,
+    line_start: usize,
+    /// The array being cut broke off where the file ends.
+    tail: Option<Tail>,
 }
 
 /// Which of an envelope's keys a member is (the keys `shape` reads an envelope by).
@@ -108,12 +142,75 @@ impl<'b, F: FnMut(Range<usize>)> Cutter<'b, F> {
     fn progress(&mut self, to: usize, now: bool) -> Option<()> {
         self.reached = self.reached.max(to);
         if now || to - self.released >= RELEASE_EVERY {
-            // Checked while its pages are still mapped.
-            std::str::from_utf8(&self.bytes[self.released..to]).ok()?;
+            // Checked and counted while its pages are still mapped.
+            let window = &self.bytes[self.released..to];
+            std::str::from_utf8(window).ok()?;
+            self.lines += memchr::memchr_iter(b'\n', window).count() as u64;
+            if let Some(i) = memchr::memrchr(b'\n', window) {
+                self.line_start = self.released + i + 1;
+            }
             (self.scanned)(self.released..to);
             self.released = to;
         }
         Some(())
+    }
+
+    /// Keep what an array of records that breaks off at the end of the file holds: its whole
+    /// elements (`pending` the ones not yet in a piece, the first numbered `first_record`), and
+    /// a last piece that reports the break as the whole-file reader reports it.
+    fn break_off(&mut self, mut pieces: Vec<ArrayPiece>, pending: Range<usize>, first_record: u64) {
+        let bytes = self.bytes;
+        if self.records > first_record {
+            pieces.push(ArrayPiece {
+                range: pending.clone(),
+                elements: Elements {
+                    first_record,
+                    columns: None,
+                    cut_short: None,
+                },
+            });
+        }
+        let start = cut_short::tail_start(bytes, pending.end);
+        let Ok(tail) = std::str::from_utf8(&bytes[start..]) else {
+            return;
+        };
+        let after_comma = start != skip_space(bytes, pending.end);
+        let ((line, column), code, eof) = if tail.is_empty() && !after_comma {
+            // Where a `,` or `]` was due.
+            let eof = serde_json::from_str::<IgnoredAny>("[").unwrap_err();
+            (
+                self.position(bytes.len()),
+                cut_short::error_code(&eof),
+                true,
+            )
+        } else {
+            let Err(e) = serde_json::from_str::<&serde_json::value::RawValue>(tail) else {
+                return;
+            };
+            let (line, column) = self.position(start);
+            let at = cut_short::file_position(line, column, e.line(), e.column());
+            (at, cut_short::error_code(&e), e.is_eof())
+        };
+        let message = cut_short::message(line, column, &code);
+        pieces.push(ArrayPiece {
+            range: start..start + shape::floor_char_boundary(tail, 256),
+            elements: Elements {
+                first_record: self.records,
+                columns: None,
+                cut_short: Some(Arc::new(CutShort { line, message })),
+            },
+        });
+        self.tail = Some(Tail { pieces, eof });
+    }
+
+    /// The line of `at` (from 1) and its column (bytes from the line's start), for `at` at or
+    /// after the bytes told to `scanned`.
+    fn position(&self, at: usize) -> (u64, u64) {
+        let window = &self.bytes[self.released..at];
+        let lines = self.lines + memchr::memchr_iter(b'\n', window).count() as u64;
+        let line_start =
+            memchr::memrchr(b'\n', window).map_or(self.line_start, |i| self.released + i + 1);
+        (lines + 1, (at - line_start) as u64)
     }
 
     /// Cut the array opening at `open`, whose elements open with `element` (`{` or `[`).
@@ -126,19 +223,36 @@ impl<'b, F: FnMut(Range<usize>)> Cutter<'b, F> {
             return Some((pieces, at + 1));
         }
         let (mut piece_start, mut first_record) = (at, self.records);
+        let mut last_end = open + 1;
         loop {
             if bytes.get(at) != Some(&element) {
                 self.reached = at;
+                if at == bytes.len() && element == b'{' {
+                    self.break_off(pieces, piece_start..last_end, first_record);
+                }
                 return None;
             }
-            let end = object_end(bytes, at);
-            self.reached = end.unwrap_or(bytes.len());
-            let end = end?;
+            let end = match object_end_or_eof(bytes, at) {
+                Ok(end) => end,
+                Err(eof) => {
+                    self.reached = bytes.len();
+                    if eof && element == b'{' {
+                        self.break_off(pieces, piece_start..last_end, first_record);
+                    }
+                    return None;
+                }
+            };
+            self.reached = end;
             self.records += 1;
+            last_end = end;
             at = skip_space(bytes, end);
             let last = match bytes.get(at) {
                 Some(b',') => false,
                 Some(b']') => true,
+                None if element == b'{' => {
+                    self.break_off(pieces, piece_start..last_end, first_record);
+                    return None;
+                }
                 _ => return None,
             };
             let cut_here = last || end - piece_start >= self.target;
@@ -148,6 +262,7 @@ impl<'b, F: FnMut(Range<usize>)> Cutter<'b, F> {
                     elements: Elements {
                         first_record,
                         columns: None,
+                        cut_short: None,
                     },
                 });
                 first_record = self.records;
@@ -170,6 +285,7 @@ impl<'b, F: FnMut(Range<usize>)> Cutter<'b, F> {
         let mut arrays: [Option<Vec<ArrayPiece>>; 4] = Default::default();
         let mut seen = [false; 4];
         let mut metadata = false;
+        let mut broken_off = None;
         let end = self.members(open, |cutter, key, at| {
             use EnvelopeKey::*;
             let key = match key {
@@ -185,7 +301,21 @@ impl<'b, F: FnMut(Range<usize>)> Cutter<'b, F> {
             cutter.records = 0;
             let (pieces, end) = match (key, bytes[at]) {
                 (Tables, b'[') => cutter.tables(at)?,
-                (Value | Records, b'[') => cutter.array(at, b'{')?,
+                (Value | Records, b'[') => {
+                    let array = cutter.array(at, b'{');
+                    if array.is_none() {
+                        // Broken off at the end: kept when the whole-file reader would read
+                        // this array at that point (see `envelope`).
+                        let tables = arrays[Tables as usize].is_some();
+                        let value = arrays[Value as usize].is_some() && metadata;
+                        broken_off = match key {
+                            Records if !tables && !value => Some(Shape::RecordsEnvelope),
+                            Value if metadata && !tables => Some(Shape::LegacySearchApi),
+                            _ => None,
+                        };
+                    }
+                    array?
+                }
                 _ => {
                     let end = cutter.other_value(at)?;
                     metadata |= key == Metadata && !bytes[at..].starts_with(b"null");
@@ -194,7 +324,15 @@ impl<'b, F: FnMut(Range<usize>)> Cutter<'b, F> {
             };
             arrays[key as usize] = Some(pieces);
             Some(end)
-        })?;
+        });
+        let Some(end) = end else {
+            let tail = self.tail.take().filter(|tail| tail.eof)?;
+            let shape = broken_off?;
+            return Some(Cut {
+                shape,
+                pieces: tail.pieces,
+            });
+        };
         if skip_space(bytes, end) != bytes.len() {
             return None;
         }
@@ -278,6 +416,9 @@ impl<'b, F: FnMut(Range<usize>)> Cutter<'b, F> {
             }
             at = skip_space(bytes, at + 1);
             self.reached = self.reached.max(at);
+            if at == bytes.len() {
+                return None;
+            }
             at = skip_space(bytes, member(self, key, at)?);
             self.progress(at, false)?;
             match bytes.get(at) {
@@ -344,35 +485,41 @@ fn skip_space(bytes: &[u8], mut at: usize) -> usize {
 /// The end (one past the closing `}`) of the object starting at `start`, following strings
 /// and nesting; `None` when brackets do not match or the bytes end first.
 fn object_end(bytes: &[u8], start: usize) -> Option<usize> {
+    object_end_or_eof(bytes, start).ok()
+}
+
+/// [`object_end`], or whether the bytes ended before the object closed (`Err(true)`) rather
+/// than its brackets not matching (`Err(false)`).
+fn object_end_or_eof(bytes: &[u8], start: usize) -> Result<usize, bool> {
     // The brackets open, one bit each (1 for `[`), innermost lowest.
     let (mut open, mut depth) = (0u128, 0u32);
     let mut at = start;
     while at < bytes.len() {
         match bytes[at] {
             b'"' => {
-                at = string_end(bytes, at + 1)?;
+                at = string_end(bytes, at + 1).ok_or(true)?;
                 continue;
             }
             b @ (b'{' | b'[') => {
                 if depth == u128::BITS {
-                    return None; // deeper than a record may be: the whole-file decoder says so
+                    return Err(false); // deeper than a record may be: the whole-file decoder says so
                 }
                 (open, depth) = (open << 1 | u128::from(b == b'['), depth + 1);
             }
             close @ (b'}' | b']') => {
                 if depth == 0 || (open & 1 == 1) != (close == b']') {
-                    return None;
+                    return Err(false);
                 }
                 (open, depth) = (open >> 1, depth - 1);
                 if depth == 0 {
-                    return Some(at + 1);
+                    return Ok(at + 1);
                 }
             }
             _ => {}
         }
         at += 1;
     }
-    None
+    Err(true)
 }
 
 /// One past the closing quote of the string whose text starts at `at`.
@@ -434,13 +581,11 @@ mod tests {
     #[test]
     fn anything_but_a_whole_array_of_objects_is_left_to_the_whole_file_decoder() {
         for text in [
-            r#"[{"a":1},{"b":2},{"c":3}"#,            // no end
             r#"[{"a":1},{"b":2},{"c":3}] x"#,         // something after it
             r#"[{"a":1},{"b":2},{"c":3},]"#,          // a trailing comma
             r#"[{"a":1},{"b":2},3,{"c":4}]"#,         // an element that is no object
             r#"[{"a":1},{"b":[2}},{"c":3}]"#,         // brackets that do not match
             r#"[{"a":1},{"b":"2},{"c":3}]"#,          // a string that does not end
-            r#"[{"a":1},{"b":2},{"c":3},{"d":"\"#,    // ... on an escape
             r#"{"value":[{"a":1},{"b":2},{"c":3}]}"#, // no __metadata: one record
             r#"[{"a":1},{"b":2},{"c":3}]"#,           // no larger than a piece
         ] {
@@ -462,6 +607,14 @@ mod tests {
         assert_eq!(released, text.len(), "everything read is told");
         let mut out = Vec::new();
         for piece in cut.pieces {
+            if let Some(cut_short) = &piece.elements.cut_short {
+                out.push(describe(shape::Item {
+                    location: shape::Location::Line(cut_short.line),
+                    raw: &text[piece.range],
+                    fields: Err(cut_short.message.clone()),
+                }));
+                continue;
+            }
             let columns = piece.elements.columns.as_deref();
             let first = piece.elements.first_record;
             elements(&text[piece.range], first, |raw, record| {
@@ -539,7 +692,7 @@ mod tests {
             r#"{"records":[{"a":1},{"b":2},{"c":3}],"x":tru}"#, // not JSON
             r#"{"records":[{"a":1},{"b":2},{"c":3}],"__metadata":{"x":1,}}"#, // not JSON
             r#"{"records":[{"a":1},[{"b":2}],{"c":3}]}"#,       // an element that is no object
-            r#"{"records":[{"a":1},{"b":2},{"c":3}]"#,          // no end
+            r#"{"records":[{"a":1},{"b":2},{"c":3}]"#,          // no end, after the array
             r#"{"tables":[{"rows":[[1],{"a":2},[3]],"columns":[{"name":"a"}]}]}"#, // a row that is no array
             r#"{"tables":[{"rows":[[1],[2],[3]],"columns":[{"type":"string"}]}]}"#, // no name
             r#"{"tables":[{"rows":[[1],[2]],"rows":[[3]],"columns":[{"name":"a"}]}]}"#, // twice
@@ -550,5 +703,38 @@ mod tests {
         }
         let tables = format!(r#"{{"tables":[{{"columns":{columns},"rows":[[1],[2],[3]]}}]}}"#);
         assert!(via_cut(&tables, 4).is_some());
+    }
+
+    #[test]
+    fn an_array_or_envelope_cut_anywhere_reads_as_the_whole_file_reader_reads_it() {
+        let records =
+            "{\"Type\":\"Event\",\"n\":1},\n {\"n\":\"two é \\\" ]}\"} ,{\"n\":[3,{\"x\":4}]}";
+        for text in [
+            format!("[{records}]"),
+            format!("{{\"records\":\n[{records}],\"x\":1}}"),
+            format!("{{\"__metadata\":{{}},\"value\":[{records}]}}"),
+            format!("{{\"value\":[{records}],\"records\":[{records}]}}"),
+            format!("{{\"records\":[{{\"n\":0}}],\"__metadata\":1,\"value\":[{records}]}}"),
+        ] {
+            let mut cut_in_pieces = 0;
+            for end in 1..text.len() {
+                let Some(cut) = text.as_bytes().get(..end) else {
+                    continue;
+                };
+                // Cut inside a character too: read as text up to it.
+                let head = String::from_utf8_lossy(cut_short::without_cut_character(cut));
+                if head.contains('\u{fffd}') {
+                    continue;
+                }
+                let expected = whole(&head);
+                for target in [1, 30] {
+                    if let Some(got) = via_cut(&head, target) {
+                        assert_eq!(got, expected, "{head:?} {target}");
+                        cut_in_pieces += 1;
+                    }
+                }
+            }
+            assert!(cut_in_pieces > text.len() / 2, "{text}: {cut_in_pieces}");
+        }
     }
 }

@@ -14,6 +14,7 @@ use std::ops::Range;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
+use super::cut_short;
 use super::query_api;
 use super::shape::{self, Item, Location, Shape};
 
@@ -63,18 +64,14 @@ pub(super) fn read<'a>(
             return None;
         };
         let inside = members.open_array == Some(name);
-        if let Some(open) = open {
-            // Reports the cut itself when it is inside the array.
-            shape::stream_array(text, open, f, shape::record_fields);
+        match (open, inside) {
+            // Reports the break itself when it is inside the array.
+            (Some(open), _) => shape::stream_array(text, open, f, shape::record_fields),
+            (None, true) => return None, // an escaped key, and no element to find its array by
+            (None, false) => {}
         }
-        match (inside, open) {
-            (true, Some(_)) => {}
-            (true, None) => f(cut_short(
-                text,
-                &e,
-                "the rest of the array could not be read",
-            )),
-            (false, _) => f(cut_short(text, &e, "every record before it was read")),
+        if !inside {
+            f(broken_after(text, &e));
         }
         return Some(shape);
     }
@@ -98,19 +95,19 @@ pub(super) fn read<'a>(
     Some(shape)
 }
 
-/// The item that reports a file ending before its JSON closes: its last bytes.
-fn cut_short<'a>(text: &'a str, e: &serde_json::Error, what: &str) -> Item<'a> {
-    let line = e.line() as u64;
+/// The item that reports a file ending after its records array closed: its last bytes.
+fn broken_after<'a>(text: &'a str, e: &serde_json::Error) -> Item<'a> {
     let mut from = text.len().saturating_sub(256);
     while !text.is_char_boundary(from) {
         from += 1;
     }
+    let (line, column) = (e.line() as u64, e.column() as u64);
+    let code = cut_short::error_code(e);
     Item {
         location: Location::Line(line),
         raw: &text[from..],
         fields: Err(format!(
-            "malformed JSON at line {line} column {}: {e}; {what}",
-            e.column()
+            "malformed JSON at line {line} column {column}: {code}; every record before it was read"
         )),
     }
 }
@@ -181,8 +178,8 @@ impl<'de, F: FnMut(Range<usize>)> Visitor<'de> for EnvelopeVisitor<'_, 'de, F> {
                     }
                     self.members.metadata = map.next_value::<Option<IgnoredAny>>()?.is_some();
                 }
-                key @ ("value" | "records") => {
-                    let name = if key == "value" { "value" } else { "records" };
+                k @ ("value" | "records") => {
+                    let name = if k == "value" { "value" } else { "records" };
                     let slot = match name {
                         "value" => &self.members.value,
                         _ => &self.members.records,
@@ -191,6 +188,7 @@ impl<'de, F: FnMut(Range<usize>)> Visitor<'de> for EnvelopeVisitor<'_, 'de, F> {
                         return Err(duplicate(name));
                     }
                     let seed = ArraySeed {
+                        at: value_at(self.text, &key.0),
                         text: self.text,
                         members: &mut *self.members,
                         name,
@@ -210,6 +208,8 @@ impl<'de, F: FnMut(Range<usize>)> Visitor<'de> for EnvelopeVisitor<'_, 'de, F> {
 
 /// The value of `value` or `records`: an array is stepped through an element at a time.
 struct ArraySeed<'m, 'a, F> {
+    /// Where the value starts, when its key is a slice of `text`.
+    at: Option<usize>,
     text: &'a str,
     members: &'m mut Members<'a>,
     name: &'static str,
@@ -243,8 +243,8 @@ impl<'de, F: FnMut(Range<usize>)> Visitor<'de> for ArraySeed<'_, 'de, F> {
 
     fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
         let base = self.text.as_ptr() as usize;
-        self.set(Member::Array(None));
-        let mut open = None;
+        let mut open = self.at;
+        self.set(Member::Array(open));
         loop {
             let element = match seq.next_element::<&'de RawValue>() {
                 Ok(Some(element)) => element,
@@ -302,6 +302,20 @@ impl<'de, F: FnMut(Range<usize>)> Visitor<'de> for ArraySeed<'_, 'de, F> {
         self.set(Member::Other);
         Ok(())
     }
+}
+
+/// Where the value of the member whose key is `key` starts, when `key` is a slice of `text`
+/// (it has no escapes): past the closing quote, the colon and blanks.
+fn value_at(text: &str, key: &std::borrow::Cow<'_, str>) -> Option<usize> {
+    let std::borrow::Cow::Borrowed(key) = key else {
+        return None;
+    };
+    let end = key.as_ptr() as usize - text.as_ptr() as usize + key.len() + 1;
+    let rest = text[end..].trim_start_matches([' ', '\t', '\n', '\r']);
+    let rest = rest
+        .strip_prefix(':')?
+        .trim_start_matches([' ', '\t', '\n', '\r']);
+    Some(text.len() - rest.len())
 }
 
 /// Where the array whose first element starts at `first` opens: the `[` before it.

@@ -4,6 +4,7 @@
 mod array_pieces;
 mod channel;
 pub mod coerce;
+mod cut_short;
 mod day_groups;
 pub mod decoder;
 mod dict;
@@ -423,7 +424,8 @@ impl Run<'_> {
         let mut counts = Counts::default();
         let bytes: &[u8] = &c.bytes;
         let mut hashing = c.hasher.as_ref().map(|h| h.cursor(c.range.clone()));
-        let mut base = shape::LineBase::before(bytes, c.range.start);
+        let release = |range| c.bytes.release(range);
+        let mut base = shape::LineBase::before(bytes, c.range.start, &release);
         let mut piece = pieces::Piece {
             name,
             bytes,

@@ -109,6 +109,23 @@ impl Run<'_> {
         let Ok(text) = std::str::from_utf8(&piece.bytes[piece.range.clone()]) else {
             return Err(changed());
         };
+        if let Some(cut_short) = &elements.cut_short {
+            let item = shape::Item {
+                location: shape::Location::Line(cut_short.line),
+                raw: text,
+                fields: Err(cut_short.message.clone()),
+            };
+            // Its line is counted in the whole file already.
+            let line_base = &mut shape::LineBase::none();
+            return self.record(
+                piece.name,
+                item,
+                line_base,
+                &mut Vec::new(),
+                out,
+                piece.counts,
+            );
+        }
         let mut failure = None;
         let mut cells = Vec::new();
         let columns = elements.columns.as_deref();

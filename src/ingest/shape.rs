@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::coerce::InValue;
+use super::cut_short;
 use super::envelope;
 use super::key_filter::KeyFilter;
 use super::scan;
@@ -130,13 +131,7 @@ pub fn for_each_record_scanning<'a>(
 /// `bytes` as text, checked a window at a time (see [`utf8_by_windows`]), without a last
 /// character the bytes end inside of: a file cut short then reads as JSON that ends early.
 fn text_cut_short(bytes: &[u8], scanned: impl FnMut(Range<usize>)) -> Result<&str, usize> {
-    utf8_by_windows(bytes, scanned).or_else(|at| match std::str::from_utf8(&bytes[at..]) {
-        Err(e) if e.valid_up_to() == 0 && e.error_len().is_none() => {
-            // SAFETY: everything before `at` was checked.
-            Ok(unsafe { std::str::from_utf8_unchecked(&bytes[..at]) })
-        }
-        _ => Err(at),
-    })
+    utf8_by_windows(cut_short::without_cut_character(bytes), scanned)
 }
 
 /// `bytes` as text, checked a window at a time (each window told to `scanned` once checked),
@@ -275,29 +270,47 @@ pub fn ndjson_start(head: &[u8], whole: bool) -> NdjsonStart {
 pub struct LineBase<'b> {
     before: &'b [u8],
     lines: Option<u64>,
+    /// Told each range counted, so that a mapped file can give the pages back: the count of a
+    /// late piece of a large file reads everything before it.
+    counted: Option<&'b (dyn Fn(Range<usize>) + Sync)>,
 }
 
 impl<'b> LineBase<'b> {
     /// For a piece starting at `at` in `bytes`.
-    pub fn before(bytes: &'b [u8], at: usize) -> LineBase<'b> {
+    pub fn before(
+        bytes: &'b [u8],
+        at: usize,
+        counted: &'b (dyn Fn(Range<usize>) + Sync),
+    ) -> LineBase<'b> {
         LineBase {
             before: &bytes[..at],
             lines: None,
+            counted: Some(counted),
         }
     }
 
-    /// For text read whole.
+    /// For text read whole, or lines numbered in the whole file already.
     pub fn none() -> LineBase<'static> {
         LineBase {
             before: &[],
             lines: Some(0),
+            counted: None,
         }
     }
 
     pub fn lines(&mut self) -> u64 {
-        *self
-            .lines
-            .get_or_insert_with(|| memchr::memchr_iter(b'\n', self.before).count() as u64)
+        const WINDOW: usize = 16 << 20;
+        let (before, counted) = (self.before, self.counted);
+        *self.lines.get_or_insert_with(|| {
+            let mut lines = 0;
+            for (i, window) in before.chunks(WINDOW).enumerate() {
+                lines += memchr::memchr_iter(b'\n', window).count() as u64;
+                if let Some(counted) = counted {
+                    counted(i * WINDOW..i * WINDOW + window.len());
+                }
+            }
+            lines
+        })
     }
 }
 
@@ -361,6 +374,9 @@ pub(super) fn stream_array<'a>(
         f: &'f mut F,
         parse: P,
         count: u64,
+        /// Where the last whole element ends, from the array's start.
+        last_end: &'f mut usize,
+        base: usize,
     }
     impl<'de, F: FnMut(Item<'de>), P: Fn(&'de str) -> Result<Fields<'de>, String>> Visitor<'de>
         for Elements<'_, F, P>
@@ -372,29 +388,36 @@ pub(super) fn stream_array<'a>(
         fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
             while let Some(raw) = seq.next_element::<&'de RawValue>()? {
                 let item = element(raw.get(), self.count, &self.parse);
+                *self.last_end = raw.get().as_ptr() as usize - self.base + raw.get().len();
                 (self.f)(item);
                 self.count += 1;
             }
             Ok(())
         }
     }
-    let mut de = serde_json::Deserializer::from_str(&text[at..]);
+    let array = &text[at..];
+    let mut de = serde_json::Deserializer::from_str(array);
+    let mut last_end = 1; // just past the `[`
     let result = (&mut de).deserialize_seq(Elements {
         f: &mut *f,
         parse,
         count: 0,
+        last_end: &mut last_end,
+        base: array.as_ptr() as usize,
     });
     if let Err(e) = result {
-        let line = text[..at].matches('\n').count() + e.line();
-        let rest = &text[at..];
-        f(Item {
-            location: Location::Line(line as u64),
-            raw: &rest[..floor_char_boundary(rest, 256)],
-            fields: Err(format!(
-                "malformed JSON at line {line} column {}: {e}; the rest of the array could not be read",
-                e.column()
-            )),
-        });
+        let before = &text.as_bytes()[..at];
+        let line_start = memchr::memrchr(b'\n', before).map_or(0, |i| i + 1);
+        let line_before = 1 + memchr::memchr_iter(b'\n', &before[..line_start]).count() as u64;
+        let (line, column) =
+            cut_short::file_position(line_before, (at - line_start) as u64, e.line(), e.column());
+        let tail = &array[cut_short::tail_start(array.as_bytes(), last_end)..];
+        f(cut_short::item(
+            tail,
+            line,
+            column,
+            &cut_short::error_code(&e),
+        ));
     }
 }
 
@@ -579,7 +602,7 @@ mod tests {
         assert_eq!(scanned, chunks);
         let mut out = Vec::new();
         for range in chunks {
-            let mut base = LineBase::before(bytes, range.start);
+            let mut base = LineBase::before(bytes, range.start, &|_| {});
             ndjson_lines(&bytes[range], 1, &mut |item| {
                 let location = match item.location {
                     Location::Line(l) => Location::Line(base.lines() + l),
@@ -625,6 +648,33 @@ mod tests {
             let want = std::str::from_utf8(&bad).unwrap_err().valid_up_to();
             assert_eq!(utf8_by_windows(&bad, |_| {}), Err(want), "byte {cut}");
         }
+    }
+
+    #[test]
+    fn the_first_line_is_looked_for_no_further_than_a_record_may_reach() {
+        let mut one_line = vec![b' '; MAX_RECORD_BYTES + 100];
+        one_line[0] = b'{';
+        let read = MAX_RECORD_BYTES + 1;
+        assert_eq!(ndjson_start(&one_line, true), NdjsonStart::No { read });
+        assert_eq!(ndjson_start(&one_line, false), NdjsonStart::No { read });
+        let short = &one_line[..1000];
+        assert_eq!(
+            ndjson_start(short, false),
+            NdjsonStart::TooShort { read: 1000 }
+        );
+    }
+
+    #[test]
+    fn a_line_base_counts_by_windows_and_tells_them() {
+        let text = "a\n".repeat(20 << 20);
+        let told = std::sync::Mutex::new(Vec::new());
+        let counted = |r: Range<usize>| told.lock().unwrap().push(r);
+        let mut base = LineBase::before(text.as_bytes(), text.len() - 1, &counted);
+        assert_eq!(base.lines(), (20 << 20) - 1);
+        assert_eq!(base.lines(), (20 << 20) - 1);
+        let told = told.into_inner().unwrap();
+        assert_eq!(told.len(), 3, "three windows, counted once");
+        assert_eq!(told.last().unwrap().end, text.len() - 1);
     }
 
     #[test]
