@@ -43,6 +43,7 @@ impl Run<'_> {
         };
         let spill = self.options.spill_dir.as_deref();
         let mut pieces = 0;
+        let lines = std::sync::Arc::new(super::line_base::LineCounts::default());
         let streamed = stream(
             file,
             src,
@@ -70,6 +71,7 @@ impl Run<'_> {
                     range,
                     hasher,
                     elements,
+                    lines: lines.clone(),
                 }]);
                 pieces += 1;
             },

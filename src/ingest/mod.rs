@@ -12,6 +12,7 @@ mod envelope;
 mod gzip_pieces;
 mod key_filter;
 mod key_slots;
+mod line_base;
 pub mod map_guard;
 pub mod o365;
 mod order;
@@ -37,6 +38,7 @@ use crate::schema::{Catalog, TableSchema, TYPE_COLUMN};
 use channel::{ChannelSink, HaltOnPanic, Msg};
 use coerce::{Cell, InValue};
 use decoder::{RecordError, TableDecoder};
+use line_base::{LineBase, LineCounts};
 use order::Order;
 use piece_hash::PieceHasher;
 use queue::{Chunk, Shared, Task};
@@ -425,7 +427,7 @@ impl Run<'_> {
         let bytes: &[u8] = &c.bytes;
         let mut hashing = c.hasher.as_ref().map(|h| h.cursor(c.range.clone()));
         let release = |range| c.bytes.release(range);
-        let mut base = shape::LineBase::before(bytes, c.range.start, &release);
+        let mut base = LineBase::before(bytes, c.range.start, &c.lines, &release);
         let mut piece = pieces::Piece {
             name,
             bytes,
@@ -551,7 +553,7 @@ impl Run<'_> {
                         mapped.release(released..at);
                         released = at;
                     }
-                    let mut base = shape::LineBase::none();
+                    let mut base = LineBase::none();
                     if let Err(e) =
                         self.record(&src.name, item, &mut base, &mut cells, out, &mut counts)
                     {
@@ -611,7 +613,7 @@ impl Run<'_> {
         &mut self,
         name: &str,
         item: shape::Item<'a>,
-        line_base: &mut shape::LineBase<'_>,
+        line_base: &mut LineBase<'_>,
         cells: &mut Vec<Cell<'a>>,
         out: &mut ChannelSink<'_, S>,
         counts: &mut Counts,
@@ -751,6 +753,7 @@ fn chunks(
     pieces: Vec<(std::ops::Range<usize>, Option<array_pieces::Elements>)>,
     hasher: Option<Arc<PieceHasher>>,
 ) -> Vec<Chunk> {
+    let lines = Arc::new(LineCounts::default());
     (pieces.into_iter().enumerate())
         .map(|(piece, (range, elements))| Chunk {
             source: i,
@@ -759,6 +762,7 @@ fn chunks(
             range,
             hasher: hasher.clone(),
             elements,
+            lines: lines.clone(),
         })
         .collect()
 }

@@ -5,6 +5,7 @@ use std::ops::Range;
 
 use super::array_pieces::Elements;
 use super::coerce::Cell;
+use super::line_base::LineBase;
 use super::{
     array_pieces, day_groups, piece_hash, query_api, shape, ChannelSink, Counts, IngestError, Run,
     Sink,
@@ -16,7 +17,7 @@ pub(super) struct Piece<'p, 'b> {
     pub name: &'p str,
     pub bytes: &'b [u8],
     pub range: Range<usize>,
-    pub line_base: &'p mut shape::LineBase<'b>,
+    pub line_base: &'p mut LineBase<'b>,
     pub counts: &'p mut Counts,
 }
 
@@ -116,7 +117,7 @@ impl Run<'_> {
                 fields: Err(cut_short.message.clone()),
             };
             // Its line is counted in the whole file already.
-            let line_base = &mut shape::LineBase::none();
+            let line_base = &mut LineBase::none();
             return self.record(
                 piece.name,
                 item,

@@ -21,6 +21,8 @@ pub struct Chunk {
     pub hasher: Option<Arc<PieceHasher>>,
     /// For a piece of a JSON array or envelope (not NDJSON): what its elements are.
     pub elements: Option<super::array_pieces::Elements>,
+    /// The line ends of the source, counted as its pieces need them (shared by its pieces).
+    pub lines: Arc<super::line_base::LineCounts>,
 }
 
 #[derive(Default)]
@@ -280,6 +282,7 @@ mod tests {
             range: 0..1,
             hasher: None,
             elements: None,
+            lines: Default::default(),
         };
         let taken = |shared: &Shared| match shared.next_task() {
             Some(Task::Chunk(c)) => (c.source, c.piece),

@@ -195,7 +195,7 @@ pub fn ndjson_chunks(
         }
     };
     // Only the bytes around each cut are read here: line numbers are counted when a record is
-    // rejected (see [`LineBase`]), not by another pass over the whole file.
+    // rejected (see `line_base`), not by another pass over the whole file.
     // Cuts at the first line end after each multiple of `target`, so that a piece covers
     // about the same bytes as the piece of the same number that `piece_hash` hashes.
     let mut chunks = Vec::new();
@@ -262,55 +262,6 @@ pub fn ndjson_start(head: &[u8], whole: bool) -> NdjsonStart {
         true => NdjsonStart::Yes { start },
         false if whole => NdjsonStart::No { read: first_end },
         false => NdjsonStart::TooShort { read: first_end },
-    }
-}
-
-/// The number of lines before a piece of an NDJSON file, counted on first use: pieces number
-/// their lines from 1, and only a rejected record needs its line in the whole file.
-pub struct LineBase<'b> {
-    before: &'b [u8],
-    lines: Option<u64>,
-    /// Told each range counted, so that a mapped file can give the pages back: the count of a
-    /// late piece of a large file reads everything before it.
-    counted: Option<&'b (dyn Fn(Range<usize>) + Sync)>,
-}
-
-impl<'b> LineBase<'b> {
-    /// For a piece starting at `at` in `bytes`.
-    pub fn before(
-        bytes: &'b [u8],
-        at: usize,
-        counted: &'b (dyn Fn(Range<usize>) + Sync),
-    ) -> LineBase<'b> {
-        LineBase {
-            before: &bytes[..at],
-            lines: None,
-            counted: Some(counted),
-        }
-    }
-
-    /// For text read whole, or lines numbered in the whole file already.
-    pub fn none() -> LineBase<'static> {
-        LineBase {
-            before: &[],
-            lines: Some(0),
-            counted: None,
-        }
-    }
-
-    pub fn lines(&mut self) -> u64 {
-        const WINDOW: usize = 16 << 20;
-        let (before, counted) = (self.before, self.counted);
-        *self.lines.get_or_insert_with(|| {
-            let mut lines = 0;
-            for (i, window) in before.chunks(WINDOW).enumerate() {
-                lines += memchr::memchr_iter(b'\n', window).count() as u64;
-                if let Some(counted) = counted {
-                    counted(i * WINDOW..i * WINDOW + window.len());
-                }
-            }
-            lines
-        })
     }
 }
 
@@ -579,6 +530,7 @@ impl<'de> Deserialize<'de> for Key<'de> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::line_base::{LineBase, LineCounts};
     use super::*;
 
     fn collect(input: &str) -> (Shape, Vec<(Location, Result<Vec<String>, String>)>) {
@@ -602,7 +554,8 @@ mod tests {
         assert_eq!(scanned, chunks);
         let mut out = Vec::new();
         for range in chunks {
-            let mut base = LineBase::before(bytes, range.start, &|_| {});
+            let counts = LineCounts::default();
+            let mut base = LineBase::before(bytes, range.start, &counts, &|_| {});
             ndjson_lines(&bytes[range], 1, &mut |item| {
                 let location = match item.location {
                     Location::Line(l) => Location::Line(base.lines() + l),
@@ -662,19 +615,6 @@ mod tests {
             ndjson_start(short, false),
             NdjsonStart::TooShort { read: 1000 }
         );
-    }
-
-    #[test]
-    fn a_line_base_counts_by_windows_and_tells_them() {
-        let text = "a\n".repeat(20 << 20);
-        let told = std::sync::Mutex::new(Vec::new());
-        let counted = |r: Range<usize>| told.lock().unwrap().push(r);
-        let mut base = LineBase::before(text.as_bytes(), text.len() - 1, &counted);
-        assert_eq!(base.lines(), (20 << 20) - 1);
-        assert_eq!(base.lines(), (20 << 20) - 1);
-        let told = told.into_inner().unwrap();
-        assert_eq!(told.len(), 3, "three windows, counted once");
-        assert_eq!(told.last().unwrap().end, text.len() - 1);
     }
 
     #[test]
