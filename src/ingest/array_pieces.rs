@@ -736,5 +736,18 @@ mod tests {
             }
             assert!(cut_in_pieces > text.len() / 2, "{text}: {cut_in_pieces}");
         }
+        // Bad JSON in the unfinished element: reported by an array, left whole by an envelope
+        // (which the whole-file reader then reads as NDJSON).
+        for (text, in_pieces) in [
+            ("[{\"a\":1},\n{\"b\":2},{\"c\":x", true),
+            ("[{\"a\":1},{\"b\":2},\n{\"c\":\"\\q", true),
+            ("{\"records\":[{\"a\":1},{\"b\":2},{\"c\":x", false),
+        ] {
+            let got = via_cut(text, 4);
+            assert_eq!(got.is_some(), in_pieces, "{text}");
+            if let Some(got) = got {
+                assert_eq!(got, whole(text), "{text}");
+            }
+        }
     }
 }
