@@ -115,7 +115,8 @@ fn broken_after<'a>(text: &'a str, e: &serde_json::Error) -> Item<'a> {
 /// Which records array the envelope's members select.
 enum Records {
     Tables,
-    /// `value` or `records`: where the array opens (`None` when it is empty).
+    /// `value` or `records`: where the array opens (`None` when not known: an escaped key and
+    /// no element read, which an empty array also is).
     Array(Option<usize>),
     None,
 }
@@ -134,7 +135,7 @@ struct Members<'a> {
     open_array: Option<&'static str>,
 }
 
-/// A member's value: an array (where it opens, once an element is read), or anything else
+/// A member's value: an array (where it opens, when known: see [`Records`]), or anything else
 /// (`null` included: it does not select the member, but a second one is still a duplicate).
 #[derive(Clone, Copy)]
 enum Member {
