@@ -68,6 +68,16 @@ pub fn cut(bytes: &[u8], target: usize, scanned: impl FnMut(Range<usize>)) -> Op
     if bytes.len() <= target {
         return None;
     }
+    cut_into(bytes, target, scanned)
+}
+
+/// What [`cut`] makes of a file of any size, in one piece (or two, the second reporting where
+/// it breaks off): how the whole-file reader reads an array or envelope the cut can take.
+pub fn one_piece(bytes: &[u8], scanned: impl FnMut(Range<usize>)) -> Option<Cut> {
+    cut_into(bytes, usize::MAX, scanned)
+}
+
+fn cut_into(bytes: &[u8], target: usize, scanned: impl FnMut(Range<usize>)) -> Option<Cut> {
     let bytes = cut_short::without_cut_character(bytes);
     let bom = if bytes.starts_with(b"\xef\xbb\xbf") {
         3
@@ -535,7 +545,7 @@ fn string_end(bytes: &[u8], mut at: usize) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::shape;
+    use super::super::{array_read, shape};
     use super::*;
 
     fn pieces(text: &str, target: usize) -> Option<Vec<(String, u64)>> {
@@ -596,7 +606,7 @@ mod tests {
         assert_eq!(cut(not_utf8, 4, |_| {}), None);
     }
 
-    /// Each record read through the cut, as `shape::for_each_record` reads the whole file:
+    /// Each record read through the cut, as `whole` reads the file:
     /// location, raw text, and the fields or the reason.
     fn via_cut(text: &str, target: usize) -> Option<(Shape, Vec<String>)> {
         let mut released = 0;
@@ -606,32 +616,17 @@ mod tests {
         })?;
         assert_eq!(released, text.len(), "everything read is told");
         let mut out = Vec::new();
-        for piece in cut.pieces {
-            if let Some(cut_short) = &piece.elements.cut_short {
-                out.push(describe(shape::Item {
-                    location: shape::Location::Line(cut_short.line),
-                    raw: &text[piece.range],
-                    fields: Err(cut_short.message.clone()),
-                }));
-                continue;
-            }
-            let columns = piece.elements.columns.as_deref();
-            let first = piece.elements.first_record;
-            elements(&text[piece.range], first, |raw, record| {
-                let item = match columns {
-                    Some(columns) => query_api::row(raw, columns, record),
-                    None => shape::array_element(raw, record),
-                };
-                out.push(describe(item));
-            })
-            .unwrap();
+        for piece in &cut.pieces {
+            let text = &text[piece.range.clone()];
+            array_read::items(text, &piece.elements, |item| out.push(describe(item))).unwrap();
         }
         Some((cut.shape, out))
     }
 
+    /// How serde reads the whole file, without the cut.
     fn whole(text: &str) -> (Shape, Vec<String>) {
         let mut out = Vec::new();
-        let shape = shape::for_each_record(text.as_bytes(), |item| out.push(describe(item)));
+        let shape = shape::read_uncut(text.as_bytes(), |_| {}, |item| out.push(describe(item)));
         (shape, out)
     }
 
@@ -748,6 +743,19 @@ mod tests {
             if let Some(got) = got {
                 assert_eq!(got, whole(text), "{text}");
             }
+        }
+    }
+
+    #[test]
+    fn probe_bad_middle() {
+        for text in [
+            "[{\"a\":1},{\"b\":tru},{\"c\":3}]",
+            "{\"records\":[{\"a\":1},{\"b\":tru},{\"c\":3}]}",
+            "[{\"a\":1},{\"b\":1 2},{\"c\":3}]",
+        ] {
+            eprintln!("TEXT {text}");
+            eprintln!("CUT {:#?}", via_cut(text, 4));
+            eprintln!("WHOLE {:#?}", whole(text));
         }
     }
 }

@@ -327,20 +327,24 @@ fn array_open(text: &str, first: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::super::shape::{for_each_record, for_each_record_scanning};
+    use super::super::shape::read_uncut;
     use super::*;
 
     type Read = (Shape, Vec<(Location, Result<String, String>)>);
 
     fn read_all(text: &[u8]) -> Read {
         let mut items = Vec::new();
-        let shape = for_each_record(text, |item| {
-            let fields = item.fields.map(|f| {
-                let values: Vec<String> = f.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
-                values.join(",")
-            });
-            items.push((item.location, fields));
-        });
+        let shape = read_uncut(
+            text,
+            |_| {},
+            |item| {
+                let fields = item.fields.map(|f| {
+                    let values: Vec<String> = f.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+                    values.join(",")
+                });
+                items.push((item.location, fields));
+            },
+        );
         (shape, items)
     }
 
@@ -449,7 +453,7 @@ mod tests {
         let text = format!("{{\"records\":[{}]}}", vec![record; 20_000].join(","));
         let told = std::cell::RefCell::new(Vec::new());
         let mut first_record_after = None;
-        for_each_record_scanning(
+        read_uncut(
             text.as_bytes(),
             |r| told.borrow_mut().push(r),
             |_| {

@@ -2,6 +2,7 @@
 //! batches and rejects go to a [`Sink`] (the store's transaction).
 
 mod array_pieces;
+mod array_read;
 mod channel;
 pub mod coerce;
 mod cut_short;

@@ -7,8 +7,7 @@ use super::array_pieces::Elements;
 use super::coerce::Cell;
 use super::line_base::LineBase;
 use super::{
-    array_pieces, day_groups, piece_hash, query_api, shape, ChannelSink, Counts, IngestError, Run,
-    Sink,
+    array_read, day_groups, piece_hash, shape, ChannelSink, Counts, IngestError, Run, Sink,
 };
 
 /// A piece of an NDJSON file being decoded: its source's name and bytes, the piece's range,
@@ -110,35 +109,16 @@ impl Run<'_> {
         let Ok(text) = std::str::from_utf8(&piece.bytes[piece.range.clone()]) else {
             return Err(changed());
         };
-        if let Some(cut_short) = &elements.cut_short {
-            let item = shape::Item {
-                location: shape::Location::Line(cut_short.line),
-                raw: text,
-                fields: Err(cut_short.message.clone()),
-            };
-            // Its line is counted in the whole file already.
-            let line_base = &mut LineBase::none();
-            return self.record(
-                piece.name,
-                item,
-                line_base,
-                &mut Vec::new(),
-                out,
-                piece.counts,
-            );
-        }
         let mut failure = None;
         let mut cells = Vec::new();
-        let columns = elements.columns.as_deref();
-        let whole = array_pieces::elements(text, elements.first_record, |raw, record| {
+        // Records are numbered, and a break carries its line: no line base is needed.
+        let line_base = &mut LineBase::none();
+        let whole = array_read::items(text, elements, |item| {
             if failure.is_some() || self.summary.aborted {
                 return;
             }
-            let item = match columns {
-                Some(columns) => query_api::row(raw, columns, record),
-                None => shape::array_element(raw, record),
-            };
-            if let Err(e) = self.record_of(piece, item, &mut cells, out) {
+            let r = self.record(piece.name, item, line_base, &mut cells, out, piece.counts);
+            if let Err(e) = r {
                 failure = Some(e);
             }
         });

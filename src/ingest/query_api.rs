@@ -70,9 +70,23 @@ fn row_values(row: &str, columns: usize) -> Result<Vec<&RawValue>, String> {
 /// Row `record` of a query API response cut in pieces (see `array_pieces`), its values
 /// named by its table's `columns`.
 pub fn row<'a>(raw: &'a str, columns: &'a [String], record: u64) -> Item<'a> {
+    row_keyed(raw, columns, record, |c| Cow::Borrowed(c.as_str()))
+}
+
+/// [`row`] with keys of its own, for columns that do not live as long as the text.
+pub fn row_owning_keys<'a>(raw: &'a str, columns: &[String], record: u64) -> Item<'a> {
+    row_keyed(raw, columns, record, |c| Cow::Owned(c.clone()))
+}
+
+fn row_keyed<'a, 'c>(
+    raw: &'a str,
+    columns: &'c [String],
+    record: u64,
+    key: impl Fn(&'c String) -> Cow<'a, str>,
+) -> Item<'a> {
     let fields = row_values(raw, columns.len()).map(|values| {
         (columns.iter().zip(values))
-            .map(|(c, v)| (Cow::Borrowed(c.as_str()), InValue::Raw(v.get())))
+            .map(|(c, v)| (key(c), InValue::Raw(v.get())))
             .collect()
     });
     Item {

@@ -11,6 +11,7 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::array_read;
 use super::coerce::InValue;
 use super::cut_short;
 use super::envelope;
@@ -88,8 +89,26 @@ pub fn for_each_record<'a>(bytes: &'a [u8], f: impl FnMut(Item<'a>)) -> Shape {
 /// [`for_each_record`], telling `scanned` each range of `bytes` a pass before the records
 /// has read (as [`ndjson_chunks`] does), so that a mapped file can give those pages back: the
 /// UTF-8 check of a JSON array reads the whole file before its first record, which kept a
-/// whole export resident at once.
+/// whole export resident at once. An array or envelope the cut takes is read through it, as
+/// the pieces of a large one are (see `array_read`).
 pub fn for_each_record_scanning<'a>(
+    bytes: &'a [u8],
+    mut scanned: impl FnMut(Range<usize>),
+    mut f: impl FnMut(Item<'a>),
+) -> Shape {
+    let text = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    let first = text.iter().find(|b| !b.is_ascii_whitespace());
+    if matches!(first, Some(b'{' | b'[')) {
+        if let Some(shape) = array_read::whole(bytes, &mut scanned, &mut f) {
+            return shape;
+        }
+    }
+    read_uncut(bytes, scanned, f)
+}
+
+/// [`for_each_record_scanning`] for a file the cut leaves alone (see `array_read`): an
+/// envelope, array or NDJSON read by serde from its start.
+pub(super) fn read_uncut<'a>(
     bytes: &'a [u8],
     mut scanned: impl FnMut(Range<usize>),
     mut f: impl FnMut(Item<'a>),
@@ -498,9 +517,18 @@ fn nesting_depth(json: &str) -> usize {
     max
 }
 
+/// A record's JSON error, placed within the record (its line and column in the file are not
+/// known here); serde's own words for the place are left out, as they would repeat it.
 fn describe(e: serde_json::Error) -> String {
     if e.is_syntax() || e.is_eof() {
-        format!("malformed JSON at column {}: {e}", e.column())
+        let code = cut_short::error_code(&e);
+        match e.line() {
+            1 => format!("malformed JSON at column {}: {code}", e.column()),
+            line => format!(
+                "malformed JSON at line {line} column {} of the record: {code}",
+                e.column()
+            ),
+        }
     } else {
         e.to_string()
     }

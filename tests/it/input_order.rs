@@ -242,3 +242,50 @@ fn a_large_envelope_cut_short_stores_every_whole_record_before_the_cut() {
     assert_eq!(rows.len(), 21_000);
     assert!(rows == twin_rows, "the rows differ from the twin's");
 }
+
+#[test]
+fn an_element_with_bad_json_is_one_reject_in_a_small_array_and_in_a_large_one() {
+    // The array's brackets match: the element is rejected alone, whichever reader reads it,
+    // and the records after it land.
+    let inputs = Env::new();
+    let bad = "{\"Type\":\"Event\",\"TimeGenerated\":tru}";
+    let mut files = Vec::new();
+    let mut twins = Vec::new();
+    for (name, records, at) in [
+        ("small.json", 0..50, 20),
+        ("large.json", 100..24_100, 12_000),
+    ] {
+        let lines = export(name, records, usize::MAX);
+        let mut elements: Vec<&str> = lines.lines().collect();
+        twins.push(inputs.write(&format!("{name}.ndjson"), elements.join("\n").as_bytes()));
+        elements.insert(at, bad);
+        files.push(inputs.write(name, format!("[{}]", elements.join(",\n")).as_bytes()));
+    }
+    assert!(
+        std::fs::metadata(&files[1]).unwrap().len() > 8 << 20,
+        "cut in pieces"
+    );
+
+    let env = Env::new();
+    let r = env.ingest(&[&files[0], &files[1]]);
+    assert_eq!(
+        r.code, 3,
+        "committed, with the element rejected: {}",
+        r.stderr
+    );
+    for (name, record) in [("small.json", 20), ("large.json", 12_000)] {
+        assert!(
+            r.stderr.contains(&format!(
+                "{name} record {record}: malformed JSON at column 36: expected ident\n"
+            )),
+            "{}",
+            r.stderr
+        );
+    }
+    let twin = Env::new();
+    assert_eq!(twin.ingest(&[&twins[0], &twins[1]]).code, 0);
+    let sql = "SELECT * FROM \"Event\" ORDER BY \"EventID\"";
+    let (rows, twin_rows) = (env.csv(sql), twin.csv(sql));
+    assert_eq!(rows.len(), 24_050);
+    assert!(rows == twin_rows, "the rows differ from the twin's");
+}

@@ -1,0 +1,155 @@
+//! The records of a JSON array or envelope read through its cut (`array_pieces`): a piece's
+//! elements as items, and the whole-file reader's first try at a file of any size. Reading a
+//! small file as one piece is what makes it read as a large one reads in pieces: an element
+//! with bad JSON inside brackets that match is one rejected record and the elements after it
+//! are read. (The serde reader of a whole array stopped at such an element, rejecting the rest
+//! of the array, and an envelope around it was rejected whole, while the pieces of the same
+//! file, larger, stored the rest.)
+
+use std::ops::Range;
+
+use super::array_pieces::{self, Elements};
+use super::query_api;
+use super::shape::{self, Item, Location, Shape};
+
+/// Each item of a piece of `elements`: its records (rows of a query API table are named by
+/// their columns), or the report of where the array breaks off. `None` when the text no
+/// longer holds whole elements (the file changed since it was cut); the items before are given.
+pub fn items<'t>(text: &'t str, elements: &'t Elements, f: impl FnMut(Item<'t>)) -> Option<()> {
+    each_item(text, elements, query_api::row, f)
+}
+
+/// [`items`], the rows of a query API table made by `row`.
+fn each_item<'t, 'e>(
+    text: &'t str,
+    elements: &'e Elements,
+    row: impl Fn(&'t str, &'e [String], u64) -> Item<'t>,
+    mut f: impl FnMut(Item<'t>),
+) -> Option<()> {
+    if let Some(cut_short) = &elements.cut_short {
+        f(Item {
+            location: Location::Line(cut_short.line),
+            raw: text,
+            fields: Err(cut_short.message.clone()),
+        });
+        return Some(());
+    }
+    let columns = elements.columns.as_deref();
+    array_pieces::elements(text, elements.first_record, |raw, record| {
+        f(match columns {
+            Some(columns) => row(raw, columns, record),
+            None => shape::array_element(raw, record),
+        })
+    })
+}
+
+/// Read `bytes` as one piece, if the cut takes it: its shape, or `None`, nothing read, when
+/// it is left to the whole-file reader's other ways. `scanned` as for `array_pieces::cut`.
+pub fn whole<'a>(
+    bytes: &'a [u8],
+    scanned: impl FnMut(Range<usize>),
+    mut f: impl FnMut(Item<'a>),
+) -> Option<Shape> {
+    let cut = array_pieces::one_piece(bytes, scanned)?;
+    for piece in &cut.pieces {
+        // Checked as UTF-8 and cut at whole elements by the scan: only a file changed under
+        // it fails here, and the ingest's check of every input before its commit reports that.
+        let Ok(text) = std::str::from_utf8(&bytes[piece.range.clone()]) else {
+            break;
+        };
+        // The cut's column names go with it: each row gets its own.
+        let row = query_api::row_owning_keys;
+        if each_item(text, &piece.elements, row, &mut f).is_none() {
+            break;
+        }
+    }
+    Some(cut.shape)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::shape::for_each_record;
+    use super::*;
+
+    fn describe(item: Item<'_>) -> String {
+        let fields = item.fields.map(|f| {
+            let f = f.iter().map(|(k, v)| format!("{k}={v:?}"));
+            f.collect::<Vec<_>>()
+        });
+        format!("{:?} {} {fields:?}", item.location, item.raw)
+    }
+
+    fn whole_file(text: &str) -> (Shape, Vec<String>) {
+        let mut out = Vec::new();
+        let shape = for_each_record(text.as_bytes(), |item| out.push(describe(item)));
+        (shape, out)
+    }
+
+    fn in_pieces(text: &str, target: usize) -> Option<(Shape, Vec<String>)> {
+        let cut = array_pieces::cut(text.as_bytes(), target, |_| {})?;
+        let mut out = Vec::new();
+        for piece in &cut.pieces {
+            let text = &text[piece.range.clone()];
+            items(text, &piece.elements, |item| out.push(describe(item))).unwrap();
+        }
+        Some((cut.shape, out))
+    }
+
+    #[test]
+    fn an_element_with_bad_json_is_one_reject_whole_or_in_pieces() {
+        let good = r#"{"Type":"Event","n":"x ]}"}"#;
+        let bad = [
+            r#"{"n":tru}"#,
+            r#"{"n":1 2}"#,
+            r#"{"n":"\q"}"#,
+            r#"{"n":[1,]}"#,
+            "{\"n\":\"\u{1}\"}",
+            r#"{"n":1,}"#,
+            r#"{,}"#,
+        ];
+        let columns = r#"[{"name":"Type","type":"string"},{"name":"n","type":"long"}]"#;
+        for bad in bad {
+            let records = format!("{good},\n{bad} ,{good}");
+            let row = bad.replacen('{', "[", 1).replacen('}', "]", 1);
+            let tables = format!(
+                r#"{{"tables":[{{"columns":{columns},"rows":[["Event",1],{row},["Event",3]]}}]}}"#
+            );
+            for (text, broken_off) in [
+                (format!("[{records}]"), false),
+                (format!("{{\"records\":[{records}]}}"), false),
+                (
+                    format!("{{\"__metadata\":{{}},\"value\":[{records}]}}"),
+                    false,
+                ),
+                (format!("[{records},{{\"n\":"), true),
+                (tables, false),
+            ] {
+                let (shape, read) = whole_file(&text);
+                assert_ne!(shape, Shape::Ndjson, "{text}");
+                // The elements on both sides are read; the bad one is rejected alone.
+                let rejected = read.iter().filter(|r| r.contains(" Err(")).count();
+                assert_eq!(read.len(), 3 + usize::from(broken_off), "{text}: {read:#?}");
+                assert_eq!(rejected, 1 + usize::from(broken_off), "{text}: {read:#?}");
+                assert!(read[1].starts_with("Record(1) "), "{text}: {read:#?}");
+                for target in 1..text.len() {
+                    if let Some(got) = in_pieces(&text, target) {
+                        assert_eq!(got, (shape, read.clone()), "{text} {target}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn brackets_that_do_not_match_still_end_the_array() {
+        let text = r#"[{"a":1},{"b":[2}},{"c":3}]"#;
+        let (shape, read) = whole_file(text);
+        assert_eq!(shape, Shape::Array);
+        assert_eq!(read.len(), 2, "{read:#?}");
+        assert!(
+            read[1].contains("the rest of the array could not be read"),
+            "{read:#?}"
+        );
+        assert_eq!(in_pieces(text, 4), None);
+    }
+}
