@@ -23,6 +23,19 @@ pub enum Layout {
 
 struct Rng(u64);
 
+const SETTINGS: [&str; 5] = [
+    "Scheduled installation",
+    "Notify before installation",
+    "Manual",
+    "Manual",
+    "Disabled",
+];
+const WSUS: [&str; 3] = [
+    "http://wsus01.contoso.com:8530",
+    "http://wsus02.contoso.com:8530",
+    "",
+];
+
 impl Rng {
     fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -100,24 +113,16 @@ fn fleet(rng: &mut Rng, scale: f64) -> Vec<Computer> {
                 "Windows"
             };
             let skew = rng.unit().powi(3);
+            let (id, vm) = (rng.guid(), rng.guid().to_uppercase());
+            let (setting, wsus) = (*rng.pick(&SETTINGS), *rng.pick(&WSUS));
             Computer {
                 name,
                 linux,
                 os_name,
-                id: rng.guid(),
-                vm: rng.guid().to_uppercase(),
-                setting: *rng.pick(&[
-                    "Scheduled installation",
-                    "Notify before installation",
-                    "Manual",
-                    "Manual",
-                    "Disabled",
-                ]),
-                wsus: *rng.pick(&[
-                    "http://wsus01.contoso.com:8530",
-                    "http://wsus02.contoso.com:8530",
-                    "",
-                ]),
+                id,
+                vm,
+                setting,
+                wsus,
                 missing: 3 + (skew * 60.0) as usize,
             }
         })

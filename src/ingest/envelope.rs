@@ -307,6 +307,7 @@ impl<'de, F: FnMut(Range<usize>)> Visitor<'de> for ArraySeed<'_, 'de, F> {
 
 /// Where the value of the member whose key is `key` starts, when `key` is a slice of `text`
 /// (it has no escapes): past the closing quote, the colon and blanks.
+#[allow(clippy::ptr_arg)] // whether the key is borrowed is what tells
 fn value_at(text: &str, key: &std::borrow::Cow<'_, str>) -> Option<usize> {
     let std::borrow::Cow::Borrowed(key) = key else {
         return None;

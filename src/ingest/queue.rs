@@ -61,6 +61,9 @@ impl Drop for Opening<'_, '_> {
     }
 }
 
+/// A hash taken piece by piece, and the bytes it is of.
+pub type HashingPieces = (Arc<PieceHasher>, Arc<SourceBytes>);
+
 /// What the decoding workers share.
 pub struct Shared<'a> {
     pub sources: &'a [SourceRef],
@@ -70,7 +73,7 @@ pub struct Shared<'a> {
     /// one of them, so nothing needs its hash first.
     pub hash_later: Vec<bool>,
     /// Hashes being taken piece by piece, per source, with the bytes they are of.
-    pub piece_hashes: Mutex<Vec<Option<(Arc<PieceHasher>, Arc<SourceBytes>)>>>,
+    pub piece_hashes: Mutex<Vec<Option<HashingPieces>>>,
     /// Content hashes seen in this run (the same file given twice is read once).
     pub seen: Mutex<HashSet<String>>,
     queue: Mutex<Queue>,

@@ -561,7 +561,9 @@ mod tests {
     use super::super::line_base::{LineBase, LineCounts};
     use super::*;
 
-    fn collect(input: &str) -> (Shape, Vec<(Location, Result<Vec<String>, String>)>) {
+    type Collected = (Shape, Vec<(Location, Result<Vec<String>, String>)>);
+
+    fn collect(input: &str) -> Collected {
         let mut out = Vec::new();
         let shape = for_each_record(input.as_bytes(), |item| {
             out.push((

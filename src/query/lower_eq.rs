@@ -107,7 +107,10 @@ impl<'a> Target<'a> {
             if value.len() == t.len() {
                 return folds_to(value, t);
             }
-            if value.len() < t.len() || (value.len() - t.len()) % 2 != 0 || value.is_ascii() {
+            if value.len() < t.len()
+                || !(value.len() - t.len()).is_multiple_of(2)
+                || value.is_ascii()
+            {
                 return false;
             }
         }
@@ -225,7 +228,7 @@ fn quick_match(
         };
     }
     // Shorter, or longer by an odd count: no Kelvin sign can make up the difference.
-    if len < target_len || (len - target_len) % 2 != 0 {
+    if len < target_len || !(len - target_len).is_multiple_of(2) {
         return Quick::No;
     }
     let ascii = match len <= 12 {

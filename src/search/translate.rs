@@ -194,7 +194,7 @@ impl Stage {
             }
         }
         if let TableFactor::Derived { subquery, .. } = &mut t.from[0].relation {
-            *subquery = Box::new(keys);
+            **subquery = keys;
         }
         let join = &mut t.from[0].joins[0];
         if let TableFactor::Table { name, .. } = &mut join.relation {
@@ -727,7 +727,7 @@ impl<'a> Translator<'a> {
                     let k = col(&key);
                     s.projection = vec![sql::item(fold_case(k.clone(), fold))];
                     if let TableFactor::Derived { subquery, .. } = &mut s.from[0].relation {
-                        *subquery = Box::new(inner);
+                        **subquery = inner;
                     }
                     s.selection = Some(sql::is_not_null(k));
                 }
@@ -1004,7 +1004,7 @@ impl<'a> Translator<'a> {
                     if let TableFactor::Derived { subquery, .. } = &mut s.from[0].relation {
                         let mut base = st;
                         base.order = vec![];
-                        *subquery = Box::new(base.finish());
+                        **subquery = base.finish();
                     }
                 }
                 let mut outer = Stage::over(From::Query(Box::new(inner)), output.clone(), order);
@@ -1085,11 +1085,11 @@ impl<'a> Translator<'a> {
             }
             let twj = &mut s.from[0];
             if let TableFactor::Derived { subquery, .. } = &mut twj.relation {
-                *subquery = Box::new(lq);
+                **subquery = lq;
             }
             let join = &mut twj.joins[0];
             if let TableFactor::Derived { subquery, .. } = &mut join.relation {
-                *subquery = Box::new(rq);
+                **subquery = rq;
             }
             let on = sql::binop(
                 SqlExpr::CompoundIdentifier(vec![sqlparser::ast::Ident::new("l"), sql::ident(&lf)]),

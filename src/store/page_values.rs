@@ -206,7 +206,7 @@ mod tests {
     /// the same time as another has buffers of its own.
     #[test]
     fn pages_in_the_room_and_past_it_hold_levels_lengths_and_values() {
-        let short_levels = vec![7u8; 100];
+        let short_levels = [7u8; 100];
         let long_levels = vec![9u8; ROOM + 1];
         for encoding in [Encoding::PLAIN, Encoding::DELTA_LENGTH_BYTE_ARRAY] {
             for _chunk in 0..2 {

@@ -203,7 +203,13 @@ mod tests {
             .collect();
         let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let run = write_run(&dir.path().join("r.arrows"), table, &[batch.clone()], 0).unwrap();
+        let run = write_run(
+            &dir.path().join("r.arrows"),
+            table,
+            std::slice::from_ref(&batch),
+            0,
+        )
+        .unwrap();
         let back = read_run(&run).unwrap();
         assert_eq!(back.len(), 1);
         assert_eq!(back[0].schema(), batch.schema(), "types restored");

@@ -43,6 +43,7 @@ fn store_with_a_million_groups(env: &Env) {
 /// Run `sql` under the limit; its exit code, stderr and peak RSS in MB (from `wait4`, for this
 /// child alone), or a failure if it does not end within [`TIMEOUT`].
 fn run_limited(env: &Env, sql: &str) -> (i32, String, u64) {
+    #[allow(clippy::zombie_processes)] // reaped by `wait4` below, which also gives its peak
     let mut child = env
         .command()
         .args(["sql", sql, "--format", "csv", "--memory-limit"])

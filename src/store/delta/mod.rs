@@ -304,7 +304,7 @@ pub fn publish(
         if i == 0 {
             fault::point("between-table-commits");
         }
-        if commit.version % CHECKPOINT_EVERY == 0 {
+        if commit.version.is_multiple_of(CHECKPOINT_EVERY) {
             checkpoint::write(root, &table.name, commit.version)?;
         }
     }
