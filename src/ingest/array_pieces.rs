@@ -3,10 +3,11 @@
 //! The envelopes are those `shape` reads: `{"records":[…]}`, the legacy search API's
 //! `{"__metadata":…,"value":[…]}` and the query API's `{"tables":[{"columns":…,"rows":[…]}]}`.
 //! The cuts are found by a scan that follows only strings and nesting; each element is parsed
-//! by the thread that decodes its piece. When the scan meets anything the whole-file reader
-//! would read differently (an element of another kind, a duplicate envelope key, an escaped
-//! key, something after the end, bytes that are not UTF-8), it says `None` and the file is
-//! decoded whole, as before.
+//! by the thread that decodes its piece. A file of any size is read through the cut (one piece
+//! for a small one, see `array_read`). When the scan meets anything it does not take (an
+//! element of another kind, a duplicate envelope key, an escaped key, something after the
+//! end, bytes that are not UTF-8), it says `None` and serde reads the whole file
+//! (`shape::read_uncut`), rejecting what it cannot read from there on.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -237,7 +238,7 @@ impl<'b, F: FnMut(Range<usize>)> Cutter<'b, F> {
         loop {
             if bytes.get(at) != Some(&element) {
                 self.reached = at;
-                if at == bytes.len() && element == b'{' {
+                if at == bytes.len() {
                     self.break_off(pieces, piece_start..last_end, first_record);
                 }
                 return None;
@@ -246,7 +247,7 @@ impl<'b, F: FnMut(Range<usize>)> Cutter<'b, F> {
                 Ok(end) => end,
                 Err(eof) => {
                     self.reached = bytes.len();
-                    if eof && element == b'{' {
+                    if eof {
                         self.break_off(pieces, piece_start..last_end, first_record);
                     }
                     return None;
@@ -259,7 +260,7 @@ impl<'b, F: FnMut(Range<usize>)> Cutter<'b, F> {
             let last = match bytes.get(at) {
                 Some(b',') => false,
                 Some(b']') => true,
-                None if element == b'{' => {
+                None => {
                     self.break_off(pieces, piece_start..last_end, first_record);
                     return None;
                 }
@@ -310,7 +311,12 @@ impl<'b, F: FnMut(Range<usize>)> Cutter<'b, F> {
             }
             cutter.records = 0;
             let (pieces, end) = match (key, bytes[at]) {
-                (Tables, b'[') => cutter.tables(at)?,
+                (Tables, b'[') => {
+                    let tables = cutter.tables(at);
+                    // Broken off at the end: kept, as `tables` is read whatever else is there.
+                    broken_off = tables.is_none().then_some(Shape::QueryApi);
+                    tables?
+                }
                 (Value | Records, b'[') => {
                     let array = cutter.array(at, b'{');
                     if array.is_none() {
@@ -383,12 +389,26 @@ impl<'b, F: FnMut(Range<usize>)> Cutter<'b, F> {
                 }
                 "columns" | "rows" => None,
                 _ => cutter.other_value(at),
-            })?;
-            let columns: Arc<[String]> = columns.unwrap_or_default().into();
-            for mut piece in rows.unwrap_or_default() {
-                piece.elements.columns = Some(columns.clone());
-                pieces.push(piece);
-            }
+            });
+            let Some(end) = end else {
+                // Rows broken off where the file ends keep the tables before them, when
+                // their columns came first (the whole-file reader has no names for them else).
+                match (self.tail.take(), columns) {
+                    (Some(mut tail), Some(columns)) => {
+                        name_rows(&mut tail.pieces, &columns.into());
+                        pieces.append(&mut tail.pieces);
+                        tail.pieces = pieces;
+                        self.tail = Some(tail);
+                    }
+                    _ => self.tail = None,
+                }
+                return None;
+            };
+            name_rows(
+                rows.as_mut().map_or(&mut [][..], |r| &mut r[..]),
+                &columns.unwrap_or_default().into(),
+            );
+            pieces.append(&mut rows.unwrap_or_default());
             at = skip_space(bytes, end);
             match bytes.get(at) {
                 Some(b',') => at = skip_space(bytes, at + 1),
@@ -483,6 +503,13 @@ pub fn elements<'t>(
         }
     }
     Some(())
+}
+
+/// Name the rows of a query API table's pieces by its columns.
+fn name_rows(pieces: &mut [ArrayPiece], columns: &Arc<[String]>) {
+    for piece in pieces.iter_mut().filter(|p| p.elements.cut_short.is_none()) {
+        piece.elements.columns = Some(columns.clone());
+    }
 }
 
 fn skip_space(bytes: &[u8], mut at: usize) -> usize {

@@ -152,4 +152,47 @@ mod tests {
         );
         assert_eq!(in_pieces(text, 4), None);
     }
+
+    #[test]
+    fn a_query_api_response_cut_short_keeps_its_whole_rows() {
+        let columns = r#"[{"name":"Type","type":"string"},{"name":"n","type":"long"}]"#;
+        let text = format!(
+            "{{\"tables\":[{{\"name\":\"a\",\"columns\":{columns},\"rows\":[[\"Event\",1],\n[\"Event\",\"x ]\"]]}},\n{{\"columns\":{columns},\"rows\":[[\"Event\",3],[\"Event\",[4]],[\"Event\",5]]}}]}}"
+        );
+        // Cuts inside a table's rows: after their `[`, before the `]` that closes them.
+        let rows: Vec<_> = text
+            .match_indices("\"rows\":[")
+            .map(|(at, key)| {
+                let start = at + key.len();
+                start..start + text[start..].find("]]}").unwrap() + 2
+            })
+            .collect();
+        let (mut kept, mut in_pieces_too) = (0, 0);
+        for end in 1..text.len() {
+            let head = &text[..end];
+            let (shape, read) = whole_file(head);
+            let in_rows = rows.iter().any(|r| r.contains(&end));
+            assert_eq!(shape == Shape::QueryApi, in_rows, "{head}: {read:#?}");
+            if in_rows {
+                kept += 1;
+                // Every row before the break is read, and the break is the last item.
+                let rows = read.iter().filter(|r| r.starts_with("Record(")).count();
+                assert_eq!(rows, read.len() - 1, "{head}: {read:#?}");
+                assert!(
+                    read[rows].contains("the rest of the array"),
+                    "{head}: {read:#?}"
+                );
+            }
+            for target in [1, 30] {
+                if let Some(got) = in_pieces(head, target) {
+                    assert_eq!(got, (shape, read.clone()), "{head} {target}");
+                    in_pieces_too += 1;
+                }
+            }
+        }
+        assert!(kept > 40 && in_pieces_too > kept, "{kept} {in_pieces_too}");
+        // Rows before their columns have no names when the file breaks off in them.
+        let text = format!("{{\"tables\":[{{\"rows\":[[\"Event\",1],[\"Ev");
+        assert_eq!(whole_file(&text).0, Shape::Ndjson);
+    }
 }

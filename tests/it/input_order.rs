@@ -166,6 +166,18 @@ fn a_large_json_array_or_envelope_is_decoded_in_pieces_to_the_rows_of_its_ndjson
         // The rejected element, numbered in the file (from 0) as when it is decoded whole.
         assert!(stderr.contains(&format!("{name} record 20000")), "{stderr}");
         assert!(stderr.contains(shape), "{stderr}");
+        // A download that stopped inside record 21,000: the whole ones before it land.
+        let cut = text.find("\"j-21000\"").unwrap();
+        let file = inputs.write(&format!("cut-{name}"), &text.as_bytes()[..cut]);
+        let (from_cut, stderr) = rows(&file);
+        assert!(
+            from_cut == from_ndjson[..21_000],
+            "cut-{name}: the rows differ"
+        );
+        assert!(
+            stderr.contains("the rest of the array could not be read"),
+            "{stderr}"
+        );
     }
 }
 
