@@ -540,8 +540,11 @@ impl Run<'_> {
             let bytes: &[u8] = &bytes;
             let mut released = 0;
             let mut cells = Vec::new();
+            // A file larger than a piece was offered to the cut above: not scanned again.
+            let cut_tried = bytes.len() > target;
             let shape = shape::for_each_record_scanning(
                 bytes,
+                cut_tried,
                 |r| mapped.release(r),
                 |item| {
                     if failure.is_some() || self.summary.aborted {

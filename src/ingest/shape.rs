@@ -83,22 +83,24 @@ pub struct Item<'a> {
 
 /// Detect the shape of `bytes` and call `f` for every record in it.
 pub fn for_each_record<'a>(bytes: &'a [u8], f: impl FnMut(Item<'a>)) -> Shape {
-    for_each_record_scanning(bytes, |_| {}, f)
+    for_each_record_scanning(bytes, false, |_| {}, f)
 }
 
 /// [`for_each_record`], telling `scanned` each range of `bytes` a pass before the records
 /// has read (as [`ndjson_chunks`] does), so that a mapped file can give those pages back: the
 /// UTF-8 check of a JSON array reads the whole file before its first record, which kept a
 /// whole export resident at once. An array or envelope the cut takes is read through it, as
-/// the pieces of a large one are (see `array_read`).
+/// the pieces of a large one are (see `array_read`), unless `cut_tried` says the cut has
+/// declined it already.
 pub fn for_each_record_scanning<'a>(
     bytes: &'a [u8],
+    cut_tried: bool,
     mut scanned: impl FnMut(Range<usize>),
     mut f: impl FnMut(Item<'a>),
 ) -> Shape {
     let text = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     let first = text.iter().find(|b| !b.is_ascii_whitespace());
-    if matches!(first, Some(b'{' | b'[')) {
+    if !cut_tried && matches!(first, Some(b'{' | b'[')) {
         if let Some(shape) = array_read::whole(bytes, &mut scanned, &mut f) {
             return shape;
         }
