@@ -43,6 +43,14 @@ fn each_item<'t, 'e>(
     })
 }
 
+/// Element `record` of a piece of `elements`, `raw` its text: as [`items`] gives it.
+pub fn item<'t>(raw: &'t str, elements: &'t Elements, record: u64) -> Item<'t> {
+    match elements.columns.as_deref() {
+        Some(columns) => query_api::row(raw, columns, record),
+        None => shape::array_element(raw, record),
+    }
+}
+
 /// Read `bytes` as one piece, if the cut takes it: its shape, or `None`, nothing read, when
 /// it is left to the whole-file reader's other ways. `scanned` as for `array_pieces::cut`.
 pub fn whole<'a>(

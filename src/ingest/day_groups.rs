@@ -82,20 +82,36 @@ pub fn group_lines(piece: &[u8], mut seen: impl FnMut(usize)) -> Option<(Vec<Lin
     if u32::try_from(piece.len()).is_err() {
         return None;
     }
+    Some(group(piece, |add| {
+        let mut start = 0usize;
+        let ends = memchr::memchr_iter(b'\n', piece).chain(std::iter::once(piece.len()));
+        for (i, end) in ends.enumerate() {
+            let line = &piece[start..end];
+            let at = start;
+            start = end + 1;
+            if line.iter().all(|b| b.is_ascii_whitespace()) {
+                continue;
+            }
+            seen(at);
+            add(Line {
+                start: at as u32,
+                end: end as u32,
+                number: i as u32 + 1,
+            });
+        }
+    }))
+}
+
+/// Spans of `piece` (lines, or a JSON array's elements), which `spans` gives to the function
+/// it is handed in input order, grouped and ordered as [`group_lines`] orders lines (a span's
+/// `number` keeps equal times in input order).
+pub fn group(piece: &[u8], spans: impl FnOnce(&mut dyn FnMut(Line))) -> (Vec<Line>, Vec<usize>) {
     let mut hints: Vec<u32> = Vec::new();
     let mut lines: Vec<(Line, u32)> = Vec::new();
     let mut times: Vec<u128> = Vec::new();
-    let mut start = 0usize;
-    let ends = memchr::memchr_iter(b'\n', piece).chain(std::iter::once(piece.len()));
-    for (i, end) in ends.enumerate() {
-        let line = &piece[start..end];
-        let at = start;
-        start = end + 1;
-        if line.iter().all(|b| b.is_ascii_whitespace()) {
-            continue;
-        }
-        seen(at);
-        let (hint, time) = time_hint(line);
+    // Each span's hint is read as it is given, while its bytes are still in the cache.
+    spans(&mut |line: Line| {
+        let (hint, time) = time_hint(&piece[line.start as usize..line.end as usize]);
         times.push(time);
         // A piece spans a few days: a look along a short list beats a map.
         let group = match hints.iter().position(|h| *h == hint) {
@@ -105,13 +121,8 @@ pub fn group_lines(piece: &[u8], mut seen: impl FnMut(usize)) -> Option<(Vec<Lin
                 hints.len() - 1
             }
         };
-        let line = Line {
-            start: at as u32,
-            end: end as u32,
-            number: i as u32 + 1,
-        };
         lines.push((line, group as u32));
-    }
+    });
     // A counting sort by group: stable, so each group keeps the input order.
     let mut next = vec![0usize; hints.len()];
     for (_, g) in &lines {
@@ -137,7 +148,7 @@ pub fn group_lines(piece: &[u8], mut seen: impl FnMut(usize)) -> Option<(Vec<Lin
         from = end;
     }
     let ordered = ordered.into_iter().map(|(line, _)| line).collect();
-    Some((ordered, group_ends))
+    (ordered, group_ends)
 }
 
 #[cfg(test)]

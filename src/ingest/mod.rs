@@ -437,7 +437,8 @@ impl Run<'_> {
             counts: &mut counts,
         };
         let decoded = match (&c.elements, self.options.by_day) {
-            (Some(elements), _) => self.decode_elements(&mut piece, elements, out),
+            (Some(elements), true) => self.decode_elements_by_day(&mut piece, elements, out),
+            (Some(elements), false) => self.decode_elements(&mut piece, elements, out),
             (None, true) => self.decode_by_day(&mut piece, &mut hashing, out),
             (None, false) => self.decode_in_order(&mut piece, &mut hashing, out),
         };

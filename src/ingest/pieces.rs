@@ -1,4 +1,4 @@
-//! Decoding one piece of an NDJSON file: in the order of its lines, or a day at a time (see
+//! Decoding one piece of an NDJSON file or JSON array: in input order, or a day at a time (see
 //! `day_groups`) so that each day's rows leave the decoders as batches of their own.
 
 use std::ops::Range;
@@ -7,7 +7,8 @@ use super::array_pieces::Elements;
 use super::coerce::Cell;
 use super::line_base::LineBase;
 use super::{
-    array_read, day_groups, piece_hash, shape, ChannelSink, Counts, IngestError, Run, Sink,
+    array_pieces, array_read, day_groups, piece_hash, shape, ChannelSink, Counts, IngestError, Run,
+    Sink,
 };
 
 /// A piece of an NDJSON file being decoded: its source's name and bytes, the piece's range,
@@ -127,6 +128,66 @@ impl Run<'_> {
             (None, Some(())) => Ok(()),
             (None, None) => Err(changed()),
         }
+    }
+
+    /// Decode a piece of a JSON array or envelope a day at a time, as [`Run::decode_by_day`]
+    /// decodes NDJSON: its elements in order of the day and time they name (see `day_groups`).
+    pub(super) fn decode_elements_by_day<S: Sink>(
+        &mut self,
+        piece: &mut Piece<'_, '_>,
+        elements: &Elements,
+        out: &mut ChannelSink<'_, S>,
+    ) -> Result<(), IngestError> {
+        let range = piece.range.clone();
+        let text = std::str::from_utf8(&piece.bytes[range]).ok();
+        let text = match text {
+            Some(text) if elements.cut_short.is_none() && u32::try_from(text.len()).is_ok() => text,
+            _ => return self.decode_elements(piece, elements, out),
+        };
+        let mut whole = None;
+        let (order, group_ends) = day_groups::group(text.as_bytes(), |add| {
+            whole = array_pieces::elements(text, 0, |raw, n| {
+                let start = raw.as_ptr() as usize - text.as_ptr() as usize;
+                let (end, number) = ((start + raw.len()) as u32, n as u32);
+                add(day_groups::Line {
+                    start: start as u32,
+                    end,
+                    number,
+                });
+            });
+        });
+        if whole.is_none() {
+            // No longer whole elements: said as the in-order decoding says it.
+            return self.decode_elements(piece, elements, out);
+        }
+        let mut cells = Vec::new();
+        // Records are numbered: no line base is needed.
+        let line_base = &mut LineBase::none();
+        self.holding = true;
+        let mut from = 0;
+        let mut result = Ok(());
+        'groups: for end in group_ends {
+            for (at, e) in order.iter().enumerate().take(end).skip(from) {
+                if let Some(next) = order.get(at + 1) {
+                    prefetch(&text.as_bytes()[next.start as usize..next.end as usize]);
+                }
+                let raw = &text[e.start as usize..e.end as usize];
+                let record = elements.first_record + u64::from(e.number);
+                let item = array_read::item(raw, elements, record);
+                if self.summary.aborted {
+                    break 'groups;
+                }
+                result = self.record(piece.name, item, line_base, &mut cells, out, piece.counts);
+                if result.is_err() {
+                    break 'groups;
+                }
+            }
+            from = end;
+            self.hold_parts();
+        }
+        self.holding = false;
+        result?;
+        self.send_held(out)
     }
 
     /// [`Run::record`] for a record of `piece`.

@@ -301,3 +301,35 @@ fn an_element_with_bad_json_is_one_reject_in_a_small_array_and_in_a_large_one() 
     assert_eq!(rows.len(), 24_050);
     assert!(rows == twin_rows, "the rows differ from the twin's");
 }
+
+#[test]
+fn a_large_json_array_out_of_time_order_reads_as_its_ndjson_twin() {
+    // Its pieces are decoded a day at a time, as NDJSON's are: the first copy in input order
+    // is still the one kept, rejects keep their numbers, and the rows are the twin's.
+    let inputs = Env::new();
+    let lines = export("x", 0..24_000, 12_345);
+    let lines: Vec<&str> = lines.lines().collect();
+    // Days and times out of order, every record moved.
+    let n = lines.len();
+    let mut shuffled: Vec<&str> = (0..n).map(|i| lines[(i * 7_919) % n]).collect();
+    // Copies of records 100..200 before all of them (kept), of 300..400 after (not kept).
+    let before = export("y", 100..200, usize::MAX);
+    let after = export("z", 300..400, usize::MAX);
+    shuffled.splice(0..0, before.lines());
+    shuffled.extend(after.lines());
+    let bad = shuffled.iter().position(|l| l.contains("never")).unwrap();
+    let array = inputs.write("big.json", format!("[{}]", shuffled.join(",\n")).as_bytes());
+    let twin = inputs.write("big.ndjson", shuffled.join("\n").as_bytes());
+    assert!(std::fs::metadata(&array).unwrap().len() > 8 << 20, "cut in pieces");
+
+    let (env, twin_env) = (Env::new(), Env::new());
+    let r = env.ingest(&[&array]);
+    assert_eq!(r.code, 3, "committed, with the bad record rejected: {}", r.stderr);
+    assert!(r.stderr.contains(&format!("big.json record {bad}:")), "{}", r.stderr);
+    assert!(r.stderr.contains("200 duplicates"), "{}", r.stderr);
+    assert_eq!(twin_env.ingest(&[&twin]).code, 3);
+    let kept = "SELECT substr(_extra, 8, 1) AS copy, count(*) FROM \"Event\" GROUP BY copy ORDER BY copy";
+    assert_eq!(env.csv(kept), ["x,23900", "y,100"]);
+    let sql = "SELECT * FROM \"Event\" ORDER BY \"EventID\"";
+    assert!(env.csv(sql) == twin_env.csv(sql), "the rows differ from the twin's");
+}
