@@ -8,7 +8,7 @@
 
 use std::ops::Range;
 
-use super::array_pieces::{self, Elements};
+use super::array_pieces::{self, skip_space, Elements};
 use super::query_api;
 use super::shape::{self, Item, Location, Shape};
 
@@ -35,7 +35,7 @@ fn each_item<'t, 'e>(
         return Some(());
     }
     let columns = elements.columns.as_deref();
-    array_pieces::elements(text, elements.first_record, |raw, record| {
+    element_texts(text, elements, |raw, record| {
         f(match columns {
             Some(columns) => row(raw, columns, record),
             None => shape::array_element(raw, record),
@@ -49,6 +49,38 @@ pub fn item<'t>(raw: &'t str, elements: &'t Elements, record: u64) -> Item<'t> {
         Some(columns) => query_api::row(raw, columns, record),
         None => shape::array_element(raw, record),
     }
+}
+
+/// Each element of a piece of `elements` (its text and number), found where the cut found
+/// them; `None` when the piece no longer holds whole elements (the file changed since).
+pub fn element_texts<'t>(
+    text: &'t str,
+    elements: &Elements,
+    mut f: impl FnMut(&'t str, u64),
+) -> Option<()> {
+    let Some(ends) = elements.ends.as_deref() else {
+        return array_pieces::elements(text, elements.first_record, f);
+    };
+    let bytes = text.as_bytes();
+    let (mut at, mut record) = (0, elements.first_record);
+    for &end in ends {
+        let end = end as usize;
+        // Both on brackets, so on character boundaries: anything else is a changed file.
+        let opens = matches!(bytes.get(at), Some(b'{' | b'['));
+        let closes = end > at && matches!(bytes.get(end - 1), Some(b'}' | b']'));
+        if !opens || !closes {
+            return None;
+        }
+        f(&text[at..end], record);
+        record += 1;
+        at = skip_space(bytes, end);
+        match bytes.get(at) {
+            None => {}
+            Some(b',') => at = skip_space(bytes, at + 1),
+            Some(_) => return None,
+        }
+    }
+    (at == bytes.len()).then_some(())
 }
 
 /// Read `bytes` as one piece, if the cut takes it: its shape, or `None`, nothing read, when
@@ -204,5 +236,33 @@ mod tests {
         // Rows before their columns have no names when the file breaks off in them.
         let text = r#"{"tables":[{"rows":[["Event",1],["Ev"#;
         assert_eq!(whole_file(text).0, Shape::Ndjson);
+    }
+
+    #[test]
+    fn elements_are_read_where_the_cut_found_them_and_a_changed_piece_says_so() {
+        let text = r#"[{"a":"}"}, {"b":[1]} ,{"c":3}]"#;
+        let cut = array_pieces::cut(text.as_bytes(), 4, |_| {}).unwrap();
+        let mut seen = Vec::new();
+        for piece in &cut.pieces {
+            assert!(piece.elements.ends.is_some());
+            let piece_text = &text[piece.range.clone()];
+            element_texts(piece_text, &piece.elements, |e, n| seen.push((e, n))).unwrap();
+        }
+        assert_eq!(
+            seen,
+            [(r#"{"a":"}"}"#, 0), (r#"{"b":[1]}"#, 1), (r#"{"c":3}"#, 2)]
+        );
+        let one = cut
+            .pieces
+            .iter()
+            .find(|p| p.elements.first_record == 1)
+            .unwrap();
+        for changed in [r#" "b":[1]}"#, r#"{"b":[1]}x"#, r#"{"b":[1]"#] {
+            assert_eq!(
+                element_texts(changed, &one.elements, |_, _| {}),
+                None,
+                "{changed}"
+            );
+        }
     }
 }

@@ -7,8 +7,7 @@ use super::array_pieces::Elements;
 use super::coerce::Cell;
 use super::line_base::LineBase;
 use super::{
-    array_pieces, array_read, day_groups, piece_hash, shape, ChannelSink, Counts, IngestError, Run,
-    Sink,
+    array_read, day_groups, piece_hash, shape, ChannelSink, Counts, IngestError, Run, Sink,
 };
 
 /// A piece of an NDJSON file being decoded: its source's name and bytes, the piece's range,
@@ -146,7 +145,8 @@ impl Run<'_> {
         };
         let mut whole = None;
         let (order, group_ends) = day_groups::group(text.as_bytes(), |add| {
-            whole = array_pieces::elements(text, 0, |raw, n| {
+            whole = array_read::element_texts(text, elements, |raw, record| {
+                let n = record - elements.first_record;
                 let start = raw.as_ptr() as usize - text.as_ptr() as usize;
                 let (end, number) = ((start + raw.len()) as u32, n as u32);
                 add(day_groups::Line {

@@ -320,16 +320,31 @@ fn a_large_json_array_out_of_time_order_reads_as_its_ndjson_twin() {
     let bad = shuffled.iter().position(|l| l.contains("never")).unwrap();
     let array = inputs.write("big.json", format!("[{}]", shuffled.join(",\n")).as_bytes());
     let twin = inputs.write("big.ndjson", shuffled.join("\n").as_bytes());
-    assert!(std::fs::metadata(&array).unwrap().len() > 8 << 20, "cut in pieces");
+    assert!(
+        std::fs::metadata(&array).unwrap().len() > 8 << 20,
+        "cut in pieces"
+    );
 
     let (env, twin_env) = (Env::new(), Env::new());
     let r = env.ingest(&[&array]);
-    assert_eq!(r.code, 3, "committed, with the bad record rejected: {}", r.stderr);
-    assert!(r.stderr.contains(&format!("big.json record {bad}:")), "{}", r.stderr);
+    assert_eq!(
+        r.code, 3,
+        "committed, with the bad record rejected: {}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(&format!("big.json record {bad}:")),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("200 duplicates"), "{}", r.stderr);
     assert_eq!(twin_env.ingest(&[&twin]).code, 3);
-    let kept = "SELECT substr(_extra, 8, 1) AS copy, count(*) FROM \"Event\" GROUP BY copy ORDER BY copy";
+    let kept =
+        "SELECT substr(_extra, 8, 1) AS copy, count(*) FROM \"Event\" GROUP BY copy ORDER BY copy";
     assert_eq!(env.csv(kept), ["x,23900", "y,100"]);
     let sql = "SELECT * FROM \"Event\" ORDER BY \"EventID\"";
-    assert!(env.csv(sql) == twin_env.csv(sql), "the rows differ from the twin's");
+    assert!(
+        env.csv(sql) == twin_env.csv(sql),
+        "the rows differ from the twin's"
+    );
 }
