@@ -1,7 +1,8 @@
-//! NDJSON lines of a piece put in order of the day their time field names, so that the
-//! decoder's batches each hold one day and the store's day split has nothing to copy, and in
-//! order of that time within a day, so that the commit's merge of a day's batches in time order
-//! reads each batch forward rather than at random (bench/NOTES.md, ninth session).
+//! NDJSON lines, or a JSON array's elements, of a piece put in order of the day their time
+//! field names, so that the decoder's batches each hold one day and the store's day split has
+//! nothing to copy, and in order of that time within a day, so that the commit's merge of a
+//! day's batches in time order reads each batch forward rather than at random (bench/NOTES.md,
+//! ninth session).
 //!
 //! Day and time are only hints read from the raw text (the first `"TimeGenerated"` or
 //! `"CreationTime"` value: its first ten characters, then the sixteen after the `T`): where

@@ -140,7 +140,8 @@ pub struct IngestOptions {
     pub chunk_bytes: usize,
     /// Counters a progress display reads while the ingest runs.
     pub progress: Option<Arc<Progress>>,
-    /// Decode NDJSON pieces a day at a time (see `pieces`); off, in the order of their lines.
+    /// Decode the pieces of NDJSON files and JSON arrays a day at a time (see `pieces`); off,
+    /// in input order.
     /// The rows and rejects are the same either way.
     pub by_day: bool,
     /// Where a gzip or stdin input too large to hold in memory once decoded is written (an

@@ -5,10 +5,19 @@ use std::ops::Range;
 
 use super::array_pieces::Elements;
 use super::coerce::Cell;
+use super::day_groups::Line;
 use super::line_base::LineBase;
 use super::{
     array_read, day_groups, piece_hash, shape, ChannelSink, Counts, IngestError, Run, Sink,
 };
+
+/// A piece's spans (lines or elements) in the order they are decoded, and where each group
+/// (a day) ends in it (see `day_groups`).
+struct Groups<'t, 'o> {
+    text: &'t [u8],
+    order: &'o [Line],
+    ends: Vec<usize>,
+}
 
 /// A piece of an NDJSON file being decoded: its source's name and bytes, the piece's range,
 /// and where its lines are counted from and its records counted to.
@@ -64,25 +73,49 @@ impl Run<'_> {
         let Some((lines, group_ends)) = grouped else {
             return self.decode_in_order(piece, hashing, out);
         };
+        let (name, line_base) = (piece.name, &mut *piece.line_base);
+        let groups = Groups {
+            text,
+            order: &lines,
+            ends: group_ends,
+        };
+        self.decode_groups(name, groups, line_base, piece.counts, out, |line| {
+            let raw = &text[line.start as usize..line.end as usize];
+            shape::ndjson_line(raw, u64::from(line.number))
+        })
+    }
+
+    /// Decode the spans of `groups` a group (a day) at a time, each group's rows set aside as
+    /// parts of their own, then hand them all to the sink; `item` reads a span (`None`: a
+    /// blank one).
+    fn decode_groups<'t, S: Sink>(
+        &mut self,
+        name: &str,
+        groups: Groups<'t, '_>,
+        line_base: &mut LineBase<'_>,
+        counts: &mut Counts,
+        out: &mut ChannelSink<'_, S>,
+        mut item: impl FnMut(&Line) -> Option<shape::Item<'t>>,
+    ) -> Result<(), IngestError> {
+        let (text, order) = (groups.text, groups.order);
         let mut cells = Vec::new();
         self.holding = true;
         let mut from = 0;
         let mut result = Ok(());
-        'groups: for end in group_ends {
-            for (at, line) in lines.iter().enumerate().take(end).skip(from) {
-                // Lines are taken in time order, not the input's: each is read cold, which the
+        'groups: for end in groups.ends {
+            for (at, span) in order.iter().enumerate().take(end).skip(from) {
+                // Spans are taken in time order, not the input's: each is read cold, which the
                 // processor cannot foresee, so the next one is fetched while this one decodes.
-                if let Some(next) = lines.get(at + 1) {
+                if let Some(next) = order.get(at + 1) {
                     prefetch(&text[next.start as usize..next.end as usize]);
                 }
-                let raw = &text[line.start as usize..line.end as usize];
-                let Some(item) = shape::ndjson_line(raw, u64::from(line.number)) else {
+                let Some(item) = item(span) else {
                     continue;
                 };
                 if self.summary.aborted {
                     break 'groups;
                 }
-                result = self.record_of(piece, item, &mut cells, out);
+                result = self.record(name, item, line_base, &mut cells, out, counts);
                 if result.is_err() {
                     break 'groups;
                 }
@@ -149,7 +182,7 @@ impl Run<'_> {
                 let n = record - elements.first_record;
                 let start = raw.as_ptr() as usize - text.as_ptr() as usize;
                 let (end, number) = ((start + raw.len()) as u32, n as u32);
-                add(day_groups::Line {
+                add(Line {
                     start: start as u32,
                     end,
                     number,
@@ -160,34 +193,18 @@ impl Run<'_> {
             // No longer whole elements: said as the in-order decoding says it.
             return self.decode_elements(piece, elements, out);
         }
-        let mut cells = Vec::new();
         // Records are numbered: no line base is needed.
         let line_base = &mut LineBase::none();
-        self.holding = true;
-        let mut from = 0;
-        let mut result = Ok(());
-        'groups: for end in group_ends {
-            for (at, e) in order.iter().enumerate().take(end).skip(from) {
-                if let Some(next) = order.get(at + 1) {
-                    prefetch(&text.as_bytes()[next.start as usize..next.end as usize]);
-                }
-                let raw = &text[e.start as usize..e.end as usize];
-                let record = elements.first_record + u64::from(e.number);
-                let item = array_read::item(raw, elements, record);
-                if self.summary.aborted {
-                    break 'groups;
-                }
-                result = self.record(piece.name, item, line_base, &mut cells, out, piece.counts);
-                if result.is_err() {
-                    break 'groups;
-                }
-            }
-            from = end;
-            self.hold_parts();
-        }
-        self.holding = false;
-        result?;
-        self.send_held(out)
+        let groups = Groups {
+            text: text.as_bytes(),
+            order: &order,
+            ends: group_ends,
+        };
+        self.decode_groups(piece.name, groups, line_base, piece.counts, out, |e| {
+            let raw = &text[e.start as usize..e.end as usize];
+            let record = elements.first_record + u64::from(e.number);
+            Some(array_read::item(raw, elements, record))
+        })
     }
 
     /// [`Run::record`] for a record of `piece`.
