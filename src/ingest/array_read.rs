@@ -83,6 +83,9 @@ pub fn element_texts<'t>(
     (at == bytes.len()).then_some(())
 }
 
+/// The reason a piece no longer holding whole elements is rejected with.
+const CHANGED: &str = "the file changed while it was read: the rest of the array could not be read";
+
 /// Read `bytes` as one piece, if the cut takes it: its shape, or `None`, nothing read, when
 /// it is left to the whole-file reader's other ways. `scanned` as for `array_pieces::cut`.
 pub fn whole<'a>(
@@ -92,14 +95,27 @@ pub fn whole<'a>(
 ) -> Option<Shape> {
     let cut = array_pieces::one_piece(bytes, scanned)?;
     for piece in &cut.pieces {
+        let mut next = piece.elements.first_record;
         // Checked as UTF-8 and cut at whole elements by the scan: only a file changed under
-        // it fails here, and the ingest's check of every input before its commit reports that.
-        let Ok(text) = std::str::from_utf8(&bytes[piece.range.clone()]) else {
-            break;
-        };
+        // it fails here. Said as a rejected record, besides the ingest's check of every
+        // input's size and time before its commit.
+        let text = std::str::from_utf8(&bytes[piece.range.clone()]);
         // The cut's column names go with it: each row gets its own.
         let row = query_api::row_owning_keys;
-        if each_item(text, &piece.elements, row, &mut f).is_none() {
+        let read = text.ok().and_then(|text| {
+            each_item(text, &piece.elements, row, |item| {
+                if let Location::Record(r) = item.location {
+                    next = r + 1;
+                }
+                f(item)
+            })
+        });
+        if read.is_none() {
+            f(Item {
+                location: Location::Record(next),
+                raw: "",
+                fields: Err(CHANGED.into()),
+            });
             break;
         }
     }
