@@ -57,7 +57,8 @@ struct Tail {
 
 /// The elements of the array being cut that are not yet in a piece.
 struct Pending {
-    /// Where the first starts, and where the last ends (or the array's `[` when none).
+    /// Where the first starts, and where the last ends (when there is none yet, where the
+    /// element before them ends, or just past the array's `[`).
     start: usize,
     last_end: usize,
     first_record: u64,
